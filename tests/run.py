@@ -1,0 +1,35 @@
+"""The whole test suite, as the README's test command runs it: lint, import contracts, pytest.
+
+Each step prints its name; the first failing step's exit code is the result.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def _step(name: str, argv: list[str]) -> int:
+    print(f"== {name}: {' '.join(argv)}", flush=True)
+    return subprocess.run(argv).returncode
+
+
+def main(argv: list[str]) -> int:
+    python = sys.executable
+    bindir = os.path.dirname(python)
+    steps = [
+        ("ruff", [os.path.join(bindir, "ruff"), "check", "."]),
+        ("import contracts", [os.path.join(bindir, "lint-imports")]),
+        ("pytest", [python, "-m", "pytest", *argv]),
+    ]
+    for name, command in steps:
+        code = _step(name, command)
+        if code != 0:
+            print(f"== {name} failed (exit {code})", flush=True)
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
