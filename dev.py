@@ -37,7 +37,7 @@ def _fingerprint() -> str:
 
 
 def ensure_installed() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs on any python3
         sys.exit(f"shopsync needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     fingerprint = _fingerprint()
     if STAMP.exists() and STAMP.read_text() == fingerprint:

@@ -1,0 +1,84 @@
+"""Settings from the environment (SHOPSYNC_*), as DESIGN.md §4 lists them.
+
+`load_settings()` reads the environment once per call; `Settings.ensure_home()` creates
+SHOPSYNC_HOME with mode 0700. Nothing here is secret-bearing in its repr: the API secret and the
+Fernet key are SecretStr.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_VERSION = "2026-07"
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("shopsync", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPSYNC_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    database_url: str | None = None
+    shopify_url: str = "https://{shop}"
+    api_key: str | None = None
+    api_secret: SecretStr | None = None
+    # Accepted for webhook HMACs while a rotated client secret propagates (up to an hour).
+    api_secret_previous: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8787"
+    listen: str = "127.0.0.1:8787"
+    api_version: str = DEFAULT_API_VERSION
+    secret_key: SecretStr | None = None
+    scopes: str = "read_customers,read_orders,read_products"
+
+    # Engine tuning.
+    max_concurrent_stores: int = 4
+    lease_seconds: float = 30.0
+    poll_interval: float = 0.5
+    bulk_poll_interval: float = 1.0
+    sync_interval: float = 300.0
+    reconcile_interval: float = 3600.0
+    webhook_assert_interval: float = 1800.0
+    incremental_overlap: float = 300.0
+    webhook_max_body: int = 1024 * 1024
+    http_timeout: float = 30.0
+    max_retries: int = 6
+    log_level: str = "INFO"
+
+    @field_validator("shopify_url")
+    @classmethod
+    def _has_shop_placeholder(cls, value: str) -> str:
+        if "{shop}" not in value:
+            raise ValueError("SHOPSYNC_SHOPIFY_URL must contain {shop}")
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'shopsync.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "secret.key"
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+    def shop_origin(self, domain: str) -> str:
+        return self.shopify_url.replace("{shop}", domain)
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.home, 0o700)
+        return self.home
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
