@@ -1,0 +1,305 @@
+"""The operator actions: the one API the TUI and the CLI call.
+
+Every function takes plain values (store ids, entity and category names), validates them,
+writes durable state (a Job row, a flag) and returns at once; job-backed actions return the
+JobView to wait on. Errors are engine.errors: ActionError (str is the operator-facing reason),
+InvalidInput (bad input, nothing written) and NotAllowed (wrong state for this action).
+
+`use_runtime(runtime)` binds the process's Runtime once; every entry point calls it after
+`open_runtime()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from engine import connect as _connect
+from engine.connect import OAuthStart
+from engine.errors import ActionError, InvalidInput, NotAllowed
+from engine.jobs import cancel_store_jobs, enqueue, job_view
+from engine.models import EntitySync, Store, database, utcnow
+from engine.queries import (
+    StoreNotFound,
+    categories_of,
+    record_event,
+    refresh_status,
+    store_detail,
+    store_summary,
+)
+from engine.runtime import Runtime
+from engine.status import (
+    ENTITY_CATEGORY,
+    SYNC_RERUN_STARTED,
+    Category,
+    Entity,
+    EntityState,
+    Status,
+    enabled_entities,
+)
+from engine.views import JobView, StoreDetail, StoreSummary
+
+__all__ = [
+    "ActionError", "InvalidInput", "NotAllowed", "OAuthStart", "begin_connect",
+    "begin_reconnect", "can", "check_health", "complete_oauth", "connect_token", "delete",
+    "disconnect", "oauth_status", "reconnect", "reconnect_token", "resync", "retry",
+    "retry_failed", "simulate_approval", "start_initial_sync", "update_settings", "use_runtime",
+]
+
+_runtime: Runtime | None = None
+
+
+def use_runtime(runtime: Runtime) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def _rt() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("engine.actions.use_runtime(runtime) was not called")
+    return _runtime
+
+
+def _store(store_id: int) -> Store:
+    store = Store.get_or_none(Store.id == store_id)
+    if store is None:
+        raise InvalidInput(f"No store with id {store_id}")
+    if store.deleting:
+        raise NotAllowed(f"{store.name or store.domain} is being deleted")
+    return store
+
+
+def _label(store: Store) -> str:
+    return store.name or store.domain
+
+
+def _require_syncable(store: Store) -> None:
+    if store.paused:
+        raise NotAllowed(f"{_label(store)} is disconnected; reconnect it first")
+    if store.needs_reauth:
+        raise NotAllowed(f"{_label(store)} needs a reconnect: {store.reauth_reason}")
+
+
+def _entity(name: str) -> Entity:
+    try:
+        return Entity(name.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            f"Unknown entity {name!r}; use one of: {', '.join(e.value for e in Entity)}"
+        ) from None
+
+
+def _category(name: Category | str) -> Category:
+    try:
+        return Category(name.strip().lower() if isinstance(name, str) else name)
+    except ValueError:
+        raise InvalidInput(
+            f"Unknown category {name!r}; use one of: {', '.join(c.value for c in Category)}"
+        ) from None
+
+
+# -- connect and reconnect ----------------------------------------------------------------------
+
+def connect_token(domain: str, token: str, *, start_sync: bool = False) -> StoreSummary:
+    """Connect a store with an access token (legacy custom apps, or a pasted admin token)."""
+    checked = _connect.valid_new_domain(domain)
+    store = _connect.connect_token(_rt(), checked, token)
+    if start_sync:
+        _queue_full_sync(store)
+    return store_summary(store.id)
+
+
+def begin_connect(domain: str) -> OAuthStart:
+    """Start OAuth for a new store: returns the authorize URL the merchant must open."""
+    return _connect.begin_oauth(_rt(), _connect.valid_new_domain(domain), "connect")
+
+
+def begin_reconnect(store_id: int) -> OAuthStart:
+    store = _store(store_id)
+    return _connect.begin_oauth(_rt(), store.domain, "reconnect")
+
+
+def oauth_status(state: str) -> str | None:
+    """None while the merchant has not approved yet, "ok" when connected, else the error."""
+    return _connect.oauth_status(state)
+
+
+def complete_oauth(params: Mapping[str, str]) -> StoreSummary:
+    """Handle the OAuth callback's query parameters (called by `serve` or the listener)."""
+    store = _connect.complete_oauth(_rt(), params)
+    return store_summary(store.id)
+
+
+def simulate_approval(start: OAuthStart) -> StoreSummary:
+    """Against the bundled simulator only: approve as the merchant, then complete the callback."""
+    return complete_oauth(_connect.simulate_approval(start))
+
+
+def reconnect_token(store_id: int, token: str) -> StoreSummary:
+    store = _store(store_id)
+    _connect.connect_token(_rt(), store.domain, token, existing=store)
+    return store_summary(store.id)
+
+
+def reconnect(store_id: int) -> StoreSummary | OAuthStart:
+    """Resume a store. A paused store whose grant still works resumes at once; anything that
+    needs a fresh grant returns the OAuth start to complete (or use reconnect_token)."""
+    store = _store(store_id)
+    if store.paused and not store.needs_reauth:
+        Store.update(paused=False, updated_at=utcnow()).where(Store.id == store.id).execute()
+        record_event(store, "action", "Reconnected: syncs and webhooks resume")
+        refresh_status(store.id)
+        enqueue("health", store)
+        enqueue("webhooks", store)
+        return store_summary(store.id)
+    if store.auth_method == "token":
+        raise NotAllowed(
+            f"{_label(store)} was connected with an access token; reconnect with a new token"
+        )
+    return begin_reconnect(store_id)
+
+
+# -- health and syncs ---------------------------------------------------------------------------
+
+def check_health(store_id: int) -> JobView:
+    store = _store(store_id)
+    record_event(store, "action", "Health check requested")
+    return job_view(enqueue("health", store))
+
+
+def _queue_sync(store: Store, entity: Entity, mode: str = "full") -> JobView:
+    job = enqueue("sync", store, entity=entity.value, params={"mode": mode})
+    EntitySync.update(state=EntityState.PENDING.value, updated_at=utcnow()).where(
+        (EntitySync.store == store.id) & (EntitySync.entity == entity.value)
+        & (EntitySync.state != EntityState.SYNCING.value)
+    ).execute()
+    return job_view(job)
+
+
+def _queue_full_sync(store: Store) -> list[JobView]:
+    return [_queue_sync(store, e) for e in enabled_entities(categories_of(store))]
+
+
+def retry(store_id: int, entity: str) -> JobView:
+    """Re-run one entity's sync; the other entities are untouched."""
+    store = _store(store_id)
+    target = _entity(entity)
+    _require_syncable(store)
+    if not categories_of(store)[ENTITY_CATEGORY[target]]:
+        raise NotAllowed(
+            f"{target.label} is Off: turn on {ENTITY_CATEGORY[target].label} in sync settings"
+        )
+    record_event(store, "action", f"Retry {target.label}")
+    view = _queue_sync(store, target)
+    refresh_status(store.id)
+    return view
+
+
+def retry_failed(store_id: int) -> list[JobView]:
+    summary = store_summary(store_id)
+    failed = [row.entity for row in summary.entities if row.state is EntityState.FAILED]
+    if not failed:
+        raise NotAllowed(f"{summary.name} has no Failed entity to retry")
+    return [retry(store_id, entity.value) for entity in failed]
+
+
+def resync(store_id: int) -> list[JobView]:
+    """Full re-sync of every enabled entity, in order; safe to repeat (records match by id)."""
+    store = _store(store_id)
+    _require_syncable(store)
+    views = _queue_full_sync(store)
+    if not views:
+        raise NotAllowed(f"Every data category of {_label(store)} is off")
+    record_event(store, "action", SYNC_RERUN_STARTED)
+    refresh_status(store.id)
+    return views
+
+
+def start_initial_sync(store_id: int) -> list[JobView]:
+    return resync(store_id)
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+
+def disconnect(store_id: int) -> StoreSummary:
+    """Pause: data kept, no syncs, webhooks ignored. Reconnect resumes."""
+    store = _store(store_id)
+    if store.paused:
+        raise NotAllowed(f"{_label(store)} is already disconnected")
+    with database.atomic():
+        Store.update(paused=True, updated_at=utcnow()).where(Store.id == store.id).execute()
+        cancelled = cancel_store_jobs(store.id)
+        EntitySync.update(state=EntityState.SYNCED.value).where(
+            (EntitySync.store == store.id) & (EntitySync.state == EntityState.PENDING.value)
+            & EntitySync.last_synced_at.is_null(False)
+        ).execute()
+        record_event(store, "action", "Disconnected: data kept, syncs and webhooks paused"
+                     + (f" ({cancelled} queued jobs cancelled)" if cancelled else ""))
+    refresh_status(store.id)
+    return store_summary(store.id)
+
+
+def delete(store_id: int) -> JobView:
+    """Revoke the grant, delete the store's records in batches, then the store itself."""
+    store = _store(store_id)
+    with database.atomic():
+        Store.update(deleting=True, updated_at=utcnow()).where(Store.id == store.id).execute()
+        cancel_store_jobs(store.id)
+        record_event(store, "action", "Delete started: revoking the grant and removing records")
+    return job_view(enqueue("delete", store))
+
+
+def update_settings(store_id: int, changes: Mapping[Category | str, bool]) -> StoreDetail:
+    """Turn data categories on or off. An entity whose category is off shows Off and is not
+    synced, and its scope is no longer required."""
+    store = _store(store_id)
+    parsed = {_category(name): bool(on) for name, on in changes.items()}
+    before = categories_of(store)
+    changed = {c: on for c, on in parsed.items() if before[c] != on}
+    if changed:
+        Store.update(
+            **{f"cat_{c.value}": on for c, on in changed.items()}, updated_at=utcnow()
+        ).where(Store.id == store.id).execute()
+        record_event(store, "action", "Sync settings: " + ", ".join(
+            f"{c.label} {'on' if on else 'off'}" for c, on in changed.items()))
+        if any(not on for on in changed.values()):
+            cancel_store_jobs(store.id, kinds=("sync",))
+        store = Store.get_by_id(store.id)
+        # A category turned back on after the initial sync catches up by itself.
+        if store.initial_sync_completed_at and not store.paused and not store.needs_reauth:
+            now_on = {e for e in enabled_entities(categories_of(store))}
+            was_on = set(enabled_entities(before))
+            for entity in sorted(now_on - was_on, key=list(Entity).index):
+                _queue_sync(store, entity)
+        refresh_status(store.id)
+    return store_detail(store.id)
+
+
+# -- what can run now ---------------------------------------------------------------------------
+
+def can(store: StoreSummary, action: str) -> bool:
+    """Whether `action` can run for the store now (the UI dims what cannot)."""
+    if store.deleting:
+        return False
+    syncable = store.status not in (Status.DISCONNECTED, Status.RECONNECT_REQUIRED)
+    match action:
+        case "check_health" | "details" | "settings" | "delete":
+            return True
+        case "retry":
+            return syncable and any(r.state is EntityState.FAILED for r in store.entities)
+        case "resync" | "initial_sync":
+            return syncable and any(r.state is not EntityState.OFF for r in store.entities)
+        case "disconnect":
+            return store.status is not Status.DISCONNECTED
+        case "reconnect":
+            return store.status in (Status.DISCONNECTED, Status.RECONNECT_REQUIRED)
+    raise InvalidInput(f"unknown action {action!r}")
+
+
+def find(text: str) -> StoreSummary:
+    """The store named by a full domain or bare store name (CLI's STORE argument)."""
+    from engine.queries import find_store
+
+    try:
+        return store_summary(find_store(text).id)
+    except StoreNotFound as error:
+        raise InvalidInput(str(error)) from None

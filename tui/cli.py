@@ -1,0 +1,415 @@
+"""`shopsync`: the command line. Every command reads and acts through engine.actions/queries.
+
+Exit codes: 0 success, 1 the action failed, 2 bad usage or input (click's own usage errors
+included). Action commands wait for their job and show progress on stderr; `--json` prints one
+document on stdout in the shape of DESIGN.md §4.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+import click
+import orjson
+
+from tui import cli_output as out
+
+
+def _version() -> str:
+    try:
+        return version("shopsync")
+    except PackageNotFoundError:  # running from a checkout without an install
+        return "0+unknown"
+
+
+class _Group(click.Group):
+    """Maps engine errors to exit codes once, for every command."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from engine.db import DatabaseError
+        from engine.errors import ActionError, InvalidInput
+
+        try:
+            return super().invoke(ctx)
+        except InvalidInput as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(2)
+        except ActionError as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(1)
+        except DatabaseError as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="shopsync")
+@click.option("--no-mouse", is_flag=True, help="Do not capture the mouse (dashboard only).")
+@click.pass_context
+def main(ctx: click.Context, no_mouse: bool) -> None:
+    """shopsync: a terminal operations console for Shopify store integrations.
+
+    Run without a command to open the dashboard on the configured database
+    (SHOPSYNC_HOME / SHOPSYNC_DATABASE_URL). `shopsync demo` shows everything with a bundled
+    Shopify simulator and no account.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(tui_command, no_mouse=no_mouse)
+
+
+# -- the dashboard, the demo and the long-running processes -------------------------------------
+
+@main.command("tui")
+@click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
+def tui_command(no_mouse: bool) -> None:
+    """The dashboard on the configured database."""
+    from tui.app import ShopsyncApp
+
+    runtime = _runtime()
+    ShopsyncApp(runtime).run(mouse=not no_mouse)
+
+
+@main.command()
+@click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
+@click.option("--headless", is_flag=True, hidden=True,
+              help="Set everything up and keep it running without the dashboard.")
+def demo(no_mouse: bool, headless: bool) -> None:
+    """Simulator + demo stores + engine + dashboard, in one command."""
+    from tui.demo import run_demo
+
+    sys.exit(run_demo(mouse=not no_mouse, headless=headless))
+
+
+@main.command()
+def serve() -> None:
+    """Headless engine: job runner, scheduler, webhook and OAuth callback server."""
+    from engine.server import serve as serve_forever
+
+    serve_forever(_runtime())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8788, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--seed", default=0, show_default=True, type=int, help="Data generation seed.")
+@click.option("--demo", "demo_fleet", is_flag=True, help="Seed the demo fleet of stores.")
+def simulator(host: str, port: int, seed: int, demo_fleet: bool) -> None:
+    """The bundled Shopify Admin API simulator (no Shopify account needed)."""
+    from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
+    from engine.simulator.server import run
+
+    run(host, port, seed, demo_fleet, DEMO_API_KEY, DEMO_API_SECRET)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def stores(as_json: bool) -> None:
+    """Every store with its status and entity states."""
+    from engine import queries
+
+    _runtime()
+    summaries = queries.list_stores()
+    if as_json:
+        _print_json([s.to_json() for s in summaries])
+    else:
+        out.print_stores(summaries)
+
+
+@main.command()
+@click.argument("store")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def show(store: str, as_json: bool) -> None:
+    """One store: information, scopes, readiness, entities and findings."""
+    from engine import actions, queries
+
+    _runtime()
+    detail = queries.store_detail(actions.find(store).id)
+    findings = _findings(detail.summary.id)
+    if as_json:
+        data = detail.to_json()
+        data["findings"] = findings
+        _print_json(data)
+    else:
+        out.print_detail(detail, findings)
+
+
+def _findings(store_id: int) -> list[dict]:
+    try:
+        from engine.diagnose import diagnose
+    except ImportError:  # the Troubleshoot rules ship with the TUI work
+        return []
+    return [
+        {"problem": f.problem, "cause": f.cause, "fix": f.fix, "action": f.action}
+        for f in diagnose() if f.store_id == store_id
+    ]
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("domain")
+@click.option("--token", help="Connect with this Admin API access token ('-' reads stdin) "
+              "instead of OAuth.")
+@click.option("--no-sync", is_flag=True, help="Do not start the initial sync.")
+@click.option("--approve", is_flag=True,
+              help="Bundled simulator only: approve the install as the merchant would.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait.")
+def connect(domain: str, token: str | None, no_sync: bool, approve: bool,
+            timeout: float) -> None:
+    """Connect a store by OAuth (default) or with an access token."""
+    from engine import actions
+
+    runtime = _runtime()
+    if token is not None:
+        summary = actions.connect_token(domain, _read_token(token))
+    else:
+        start = actions.begin_connect(domain)
+        summary = _finish_oauth(runtime, start, approve, timeout)
+    click.echo(f"Connected {summary.domain} ({summary.name})", err=True)
+    if not no_sync:
+        with _worker():
+            views = actions.start_initial_sync(summary.id)
+            _wait_all(views, timeout)
+    _print_outcome(summary.id)
+
+
+@main.command()
+@click.argument("store")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait.")
+def health(store: str, as_json: bool, timeout: float) -> None:
+    """Run a health check now and print the readiness checklist (exit 1 if it fails)."""
+    from engine import actions, queries
+
+    _runtime()
+    target = actions.find(store)
+    with _worker():
+        view = _wait(actions.check_health(target.id), timeout)
+    summary = queries.store_summary(target.id)
+    ok = bool(view.result and view.result.get("ok"))
+    if as_json:
+        _print_json(summary.to_json())
+    else:
+        out.print_readiness(summary, ok)
+    if view.state != "done" or not ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("store")
+@click.argument("entity")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
+def retry(store: str, entity: str, timeout: float) -> None:
+    """Re-run one entity's sync (customers, orders, products, collections)."""
+    from engine import actions
+
+    _runtime()
+    target = actions.find(store)
+    with _worker():
+        view = _wait(actions.retry(target.id, entity), timeout)
+    _print_outcome(target.id)
+    if view.state != "done":
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("store")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
+def resync(store: str, timeout: float) -> None:
+    """Full re-sync of every enabled entity."""
+    from engine import actions
+    from engine.status import SYNC_RERUN_STARTED
+
+    _runtime()
+    target = actions.find(store)
+    with _worker():
+        views = actions.resync(target.id)
+        click.echo(SYNC_RERUN_STARTED, err=True)
+        failed = _wait_all(views, timeout)
+    _print_outcome(target.id)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("store")
+def disconnect(store: str) -> None:
+    """Pause a store: data kept, no syncs, webhooks ignored."""
+    from engine import actions
+
+    _runtime()
+    summary = actions.disconnect(actions.find(store).id)
+    click.echo(f"{summary.name}: {summary.status.label}")
+
+
+@main.command()
+@click.argument("store")
+@click.option("--token", help="Reconnect with this access token ('-' reads stdin).")
+@click.option("--approve", is_flag=True,
+              help="Bundled simulator only: approve the install as the merchant would.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait.")
+def reconnect(store: str, token: str | None, approve: bool, timeout: float) -> None:
+    """Resume a store, or refresh its grant (settings, data and history kept)."""
+    from engine import actions
+    from engine.connect import OAuthStart
+
+    runtime = _runtime()
+    target = actions.find(store)
+    if token is not None:
+        actions.reconnect_token(target.id, _read_token(token))
+    else:
+        result = actions.reconnect(target.id)
+        if isinstance(result, OAuthStart):
+            _finish_oauth(runtime, result, approve, timeout)
+    _print_outcome(target.id)
+
+
+@main.command()
+@click.argument("store")
+@click.option("--yes", is_flag=True, help="Confirm: delete the store and all its records.")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
+def delete(store: str, yes: bool, timeout: float) -> None:
+    """Revoke the grant, delete every imported record and remove the store. Irreversible."""
+    from engine import actions, queries
+
+    _runtime()
+    target = actions.find(store)
+    if not yes:
+        counts = queries.record_counts(target.id)
+        raise click.UsageError(
+            f"deleting {target.name} removes {sum(counts.values()):,} records and revokes the "
+            "grant; this cannot be undone. Add --yes to confirm."
+        )
+    with _worker():
+        view = _wait(actions.delete(target.id), timeout)
+    if view.state != "done":
+        click.echo(f"Error: delete did not finish: {view.error}", err=True)
+        sys.exit(1)
+    result = view.result or {}
+    click.echo(f"Deleted {target.domain}: {result.get('removed', 0):,} records removed; "
+               f"{result.get('revoke', '')}")
+
+
+@main.command()
+@click.argument("store")
+@click.option("--on", "turn_on", multiple=True, metavar="CATEGORY", help="Turn a category on.")
+@click.option("--off", "turn_off", multiple=True, metavar="CATEGORY",
+              help="Turn a category off.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def settings(store: str, turn_on: tuple[str, ...], turn_off: tuple[str, ...],
+             as_json: bool) -> None:
+    """Show or change a store's data categories: customers, email_consent, sms_consent,
+    orders, catalogue."""
+    from engine import actions, queries
+
+    _runtime()
+    target = actions.find(store)
+    changes = {**{c: True for c in turn_on}, **{c: False for c in turn_off}}
+    both = set(turn_on) & set(turn_off)
+    if both:
+        raise click.UsageError(f"both --on and --off given for {', '.join(sorted(both))}")
+    detail = (actions.update_settings(target.id, changes) if changes
+              else queries.store_detail(target.id))
+    if as_json:
+        _print_json({c.value: on for c, on in detail.categories.items()})
+    else:
+        out.print_settings(detail)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from engine import actions
+    from engine.logs import configure_logging
+    from engine.runtime import open_runtime
+
+    runtime = open_runtime()
+    configure_logging(runtime.settings, to_file=True)
+    actions.use_runtime(runtime)
+    return runtime
+
+
+def _print_json(data: object) -> None:
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def _read_token(value: str) -> str:
+    return sys.stdin.readline().strip() if value == "-" else value
+
+
+@contextmanager
+def _worker() -> Iterator[None]:
+    """Make sure some runner works the queue while we wait: `serve`, a dashboard's embedded
+    runner, or one in this process."""
+    from engine import actions
+    from engine.jobs import Runner, runner_alive
+
+    if runner_alive(None):
+        yield
+        return
+    runner = Runner(actions._rt(), kind="cli").start_thread()
+    try:
+        yield
+    finally:
+        runner.stop()
+
+
+def _wait(view, timeout: float):  # type: ignore[no-untyped-def]
+    from engine.jobs import wait_for_job
+
+    progress = out.Progress()
+    try:
+        final = wait_for_job(view.id, timeout=timeout, on_progress=progress.update)
+    except TimeoutError as error:
+        progress.close()
+        click.echo(f"Error: {error}; it keeps running in the background", err=True)
+        sys.exit(1)
+    progress.close()
+    if final.state == "failed":
+        click.echo(f"Error: {final.error}", err=True)
+    return final
+
+
+def _wait_all(views, timeout: float) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for view in views if _wait(view, timeout).state != "done")
+
+
+def _finish_oauth(runtime, start, approve: bool, timeout: float):  # type: ignore[no-untyped-def]
+    import time
+
+    from engine import actions
+    from engine.errors import ActionError
+    from engine.oauth_listener import ensure_listener
+
+    if approve:
+        return actions.simulate_approval(start)
+    ensure_listener(runtime)
+    click.echo("Open this URL to approve the app on Shopify:", err=True)
+    click.echo(start.url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = actions.oauth_status(start.state)
+        if status == "ok":
+            from engine.queries import find_store, store_summary
+
+            return store_summary(find_store(start.domain).id)
+        if status is not None:
+            raise ActionError(status)
+        time.sleep(0.5)
+    raise ActionError("Timed out waiting for the approval on Shopify")
+
+
+def _print_outcome(store_id: int) -> None:
+    from engine import queries
+
+    out.print_summary_line(queries.store_summary(store_id))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Human-readable output of the CLI: tables on stdout, progress on stderr.
+
+Untrusted text (store names, errors) goes through safe_text so a store name cannot send
+escape sequences to the operator's terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+
+import click
+
+from engine.views import JobView, StoreDetail, StoreSummary
+from tui.safe_text import safe
+
+
+def _ago(moment: datetime | None) -> str:
+    if moment is None:
+        return "never"
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def print_stores(stores: list[StoreSummary]) -> None:
+    if not stores:
+        click.echo("No stores yet: `shopsync connect DOMAIN` connects one.")
+        return
+    width = min(40, max(len(safe(s.name)) for s in stores))
+    click.echo(f"{'NAME':<{width}}  {'DOMAIN':<36}  {'STATUS':<18}  ENTITIES")
+    for store in stores:
+        entities = " ".join(f"{r.entity.value}={r.state.value}" for r in store.entities)
+        click.echo(f"{safe(store.name)[:width]:<{width}}  {store.domain:<36}  "
+                   f"{store.status.label:<18}  {entities}")
+
+
+def print_summary_line(summary: StoreSummary) -> None:
+    entities = ", ".join(f"{r.entity.label} {r.state.label} ({r.records:,})"
+                         for r in summary.entities)
+    detail = f" — {safe(summary.status_detail)}" if summary.status_detail else ""
+    click.echo(f"{safe(summary.name)}: {summary.status.label}{detail}\n  {entities}")
+
+
+def print_readiness(summary: StoreSummary, ok: bool) -> None:
+    from engine.status import HEALTH_COMPLETED, HEALTH_FAILED
+
+    click.echo(f"{safe(summary.name)}: {HEALTH_COMPLETED if ok else HEALTH_FAILED}")
+    for item in summary.readiness:
+        mark = "✔" if item.ok else ("✖" if item.ok is False else "?")
+        line = f"  {mark} {item.label}"
+        if item.ok is False:
+            line += f" — {safe(item.detail or item.check.cause)}. Fix: {item.check.fix}"
+        click.echo(line)
+    click.echo(f"  Last checked: {_ago(summary.last_checked_at)}")
+
+
+def print_detail(detail: StoreDetail, findings: list[dict]) -> None:
+    summary = detail.summary
+    print_summary_line(summary)
+    rows = [
+        ("Store domain", summary.domain), ("Email", detail.email),
+        ("Custom domain", detail.custom_domain), ("Plan", detail.plan),
+        ("Currency", detail.currency), ("Country", detail.country),
+        ("Created", _ago(detail.connected_at)),
+        ("Granted scopes", ", ".join(detail.granted_scopes) or "none"),
+        ("Missing scopes", ", ".join(detail.missing_scopes) or "none"),
+        ("Webhooks", _ago(detail.webhooks_registered_at) if detail.webhooks_registered_at
+         else "not registered"),
+        ("Last webhook", _ago(detail.last_webhook_at)),
+    ]
+    for label, value in rows:
+        click.echo(f"  {label:<15} {safe(value or '—')}")
+    for row in summary.entities:
+        error = f" — {safe(row.error)}" if row.error else ""
+        click.echo(f"  {row.entity.label:<12} {row.state.label:<8} {row.records:>10,}  "
+                   f"last synced {_ago(row.last_synced_at)}{error}")
+    print_readiness(summary, all(i.ok for i in summary.readiness))
+    for finding in findings:
+        click.echo(f"  ! {safe(finding['problem'])} — {safe(finding['fix'])}")
+
+
+def print_settings(detail: StoreDetail) -> None:
+    for category, on in detail.categories.items():
+        click.echo(f"  {'on ' if on else 'off'}  {category.value:<14} {category.label}")
+
+
+class Progress:
+    """Job progress on stderr: one rewritten line on a terminal, a line per change otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+        self.last_at = 0.0
+
+    def update(self, view: JobView) -> None:
+        what = view.entity or view.kind
+        if view.progress_total:
+            pct = 100 * view.progress_done // max(view.progress_total, 1)
+            text = f"{what}: {view.state} {view.progress_done:,}/{view.progress_total:,} ({pct}%)"
+        else:
+            text = f"{what}: {view.state}" + (
+                f" {view.progress_done:,}" if view.progress_done else "")
+        if text == self.last:
+            return
+        now = time.monotonic()
+        if self.tty:
+            click.echo("\r\x1b[2K" + text, err=True, nl=False)
+        elif now - self.last_at > 1.0 or view.state in ("done", "failed"):
+            click.echo(text, err=True)
+            self.last_at = now
+        self.last = text
+
+    def close(self) -> None:
+        if self.tty and self.last:
+            click.echo("", err=True)
