@@ -1,0 +1,131 @@
+"""`shopsync` as a subprocess: usage, exit codes, connect, JSON output, lifecycle, secrets."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine import domains
+
+
+class TestUsage:
+    def test_help_lists_every_command(self, shopsync) -> None:
+        result = shopsync("--help")
+        assert result.returncode == 0
+        for command in ("demo", "serve", "simulator", "connect", "stores", "show", "health",
+                        "retry", "resync", "disconnect", "reconnect", "delete", "settings"):
+            assert command in result.stdout
+
+    def test_version(self, shopsync) -> None:
+        result = shopsync("--version")
+        assert result.returncode == 0
+        assert result.stdout.startswith("shopsync, version ")
+
+    def test_unknown_command_exits_2(self, shopsync) -> None:
+        result = shopsync("frobnicate")
+        assert result.returncode == 2
+        assert "No such command 'frobnicate'" in result.stderr
+
+    def test_bad_option_exits_2(self, shopsync) -> None:
+        result = shopsync("stores", "--jsn")
+        assert result.returncode == 2
+        assert "No such option: --jsn" in result.stderr
+
+    def test_unknown_store_exits_2(self, shopsync) -> None:
+        result = shopsync("show", "nosuchstore")
+        assert result.returncode == 2
+        assert "No store 'nosuchstore'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", domains.REQUIRED),
+        ("foo.example.com", domains.INVALID_FORMAT),
+        ("my_store", domains.INVALID_FORMAT),
+        ("abc", domains.TOO_SHORT),
+        ("a" * 61, domains.TOO_LONG),
+        ("-abcd", domains.HYPHEN),
+        ("abcd-.myshopify.com", domains.HYPHEN),
+    ],
+)
+def test_connect_rejects_invalid_domain_with_exact_message(shopsync, text, message) -> None:
+    result = shopsync("connect", text, "--token", "x")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"Error: {message}"
+
+
+class TestConnectAndLifecycle:
+    def test_connect_by_token_syncs_and_refuses_a_second_connect(
+        self, shopsync, sim_shop, unique_domain
+    ) -> None:
+        shop = sim_shop(unique_domain, customers=30, orders=40, products=10, collections=3)
+        name = unique_domain.removesuffix(".myshopify.com")
+        result = shopsync("connect", name, "--token", shop["access_token"])
+        assert result.returncode == 0, result.stderr
+        listed = json.loads(shopsync("stores", "--json").stdout)
+        [store] = listed
+        assert store["domain"] == unique_domain
+        assert store["status"] == "connected"
+        assert {k: v["state"] for k, v in store["entities"].items()} == {
+            "customers": "synced", "orders": "synced", "products": "synced",
+            "collections": "synced",
+        }
+        assert store["entities"]["orders"]["records"] == 40
+        assert set(store["readiness"]) == {
+            "oauth_connected", "token_valid", "scopes_granted", "api_responding",
+            "initial_sync_complete",
+        }
+        again = shopsync("connect", unique_domain.upper(), "--token", shop["access_token"])
+        assert again.returncode == 2
+        assert again.stderr.strip() == "Error: Already connected"
+
+    def test_connect_by_oauth_with_simulated_approval(
+        self, shopsync, sim_shop, unique_domain
+    ) -> None:
+        sim_shop(unique_domain, customers=5, orders=5, products=5, collections=1)
+        result = shopsync("connect", unique_domain, "--approve", "--no-sync")
+        assert result.returncode == 0, result.stderr
+        shown = json.loads(shopsync("show", unique_domain, "--json").stdout)
+        assert shown["granted_scopes"] == ["read_customers", "read_orders", "read_products"]
+
+    def test_disconnect_then_delete(self, shopsync, sim_shop, unique_domain, simulator) -> None:
+        shop = sim_shop(unique_domain, customers=20, orders=20, products=5, collections=2)
+        assert shopsync("connect", unique_domain, "--token", shop["access_token"]).returncode == 0
+        result = shopsync("disconnect", unique_domain)
+        assert result.returncode == 0
+        assert "Disconnected" in result.stdout
+        [store] = json.loads(shopsync("stores", "--json").stdout)
+        assert store["status"] == "disconnected"
+        assert store["entities"]["customers"]["records"] == 20  # data kept
+        refused = shopsync("delete", unique_domain)
+        assert refused.returncode == 2 and "--yes" in refused.stderr
+        deleted = shopsync("delete", unique_domain, "--yes")
+        assert deleted.returncode == 0, deleted.stderr
+        assert "grant revoked" in deleted.stdout
+        assert json.loads(shopsync("stores", "--json").stdout) == []
+        state = httpx.get(f"{simulator.url}/_sim/shops/{unique_domain}").json()
+        assert state["revoked"] is True
+
+
+def test_no_token_in_database_outputs_or_logs(
+    shopsync, sim_shop, unique_domain, _isolated_environment: Path
+) -> None:
+    shop = sim_shop(unique_domain, customers=3, orders=3, products=3, collections=1)
+    token = shop["access_token"]
+    outputs = [shopsync("connect", unique_domain, "--token", token)]
+    outputs += [shopsync("stores", "--json"), shopsync("show", unique_domain, "--json"),
+                shopsync("health", unique_domain, "--json"), shopsync("show", unique_domain)]
+    for result in outputs:
+        assert token not in result.stdout and token not in result.stderr
+    for path in _isolated_environment.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path
+    db = sqlite3.connect(_isolated_environment / "shopsync.db")
+    for (table,) in db.execute("select name from sqlite_master where type='table'"):
+        for row in db.execute(f'select * from "{table}"'):
+            assert token not in repr(row), table
