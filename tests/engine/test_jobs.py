@@ -1,0 +1,137 @@
+"""The durable job queue and runner: ordering, per-store exclusivity, leases, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import timedelta
+
+from engine.jobs import JobContext, JobFailed, Runner, enqueue, runner_alive, wait_for_job
+from engine.models import Job, RunnerHeartbeat, Store, utcnow
+
+
+def _stores(n: int) -> list[Store]:
+    return [Store.create(domain=f"s{i}.myshopify.com", name=f"S{i}") for i in range(n)]
+
+
+class Recorder:
+    """Handlers that log start/end and can be held open."""
+
+    def __init__(self, hold: float = 0.05) -> None:
+        self.log: list[tuple[str, int, str | None, float]] = []
+        self.hold = hold
+        self.lock = threading.Lock()
+
+    async def handle(self, ctx: JobContext) -> dict:
+        with self.lock:
+            self.log.append(("start", ctx.job.store_id, ctx.job.entity, time.monotonic()))
+        for _ in range(5):
+            await asyncio.sleep(self.hold / 5)
+            ctx.check_stop()
+        with self.lock:
+            self.log.append(("end", ctx.job.store_id, ctx.job.entity, time.monotonic()))
+        return {"entity": ctx.job.entity}
+
+
+def _run_until_done(runner: Runner, job_ids: list[int], timeout: float = 15) -> None:
+    runner.start_thread()
+    try:
+        for job_id in job_ids:
+            wait_for_job(job_id, timeout=timeout, interval=0.02)
+    finally:
+        runner.stop()
+
+
+def test_entities_of_one_store_run_in_order_and_never_overlap(offline_runtime) -> None:
+    [store] = _stores(1)
+    recorder = Recorder()
+    ids = [enqueue("sync", store, entity=e).id
+           for e in ("customers", "orders", "products", "collections")]
+    _run_until_done(Runner(offline_runtime, handlers={"sync": recorder.handle},
+                           poll_interval=0.02), ids)
+    starts = [entity for kind, _, entity, _ in recorder.log if kind == "start"]
+    assert starts == ["customers", "orders", "products", "collections"]
+    events = [kind for kind, *_ in recorder.log]
+    assert events == ["start", "end"] * 4  # strictly one at a time
+
+
+def test_stores_run_concurrently_up_to_the_bound(offline_runtime) -> None:
+    stores = _stores(4)
+    recorder = Recorder(hold=0.3)
+    ids = [enqueue("sync", s, entity="orders").id for s in stores]
+    _run_until_done(Runner(offline_runtime, handlers={"sync": recorder.handle},
+                           max_concurrent_stores=2, poll_interval=0.02), ids)
+    running = peak = 0
+    for kind, *_ in sorted(recorder.log, key=lambda row: row[3]):
+        running += 1 if kind == "start" else -1
+        peak = max(peak, running)
+    assert peak == 2
+
+
+def test_enqueue_dedupes_an_active_job(offline_runtime) -> None:
+    [store] = _stores(1)
+    first = enqueue("sync", store, entity="orders")
+    assert enqueue("sync", store, entity="orders").id == first.id
+    assert enqueue("sync", store, entity="products").id != first.id
+
+
+def test_expired_lease_is_taken_over(offline_runtime) -> None:
+    [store] = _stores(1)
+    job = enqueue("sync", store, entity="orders")
+    Job.update(state="running", lease_owner="dead-runner",
+               lease_expires_at=utcnow() - timedelta(seconds=1)).where(Job.id == job.id).execute()
+    recorder = Recorder()
+    _run_until_done(Runner(offline_runtime, handlers={"sync": recorder.handle},
+                           poll_interval=0.02), [job.id])
+    done = Job.get_by_id(job.id)
+    assert done.state == "done" and done.attempts == 1 and done.lease_owner is None
+
+
+def test_live_lease_is_respected(offline_runtime) -> None:
+    [store] = _stores(1)
+    job = enqueue("sync", store, entity="orders")
+    Job.update(state="running", lease_owner="other-runner",
+               lease_expires_at=utcnow() + timedelta(seconds=60)).where(Job.id == job.id).execute()
+    later = enqueue("sync", store, entity="products")
+    recorder = Recorder()
+    runner = Runner(offline_runtime, handlers={"sync": recorder.handle},
+                    poll_interval=0.02).start_thread()
+    time.sleep(0.4)
+    runner.stop()
+    assert recorder.log == []  # neither the leased job nor the store's next one ran
+    assert Job.get_by_id(later.id).state == "queued"
+
+
+def test_stop_requeues_an_interrupted_job_and_removes_the_heartbeat(offline_runtime) -> None:
+    [store] = _stores(1)
+    recorder = Recorder(hold=5)
+    job = enqueue("sync", store, entity="orders")
+    runner = Runner(offline_runtime, handlers={"sync": recorder.handle}, poll_interval=0.02,
+                    kind="serve").start_thread()
+    deadline = time.monotonic() + 5
+    while Job.get_by_id(job.id).state != "running" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert runner_alive("serve")
+    runner.stop()
+    requeued = Job.get_by_id(job.id)
+    assert requeued.state == "queued" and requeued.lease_owner is None
+    assert not RunnerHeartbeat.select().where(RunnerHeartbeat.owner == runner.owner).exists()
+
+
+def test_failures_are_recorded_not_raised(offline_runtime) -> None:
+    [store] = _stores(1)
+
+    async def clean_failure(ctx: JobContext) -> None:
+        raise JobFailed("Orders: bulk export failed")
+
+    async def crash(ctx: JobContext) -> None:
+        raise ZeroDivisionError("boom")
+
+    a = enqueue("clean", store)
+    b = enqueue("crash", None)
+    _run_until_done(Runner(offline_runtime, handlers={"clean": clean_failure, "crash": crash},
+                           poll_interval=0.02), [a.id, b.id])
+    assert Job.get_by_id(a.id).error == "Orders: bulk export failed"
+    assert Job.get_by_id(b.id).state == "failed"
+    assert "ZeroDivisionError" in Job.get_by_id(b.id).error
