@@ -23,8 +23,8 @@ from engine.models import OAuthState, Store, database, utcnow
 from engine.queries import ensure_entity_rows, record_event, refresh_status
 from engine.runtime import Runtime
 from engine.shopify import documents, oauth
-from engine.shopify.client import ShopifyClient
-from engine.shopify.errors import ShopifyError
+from engine.shopify.client import ShopifyClient, StaticToken
+from engine.shopify.errors import OAuthError, ShopifyError
 
 STATE_TTL = timedelta(minutes=10)
 
@@ -113,7 +113,7 @@ def complete_oauth(runtime: Runtime, params: Mapping[str, str]) -> Store:
             secrets_.append(runtime.settings.api_secret_previous.get_secret_value())
         try:
             oauth.verify_callback(params, secrets_)
-        except oauth.OAuthError as error:
+        except OAuthError as error:
             raise ActionError(f"OAuth callback rejected: {error}") from None
         state_row = _claim_state(params)
         origin = runtime.settings.shop_origin(state_row.domain)
@@ -147,32 +147,13 @@ def simulate_approval(start: OAuthStart) -> Mapping[str, str]:
 
 
 async def _probe_token(runtime: Runtime, domain: str, token: str) -> tuple[list[str], dict]:
+    """The token's granted scopes and the shop's info: proves the token works."""
     origin = runtime.settings.shop_origin(domain)
-    scopes = await oauth.access_scopes(origin, token)
-
-    client = ShopifyClient(origin, runtime.settings.api_version, _StaticToken(token),
-                           max_retries=2)
-    try:
+    async with ShopifyClient(origin, runtime.settings.api_version, StaticToken(token),
+                             max_retries=2) as client:
+        scopes = await oauth.access_scopes(client)
         data = await client.graphql(documents.SHOP_INFO)
-    finally:
-        await client.aclose()
     return scopes, data.get("shop") or {}
-
-
-class _StaticToken:
-    """A token provider for a token that cannot be refreshed."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    async def get(self) -> str:
-        return self._token
-
-    async def refresh(self) -> str | None:
-        return None
-
-    def __repr__(self) -> str:
-        return "_StaticToken(***)"
 
 
 def connect_token(runtime: Runtime, domain: str, token: str, *, existing: Store | None = None
