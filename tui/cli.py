@@ -93,6 +93,27 @@ def serve() -> None:
 
 
 @main.command()
+def worker() -> None:
+    """Only the job runner (no HTTP server, no scheduler): extra hands for a busy queue."""
+    import signal
+    import threading
+
+    from engine.jobs import Runner
+
+    runtime = _runtime()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    runner = Runner(runtime, kind="worker").start_thread()
+    click.echo(f"worker {runner.owner} running; SIGTERM or Ctrl+C stops it", err=True)
+    try:
+        while not stop.wait(0.5) and not runner.stopped.is_set():
+            pass
+    except KeyboardInterrupt:
+        pass
+    runner.stop(timeout=runtime.settings.lease_seconds)
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8788, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--seed", default=0, show_default=True, type=int, help="Data generation seed.")
