@@ -15,9 +15,10 @@ from collections.abc import Mapping
 
 from engine import connect as _connect
 from engine.connect import OAuthStart
+from engine.db import write_transaction
 from engine.errors import ActionError, InvalidInput, NotAllowed
 from engine.jobs import cancel_store_jobs, enqueue, job_view
-from engine.models import EntitySync, Store, database, utcnow
+from engine.models import EntitySync, Store, utcnow
 from engine.queries import (
     StoreNotFound,
     categories_of,
@@ -225,7 +226,7 @@ def disconnect(store_id: int) -> StoreSummary:
     store = _store(store_id)
     if store.paused:
         raise NotAllowed(f"{_label(store)} is already disconnected")
-    with database.atomic():
+    with write_transaction():
         Store.update(paused=True, updated_at=utcnow()).where(Store.id == store.id).execute()
         cancelled = cancel_store_jobs(store.id)
         EntitySync.update(state=EntityState.SYNCED.value).where(
@@ -241,7 +242,7 @@ def disconnect(store_id: int) -> StoreSummary:
 def delete(store_id: int) -> JobView:
     """Revoke the grant, delete the store's records in batches, then the store itself."""
     store = _store(store_id)
-    with database.atomic():
+    with write_transaction():
         Store.update(deleting=True, updated_at=utcnow()).where(Store.id == store.id).execute()
         cancel_store_jobs(store.id)
         record_event(store, "action", "Delete started: revoking the grant and removing records")

@@ -16,10 +16,11 @@ from urllib.parse import parse_qsl, urlparse
 
 import httpx
 
+from engine.db import write_transaction
 from engine.domains import ALREADY_CONNECTED, DomainError, normalize_domain
 from engine.errors import ActionError, InvalidInput
 from engine.jobs import enqueue
-from engine.models import OAuthState, Store, database, utcnow
+from engine.models import OAuthState, Store, utcnow
 from engine.queries import ensure_entity_rows, record_event, refresh_status
 from engine.runtime import Runtime
 from engine.shopify import documents, oauth
@@ -89,7 +90,7 @@ def oauth_status(state: str) -> str | None:
 
 def _claim_state(params: Mapping[str, str]) -> OAuthState:
     state = params.get("state", "")
-    with database.atomic():
+    with write_transaction():
         row = OAuthState.get_or_none(OAuthState.state == state)
         if row is None or row.used_at is not None:
             raise ActionError("Unknown or already used OAuth state; start the connect again")
@@ -188,7 +189,7 @@ def _save_grant(runtime: Runtime, domain: str, tokens: oauth.TokenSet, *, method
     }
     if shop:
         values.update(name=shop.get("name") or "", email=shop.get("email"))
-    with database.atomic():
+    with write_transaction():
         store = Store.get_or_none(Store.domain == domain)
         if store is None:
             store = Store.create(domain=domain, name=values.pop("name", "") or "", **values)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
@@ -101,6 +103,19 @@ def open_database(url: str) -> Database:
     except Exception as error:  # peewee wraps driver errors; say which database failed
         raise DatabaseError(f"cannot open database {redact_url(url)}: {error}") from error
     return db
+
+
+def write_transaction() -> AbstractContextManager[Any]:
+    """`database.atomic()` that takes SQLite's write lock up front (BEGIN IMMEDIATE).
+
+    A deferred SQLite transaction that reads and then writes fails at once with "database is
+    locked" (SQLITE_BUSY_SNAPSHOT, no busy-timeout wait) when another connection wrote in
+    between, which heartbeats and other stores' imports do all the time. Taking the lock first
+    makes such a transaction wait its turn instead. PostgreSQL needs nothing.
+    """
+    if isinstance(database.obj, SqliteDatabase):
+        return database.atomic(lock_type="IMMEDIATE")
+    return database.atomic()
 
 
 def redact_url(url: str) -> str:

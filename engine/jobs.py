@@ -28,8 +28,9 @@ from datetime import timedelta
 
 from peewee import fn
 
+from engine.db import write_transaction
 from engine.handlers import Handler
-from engine.models import Job, RunnerHeartbeat, Store, database, utcnow
+from engine.models import Job, RunnerHeartbeat, Store, utcnow
 from engine.runtime import Runtime
 from engine.views import JobView
 
@@ -69,7 +70,7 @@ def enqueue(
     dedupe: bool = True,
 ) -> Job:
     """Queue a job, or return the active one already doing the same thing."""
-    with database.atomic():
+    with write_transaction():
         if dedupe:
             query = Job.select().where(
                 (Job.kind == kind) & Job.state.in_(ACTIVE)
@@ -272,7 +273,7 @@ class Runner:
     def _claim_one(self) -> Job | None:
         now = utcnow()
         busy_stores = [k for k in self._running if k >= 0]
-        with database.atomic():
+        with write_transaction():
             # Stores with a job running under someone's live lease are busy too.
             live = Job.select(Job.store_id).where(
                 (Job.state == "running") & (Job.lease_expires_at > now)

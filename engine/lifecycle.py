@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from engine.db import write_transaction
 from engine.handlers import handler
 from engine.jobs import JobContext
-from engine.models import RECORD_MODELS, EntitySync, Job, Store, database
+from engine.models import RECORD_MODELS, EntitySync, Job, Store
 from engine.queries import record_event
 from engine.shopify import oauth
 from engine.shopify.errors import AuthError, ShopifyError
@@ -37,7 +38,7 @@ async def _revoke(ctx: JobContext, store: Store) -> str:
 
 def _delete_batch(store_id: int) -> int:
     removed = 0
-    with database.atomic():
+    with write_transaction():
         for model in RECORD_MODELS:
             ids = [row.id for row in model.select(model.id)
                    .where(model.store == store_id).limit(BATCH)]
@@ -76,7 +77,7 @@ async def run_delete(ctx: JobContext) -> dict:
         await ctx.progress(removed, total)
 
     def finish() -> None:
-        with database.atomic():
+        with write_transaction():
             EntitySync.delete().where(EntitySync.store == store.id).execute()
             Store.delete().where(Store.id == store.id).execute()
             record_event(None, "action", f"Store deleted: {removed:,} records removed; {revoke}",

@@ -3,7 +3,7 @@
 Record tables (customers, orders, …) are unique per (store, shopify_id) and carry `seen_run`,
 the id of the last complete export that saw the row (drift repair deletes rows a full run did
 not see). Their hot import path does not go through these classes but through executemany in
-engine.sync; the column names here are that SQL's contract.
+engine.importer; the column names here are that SQL's contract.
 """
 
 from __future__ import annotations
@@ -107,8 +107,13 @@ class EntitySync(BaseModel):
     last_synced_at = DateTimeField(null=True)  # last successful *bulk* sync, never a webhook
     error = TextField(null=True)
     bulk_operation_id = TextField(null=True)  # adopted again after a crash
-    run_id = IntegerField(default=0)  # increments per full run; rows seen get seen_run = run_id
+    # Increments per run (full, incremental, reconcile); rows a run sees get seen_run = run_id.
+    run_id = IntegerField(default=0)
     run_kind = CharField(null=True)  # full | incremental | reconcile
+    # Rows of the entity's table when the current run started: created = rows after − this,
+    # kept on the row so a resumed run (adopted bulk operation) still reports exact counts.
+    run_base = IntegerField(null=True)
+    full_synced_at = DateTimeField(null=True)  # last successful *full* run (initial sync)
     cursor_updated_at = DateTimeField(null=True)  # incremental watermark (max updatedAt seen)
     progress_at = DateTimeField(null=True)  # last time `done` moved: stuck detection
     started_at = DateTimeField(null=True)
@@ -150,6 +155,7 @@ class Customer(BaseModel):
     created_at = TextField(null=True)
     updated_at = TextField(null=True)  # ISO-8601 UTC from Shopify; newest wins
     seen_run = IntegerField(default=0)
+    changed_run = IntegerField(default=0)  # the run that created or last changed it
 
     class Meta:
         indexes = _record_indexes()
@@ -171,6 +177,7 @@ class Order(BaseModel):
     created_at = TextField(null=True)
     updated_at = TextField(null=True)
     seen_run = IntegerField(default=0)
+    changed_run = IntegerField(default=0)  # the run that created or last changed it
 
     class Meta:
         indexes = _record_indexes()
@@ -203,6 +210,7 @@ class Product(BaseModel):
     created_at = TextField(null=True)
     updated_at = TextField(null=True)
     seen_run = IntegerField(default=0)
+    changed_run = IntegerField(default=0)  # the run that created or last changed it
 
     class Meta:
         indexes = _record_indexes()
@@ -230,6 +238,7 @@ class Collection(BaseModel):
     sort_order = CharField(null=True)
     updated_at = TextField(null=True)
     seen_run = IntegerField(default=0)
+    changed_run = IntegerField(default=0)  # the run that created or last changed it
 
     class Meta:
         indexes = _record_indexes()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from peewee import fn
 
+from engine.db import write_transaction
 from engine.domains import DomainError, normalize_domain
 from engine.models import (
     RECORD_MODELS,
@@ -18,7 +19,6 @@ from engine.models import (
     Event,
     Job,
     Store,
-    database,
     utcnow,
 )
 from engine.status import (
@@ -89,7 +89,7 @@ def _ordered(syncs: list[EntitySync]) -> list[EntitySync]:
 
 def refresh_status(store: Store | int) -> tuple[Status, str | None]:
     """Recompute and store the derived status; records a status event when it changes."""
-    with database.atomic():
+    with write_transaction():
         store = Store.get_by_id(store) if isinstance(store, int) else Store.get_by_id(store.id)
         syncs = list(EntitySync.select().where(EntitySync.store == store.id))
         status, detail = derive_status(status_facts(store, syncs))

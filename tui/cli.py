@@ -433,4 +433,4 @@ def _print_outcome(store_id: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="shopsync")

@@ -93,7 +93,7 @@ _NODES: dict[str, str] = {
       defaultAddress { address1 address2 city province provinceCode country countryCodeV2 zip }
     """,
     "orders": """
-      __typename id name createdAt updatedAt processedAt cancelledAt closedAt
+      __typename id name email createdAt updatedAt processedAt cancelledAt closedAt
       displayFinancialStatus displayFulfillmentStatus currencyCode
       totalPriceSet { shopMoney { amount currencyCode } }
       customer { id }

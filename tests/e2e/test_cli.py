@@ -33,7 +33,7 @@ class TestUsage:
     def test_bad_option_exits_2(self, shopsync) -> None:
         result = shopsync("stores", "--jsn")
         assert result.returncode == 2
-        assert "No such option: --jsn" in result.stderr
+        assert "No such option '--jsn'" in result.stderr
 
     def test_unknown_store_exits_2(self, shopsync) -> None:
         result = shopsync("show", "nosuchstore")
@@ -54,7 +54,7 @@ class TestUsage:
     ],
 )
 def test_connect_rejects_invalid_domain_with_exact_message(shopsync, text, message) -> None:
-    result = shopsync("connect", text, "--token", "x")
+    result = shopsync("connect", "--token", "x", "--", text)
     assert result.returncode == 2
     assert result.stderr.strip() == f"Error: {message}"
 

@@ -1,0 +1,172 @@
+"""Import rate of the 20,000-order shop, against the physical floor measured in the same run.
+
+Run with:  .venv/bin/python -m pytest tests/bench/test_import_rate.py -s -o addopts=
+
+Three figures, same machine, same database file, same rows:
+
+1. end to end: the `sync` handler on the orders entity against the simulator running in its own
+   process, so it does not share our GIL (bulk export wait, HTTP streaming, orjson, mapping,
+   upserts, bookkeeping) — rows / import-phase seconds, as the sync event reports it, plus the
+   whole run's wall time;
+0. for context, the download alone: how fast the simulator serves the JSONL (lines/s);
+2. importer only: engine.importer fed the same JSONL lines from memory (parse + map + upsert);
+3. floor: raw `sqlite3.executemany` of the already-mapped row tuples with the same SQL, in chunks
+   of 500, one transaction — what the database alone costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from engine.config import load_settings
+from engine.importer import BATCH, TABLES, Importer, upsert_sql
+from engine.jobs import JobContext, enqueue
+from engine.models import Event, Store
+from engine.runtime import Runtime, open_runtime
+from engine.shopify import bulk
+from engine.shopify.documents import bulk_query
+from engine.shopify.session import open_client
+from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
+from engine.sync import run_sync
+from tests.engine.conftest import Sim, connect_store
+
+ORDERS = 20_000
+
+
+class _Runner:
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.lease_seconds = 60.0
+        self.owner = "bench"
+
+
+async def _download(runtime: Runtime, store: Store) -> tuple[list[bytes], float]:
+    """The export's lines, and how long streaming them took (the simulator's serving rate)."""
+    async with open_client(runtime, store) as client:
+        operation = await bulk.start(client, bulk_query("orders"))
+        while True:
+            status = await bulk.poll(client, operation)
+            if status.finished:
+                break
+            await asyncio.sleep(0.05)
+        assert status.status == "COMPLETED" and status.url
+        started = time.perf_counter()
+        lines = [line async for line in bulk.stream_lines(status.url)]
+        return lines, time.perf_counter() - started
+
+
+@pytest.fixture
+def simulator_process() -> Iterator[str]:
+    """The simulator in a subprocess; yields its origin (http://127.0.0.1:PORT)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from engine.simulator.server import run; run(port=0, seed=7)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"SHOPSYNC_SHOPIFY_URL=(\S+)/\{shop\}", line)
+        assert match, f"unexpected simulator banner: {line!r}"
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def bench_runtime(simulator_process: str) -> Iterator[Runtime]:
+    settings = load_settings(
+        shopify_url=simulator_process + "/{shop}", api_key=DEMO_API_KEY,
+        api_secret=DEMO_API_SECRET, bulk_poll_interval=0.05,
+    )
+    runtime = open_runtime(settings)
+    yield runtime
+    runtime.close()
+
+
+def _fresh_store(domain: str) -> Store:
+    return Store.create(domain=domain, name=domain)
+
+
+def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
+    runtime = bench_runtime
+    sim = Sim(simulator_process)
+    domain = "bench-import-rate.myshopify.com"
+    created = sim.create_shop(domain, customers=5000, orders=ORDERS, products=2000,
+                              collections=100, bulk_rate=10_000_000)
+    store = connect_store(runtime, domain, created["access_token"])
+
+    # 1. End to end, through the job handler.
+    job = enqueue("sync", store, entity="orders")
+    started = time.perf_counter()
+    result = asyncio.run(run_sync(JobContext(runtime, job, _Runner())))  # type: ignore[arg-type]
+    wall = time.perf_counter() - started
+    event = Event.select().where(Event.store_id == store.id).order_by(Event.id.desc()).first()
+    rows = result["rows"]
+    end_to_end = result["rows_per_s"]
+    assert result["created"] == ORDERS
+
+    # 2. The importer alone, from memory.
+    lines, download_seconds = asyncio.run(_download(runtime, store))
+    other = _fresh_store("bench-importer.myshopify.com")
+    importer = Importer(other.id, "orders", 1)
+    started = time.perf_counter()
+    for line in lines:
+        if importer.feed(line):
+            importer.flush()
+    importer.flush()
+    importer_seconds = time.perf_counter() - started
+    assert importer.rows == rows
+
+    # 3. The floor: the same rows, pre-mapped, through raw sqlite3 executemany.
+    floor_store = _fresh_store("bench-floor.myshopify.com")
+    mapper = Importer(floor_store.id, "orders", 1)
+    batches: dict[str, list[tuple]] = {"order": [], "order_line_item": []}
+    for line in lines:
+        mapper.feed(line)
+        for name, buffer in mapper._buffers.items():
+            batches[name].extend(buffer)
+            buffer.clear()
+    path = runtime.settings.resolved_database_url.removeprefix("sqlite:///")
+    if not runtime.settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("the floor is measured on SQLite")
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA journal_mode=wal")
+    raw.execute("PRAGMA synchronous=normal")
+    statements = {name: upsert_sql(TABLES[name], "?", False) for name in batches}
+    started = time.perf_counter()
+    raw.execute("BEGIN")
+    for name, batch in batches.items():
+        for i in range(0, len(batch), BATCH):
+            raw.executemany(statements[name], batch[i:i + BATCH])
+    raw.execute("COMMIT")
+    floor_seconds = time.perf_counter() - started
+    raw.close()
+    floor_rows = sum(len(b) for b in batches.values())
+    assert floor_rows == rows
+
+    importer_rate = rows / importer_seconds
+    floor_rate = floor_rows / floor_seconds
+    print()
+    print(f"orders: {ORDERS:,} orders + {rows - ORDERS:,} line items = {rows:,} rows")
+    print(f"sync event: {event.message}")
+    print(f"0. download only (the simulator serving the JSONL over HTTP): "
+          f"{len(lines) / download_seconds:>10,.0f} lines/s")
+    print(f"1. end to end (import phase, HTTP stream + parse + upsert): {end_to_end:>10,.0f} rows/s"
+          f"   (whole run {wall:.2f} s incl. export wait and bookkeeping)")
+    print(f"2. importer only (parse + map + upsert, from memory):       "
+          f"{importer_rate:>10,.0f} rows/s")
+    print(f"3. floor: raw sqlite3.executemany of the mapped rows:       "
+          f"{floor_rate:>10,.0f} rows/s")
+    print(f"ratios: end to end / floor = {end_to_end / floor_rate:.2f}, "
+          f"importer / floor = {importer_rate / floor_rate:.2f}")
+    sim.close()
