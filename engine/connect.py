@@ -124,7 +124,12 @@ def complete_oauth(runtime: Runtime, params: Mapping[str, str]) -> Store:
             raise ActionError(
                 f"Could not exchange the authorization code: {error.detail}"
             ) from None
-        store = _save_grant(runtime, state_row.domain, tokens, method="oauth")
+        try:
+            _scopes, shop = asyncio.run(_probe_token(runtime, state_row.domain,
+                                                     tokens.access_token))
+        except ShopifyError:
+            shop = None  # the health check that follows fills the store information in
+        store = _save_grant(runtime, state_row.domain, tokens, method="oauth", shop=shop)
     except ActionError as error:
         if state_row is not None or params.get("state"):
             OAuthState.update(result=str(error)).where(

@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 
 import click
+from rich.cells import cell_len, set_cell_size
 
 from engine.views import JobView, StoreDetail, StoreSummary
 from tui.safe_text import safe
@@ -26,12 +27,18 @@ def print_stores(stores: list[StoreSummary]) -> None:
     if not stores:
         click.echo("No stores yet: `shopsync connect DOMAIN` connects one.")
         return
-    width = min(40, max(len(safe(s.name)) for s in stores))
+    width = min(40, max(cell_len(safe(s.name)) for s in stores))
     click.echo(f"{'NAME':<{width}}  {'DOMAIN':<36}  {'STATUS':<18}  ENTITIES")
     for store in stores:
         entities = " ".join(f"{r.entity.value}={r.state.value}" for r in store.entities)
-        click.echo(f"{safe(store.name)[:width]:<{width}}  {store.domain:<36}  "
+        click.echo(f"{_fit(safe(store.name), width)}  {store.domain:<36}  "
                    f"{store.status.label:<18}  {entities}")
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut or pad to `width` terminal cells (wide CJK characters take two)."""
+    text = set_cell_size(text, width)
+    return text
 
 
 def print_summary_line(summary: StoreSummary) -> None:
