@@ -9,7 +9,9 @@ engine.importer; the column names here are that SQL's contract.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 from peewee import (
     BigIntegerField,
     BooleanField,
@@ -22,7 +24,6 @@ from peewee import (
     Model,
     TextField,
 )
-from peewee import JSONField as _JSONField
 
 database = DatabaseProxy()
 
@@ -32,10 +33,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class JSONField(_JSONField):
-    """JSON stored as text on both SQLite and PostgreSQL."""
+class JSONField(TextField):
+    """JSON stored as text, decoded the same way on SQLite and PostgreSQL."""
 
-    field_type = "TEXT"
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    def python_value(self, value: Any) -> Any:
+        if value is None or not isinstance(value, str | bytes):
+            return value
+        return orjson.loads(value)
 
 
 class BaseModel(Model):
