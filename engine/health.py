@@ -198,8 +198,9 @@ def record(store_id: int, found: Findings) -> dict:
         if found.granted is not None:
             store.granted_scopes = ",".join(found.granted)
         if found.auth_error is not None:
+            if not store.needs_reauth:  # keep a more specific reason (e.g. uninstalled)
+                store.reauth_reason = found.auth_error.detail
             store.needs_reauth = True
-            store.reauth_reason = found.auth_error.detail
         store.readiness = {
             check.value: {"ok": ok, "detail": detail}
             for check, (ok, detail) in ((c, found.results.get(c, (None, None))) for c in Check)

@@ -21,11 +21,13 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from peewee import PeeweeException as PeeweeError
 from peewee import fn
 
 from engine.db import write_transaction
@@ -216,11 +218,17 @@ class Runner:
         loop = asyncio.get_running_loop()
         try:
             while not self.stopping.is_set():
-                if loop.time() - last_beat > min(5.0, self.lease_seconds / 3):
-                    await asyncio.to_thread(self._beat)
-                    await asyncio.to_thread(self._extend_leases)
-                    last_beat = loop.time()
-                await self._claim_and_start()
+                try:
+                    if loop.time() - last_beat > min(5.0, self.lease_seconds / 3):
+                        await asyncio.to_thread(self._beat)
+                        await asyncio.to_thread(self._extend_leases)
+                        last_beat = loop.time()
+                    await self._claim_and_start()
+                except PeeweeError as error:
+                    # A locked or briefly unreachable database must not end the runner:
+                    # log it, back off, try again (leases cover the jobs meanwhile).
+                    log.warning("job runner: database error, retrying: %s", error)
+                    await asyncio.sleep(min(5.0, self.poll_interval * 4))
                 self.wake.clear()
                 await asyncio.to_thread(self.wake.wait, self.poll_interval)
             if self._running:
@@ -339,6 +347,19 @@ class Runner:
         await asyncio.to_thread(self._finish, job, "done", result, None)
 
     def _finish(self, job: Job, state: str, result: dict | None, error: str | None) -> None:
+        # The job's outcome must land: retry through a locked database rather than leave the
+        # row "running" under a lease this runner keeps extending.
+        for attempt in range(8):
+            try:
+                self._write_finish(job, state, result, error)
+                return
+            except PeeweeError:
+                if attempt == 7:
+                    raise
+                time.sleep(0.25 * (attempt + 1))
+
+    def _write_finish(self, job: Job, state: str, result: dict | None, error: str | None
+                      ) -> None:
         values: dict = {"state": state, "lease_owner": None, "lease_expires_at": None}
         if state == "queued":
             values["attempts"] = Job.attempts  # unchanged; resumed by the next runner
@@ -356,8 +377,6 @@ def wait_for_job(
     on_progress: Callable[[JobView], None] | None = None,
 ) -> JobView:
     """Block until the job is done, failed or cancelled (or timeout → TimeoutError)."""
-    import time
-
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         view = get_job(job_id)

@@ -193,7 +193,7 @@ class Order(BaseModel):
 class OrderLineItem(BaseModel):
     store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
     shopify_id = BigIntegerField()
-    order_id = BigIntegerField(index=True)  # Shopify id of the order
+    order_id = BigIntegerField()  # Shopify id of the order
     sku = TextField(null=True)
     title = TextField(null=True)
     quantity = IntegerField(null=True)
@@ -202,7 +202,7 @@ class OrderLineItem(BaseModel):
     seen_run = IntegerField(default=0)
 
     class Meta:
-        indexes = _record_indexes()
+        indexes = (*_record_indexes(), (("store", "order_id"), False))
 
 
 class Product(BaseModel):
@@ -226,7 +226,7 @@ class Product(BaseModel):
 class ProductVariant(BaseModel):
     store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
     shopify_id = BigIntegerField()
-    product_id = BigIntegerField(index=True)
+    product_id = BigIntegerField()
     title = TextField(null=True)
     sku = TextField(null=True)
     price = TextField(null=True)
@@ -234,7 +234,7 @@ class ProductVariant(BaseModel):
     seen_run = IntegerField(default=0)
 
     class Meta:
-        indexes = _record_indexes()
+        indexes = (*_record_indexes(), (("store", "product_id"), False))
 
 
 class Collection(BaseModel):

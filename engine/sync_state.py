@@ -248,8 +248,10 @@ def record_failure(run: RunInfo, error: ShopifyError, granted: list[str] | None)
             bulk_operation_id=None if run.operation_finished else run.operation_id,
         ).where(EntitySync.id == run.sync_id).execute()
         if isinstance(error, AuthError):
+            # Keep a more specific reason already recorded (e.g. "App uninstalled").
+            if not store.needs_reauth:
+                store.reauth_reason = error.detail
             store.needs_reauth = True
-            store.reauth_reason = error.detail
         if isinstance(error, ScopeError):
             if granted is None:  # could not re-read the grant: drop what Shopify denied
                 missing = set(error.scopes or ())

@@ -87,9 +87,9 @@ def demo(no_mouse: bool, headless: bool) -> None:
 @main.command()
 def serve() -> None:
     """Headless engine: job runner, scheduler, webhook and OAuth callback server."""
-    from engine.server import serve as serve_forever
+    from engine.server import main as serve_main
 
-    serve_forever(_runtime())
+    serve_main()
 
 
 @main.command()

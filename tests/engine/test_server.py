@@ -1,0 +1,132 @@
+"""The HTTP face of `serve`: /healthz, /metrics and /oauth/callback over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from engine import metrics
+from engine.jobs import Runner, enqueue
+from engine.models import Job, RunnerHeartbeat, Store
+from engine.server import ServeError, create_app, serve
+from tests.engine.livedata_support import AppServer, deliver, store_row, wait_until
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus exposition, keyed by name and sorted labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text) for sample in family.samples
+    }
+
+
+@pytest.fixture
+def served(runtime: Any) -> Iterator[tuple[Any, str, httpx.Client]]:
+    app = create_app(runtime)
+    server = AppServer(app)
+    runtime.settings.public_url = server.url
+    with server, httpx.Client(timeout=10) as client:
+        yield app, server.url, client
+
+
+def test_healthz_follows_the_runner_heartbeat(runtime: Any) -> None:
+    runner = Runner(runtime, kind="serve", handlers={})
+    app = create_app(runtime, runner=runner)
+    with AppServer(app) as server, httpx.Client(timeout=10) as client:
+        before = client.get(server.url + "/healthz")
+        assert before.status_code == 503
+        assert before.json()["runner"] == "stale"
+        runner.start_thread()
+        wait_until(lambda: client.get(server.url + "/healthz").status_code == 200)
+        assert client.get(server.url + "/healthz").json() == {
+            "status": "ok", "runner": "ok", "database": "ok", "webhooks": "ok",
+            "webhook_backlog": 0}
+        runner.stop()
+        after = client.get(server.url + "/healthz")
+        assert (after.status_code, after.json()["runner"]) == (503, "stopped")
+
+
+def test_healthz_without_a_runner_of_its_own_needs_a_live_one(served: Any) -> None:
+    _app, url, client = served
+    response = client.get(url + "/healthz")
+    assert (response.status_code, response.json()["runner"]) == (503, "missing")
+
+
+def test_metrics_parse_and_move_with_the_work(runtime: Any, served: Any) -> None:
+    _app, url, client = served
+    secret = runtime.settings.api_secret.get_secret_value()
+    store = store_row("metrics.myshopify.com")
+    first = samples(client.get(url + "/metrics").text)
+    assert first[("shopsync_stores", (("status", "connected"),))] == 1
+    assert first[("shopsync_stores", (("status", "disconnected"),))] == 0
+
+    payload = {"id": 1, "name": "#1", "updated_at": "2026-11-02T10:00:00Z"}
+    assert deliver(client, url, "orders/create", store.domain, payload, secret).status_code == 200
+    assert deliver(client, url, "orders/create", store.domain, payload, "bad").status_code == 401
+    enqueue("health", store)
+    metrics.incr("shopsync_syncs_total", entity="orders", outcome="synced")
+    metrics.incr("shopsync_import_rows_total", 500, entity="orders")
+    metrics.incr("shopsync_throttle_waits_total", reason="throttled")
+    response = client.get(url + "/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    after = samples(response.text)
+    applied = ("shopsync_webhooks_total", (("outcome", "applied"), ("topic", "orders/create")))
+    wait_until(lambda: samples(client.get(url + "/metrics").text).get(applied) == 1)
+    assert after[("shopsync_webhooks_rejected_total", (("reason", "signature"),))] == 1
+    assert after[("shopsync_jobs", (("kind", "health"), ("state", "queued")))] == 1
+    assert after[("shopsync_jobs", (("kind", "health"), ("state", "done")))] == 0
+    assert after[("shopsync_syncs_total", (("entity", "orders"), ("outcome", "synced")))] == 1
+    assert after[("shopsync_import_rows_total", (("entity", "orders"),))] == 500
+    assert after[("shopsync_throttle_waits_total", (("reason", "throttled"),))] == 1
+    metrics.incr("shopsync_import_rows_total", 250, entity="orders")
+    moved = samples(client.get(url + "/metrics").text)
+    assert moved[("shopsync_import_rows_total", (("entity", "orders"),))] == 750
+
+
+def test_oauth_callback_connects_the_store(runtime: Any, sim: Any, served: Any,
+                                           unique_domain: str) -> None:
+    from engine import actions
+
+    _app, url, client = served
+    sim.create_shop(unique_domain, name="Café Ünïcode")
+    start = actions.begin_connect(unique_domain)
+    approval = httpx.get(start.url, follow_redirects=False, timeout=10)
+    callback = urlsplit(approval.headers["location"])
+    assert f"{callback.scheme}://{callback.netloc}{callback.path}" == url + "/oauth/callback"
+    response = client.get(url + "/oauth/callback?" + callback.query)
+    assert response.status_code == 200
+    assert f"Connected {unique_domain}. You can close this window." in response.text
+    assert Store.get(Store.domain == unique_domain).token_enc
+    # The nonce is single-use: replaying the callback is refused.
+    replay = client.get(url + "/oauth/callback?" + callback.query)
+    assert replay.status_code == 400
+    assert "could not connect" in replay.text
+
+
+def test_oauth_callback_refuses_a_forged_request(served: Any) -> None:
+    _app, url, client = served
+    response = client.get(url + "/oauth/callback", params={
+        "code": "x", "shop": "evil.myshopify.com", "state": "nope", "timestamp": "1",
+        "hmac": "00"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "could not connect the store" in response.text
+    assert not Store.select().exists()
+
+
+def test_serve_refuses_a_taken_port_before_touching_the_queue(runtime: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        job = enqueue("health", store_row("busy.myshopify.com"))
+        with pytest.raises(ServeError, match=f"cannot listen on 127.0.0.1:{port}"):
+            serve(runtime, host="127.0.0.1", port=port, install_signal_handlers=False)
+    assert not RunnerHeartbeat.select().exists()
+    assert Job.get_by_id(job.id).state == "queued"

@@ -1,0 +1,311 @@
+"""Dashboard: cards, 2D movement, filters, the table view, live updates, stale and empty states."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from engine.models import EntitySync, Store
+from engine.status import EntityState, Status
+from tests.tui.conftest import settle
+from tests.tui.factories import ESCAPE_NAME, FROZEN_NOW, MARKUP_NAME
+from tui.screens.dashboard import EMPTY_FLEET, DashboardScreen
+from tui.widgets.card_grid import CardGrid
+from tui.widgets.fleet_header import FleetHeader
+from tui.widgets.fleet_table import FleetTable
+from tui.widgets.store_card import StoreCard
+
+
+def names(stores: list[Any]) -> list[str]:
+    return [s.name for s in stores]
+
+
+class TestCards:
+    async def test_every_store_is_listed_and_the_header_counts_them(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            assert len(grid.stores) == len(fleet)
+            summary = app.screen.query_one(FleetHeader).summary
+            assert summary.total == len(fleet)
+            assert summary.by_status == {Status.CONNECTED: 9, Status.DISCONNECTED: 1,
+                                         Status.ERROR: 3, Status.RECONNECT_REQUIRED: 2}
+            header = app.screen.query_one(FleetHeader).render().plain
+            for text in ("15 stores", "● Connected 9", "○ Disconnected 1", "✖ Error 3",
+                         "▲ Reconnect required 2"):
+                assert text in header
+
+    async def test_only_a_screenful_of_cards_is_mounted(self, make_app, offline_runtime) -> None:
+        from tests.tui.factories import bulk_fleet
+
+        bulk_fleet(2000)
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            assert len(grid.stores) == 2000
+            assert len(grid.query(StoreCard)) <= 3 * 7
+            await pilot.press("end")
+            await pilot.pause()
+            assert grid.current.name == "Bulk Store 01999"
+            shown = [c.summary.name for c in grid.query(StoreCard) if c.summary]
+            assert "Bulk Store 01999" in shown
+
+    async def test_markup_and_escape_sequences_render_literally(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            cards = {c.summary.name: c for c in app.screen.query(StoreCard) if c.summary}
+            markup = cards[MARKUP_NAME].render().plain
+            assert "[bold red]x[/]" in markup
+            hostile = cards[ESCAPE_NAME].render().plain
+            assert "Evil ␛[31mRed␛[0m Shop" in hostile
+            assert "\x1b" not in hostile and "\x07" not in hostile
+            screen_text = app.export_screenshot()
+            assert "\x1b[31m" not in screen_text and "\x1b[2J" not in screen_text
+
+
+class TestMovement:
+    async def test_arrows_and_hjkl_move_in_two_dimensions(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            assert grid.columns == 3
+            stores = grid.stores
+            assert grid.cursor == 0
+            await pilot.press("l", "right")
+            assert grid.current == stores[2]
+            await pilot.press("j")
+            assert grid.current == stores[5]
+            await pilot.press("down")
+            assert grid.current == stores[8]
+            await pilot.press("k", "up")
+            assert grid.current == stores[2]
+            await pilot.press("h", "left")
+            assert grid.current == stores[0]
+
+    async def test_left_and_right_wrap_at_row_ends(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            await pilot.press("l", "l", "l")
+            assert grid.cursor == 3  # first card of the second row
+            await pilot.press("h")
+            assert grid.cursor == 2  # last card of the first row
+            await pilot.press("h", "h", "h")
+            assert grid.cursor == 0  # stops at the first store
+
+    async def test_columns_follow_the_width(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            assert grid.columns == 2
+            await pilot.press("j")
+            assert grid.cursor == 2
+
+    async def test_down_on_the_row_above_a_short_last_row_goes_to_the_last_store(
+        self, make_app, fleet
+    ) -> None:
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:  # 15 stores in 2 columns
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            await pilot.press("end")
+            assert grid.cursor == 14
+            await pilot.press("k", "l", "j")
+            assert grid.cursor == 14
+
+    async def test_moving_far_down_scrolls_the_cursor_into_view(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            for _ in range(6):
+                await pilot.press("j")
+            await pilot.pause()
+            assert grid.scroll_y > 0
+            cursor = [c for c in grid.query(StoreCard) if c.has_class("-cursor")]
+            assert len(cursor) == 1 and cursor[0].summary == grid.current
+            assert cursor[0].region.y >= grid.region.y
+            assert cursor[0].region.bottom <= grid.region.bottom
+
+
+class TestFilter:
+    async def test_filter_by_name(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("slash", *"berlin")
+            grid = app.screen.query_one(CardGrid)
+            assert names(grid.stores) == ["Berlin Bikes"]
+            assert "(1 shown)" in app.screen.query_one(FleetHeader).render().plain
+
+    async def test_filter_by_domain_keeps_focus_on_the_cards_after_enter(
+        self, make_app, fleet
+    ) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("slash", *"mega-mart", "enter")
+            grid = app.screen.query_one(CardGrid)
+            assert names(grid.stores) == ["Mega Mart"]
+            assert app.focused is grid
+
+    async def test_status_filter_cycles_and_escape_clears_everything(
+        self, make_app, fleet
+    ) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            await pilot.press("f")
+            assert {s.status for s in grid.stores} == {Status.CONNECTED}
+            await pilot.press("f", "f")
+            assert {s.status for s in grid.stores} == {Status.ERROR}
+            assert len(grid.stores) == 3
+            await pilot.press("escape")
+            await pilot.pause()
+            assert len(grid.stores) == len(fleet)
+            assert app.screen.query_one("#filter-bar").has_class("-hidden")
+
+    async def test_escape_in_the_filter_field_clears_it(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("slash", *"zzz")
+            assert app.screen.query_one(CardGrid).stores == []
+            assert "No store matches" in str(app.screen.query_one("#empty-text").render())
+            await pilot.press("escape")
+            await pilot.pause()
+            assert len(app.screen.query_one(CardGrid).stores) == len(fleet)
+            assert app.focused is app.screen.query_one(CardGrid)
+
+
+class TestTableView:
+    async def test_v_toggles_the_table_and_keeps_the_selected_store(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("l", "j")
+            chosen = app.screen.query_one(CardGrid).current
+            await pilot.press("v")
+            table = app.screen.query_one(FleetTable)
+            assert table.display and not app.screen.query_one(CardGrid).display
+            assert app.focused is table
+            assert table.current == chosen
+            await pilot.press("j")
+            moved = table.current
+            assert moved != chosen
+            await pilot.press("v")
+            assert app.screen.query_one(CardGrid).current == moved
+
+    async def test_table_lines_show_every_column(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("v")
+            await pilot.pause()
+            table = app.screen.query_one(FleetTable)
+            header = table.render_line(0).text
+            for title in ("Name", "Domain", "Status", "Records", "Last sync"):
+                assert title in header
+            mega = table.stores.index(next(s for s in table.stores if s.name == "Mega Mart"))
+            line = table.render_line(mega + 1).text
+            assert "large-mega-mart.myshopify.com" in line and "1,262,019" in line
+            assert "2 h ago" in line
+
+
+class TestLiveUpdates:
+    async def test_a_change_updates_cards_in_place_without_moving_the_cursor(
+        self, make_app, fleet
+    ) -> None:
+        app = make_app(poll=True, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            for key in ("j", "j", "l"):
+                await pilot.press(key)
+            await pilot.pause()
+            before_id, before_scroll = grid.current.id, grid.scroll_y
+            cards_before = list(grid.query(StoreCard))
+            target = fleet["syncing"]
+            later = FROZEN_NOW + timedelta(seconds=30)  # writers bump updated_at
+            EntitySync.update(state=EntityState.SYNCED.value, done=0, total=None,
+                              updated_at=later).where(
+                EntitySync.store == target.id).execute()
+            Store.update(name="Sunrise Surf & Sail", updated_at=later).where(
+                Store.id == target.id).execute()
+            for _ in range(100):
+                await pilot.pause(0.02)
+                if any(s.name == "Sunrise Surf & Sail" for s in grid.stores):
+                    break
+            renamed = next(s for s in grid.stores if s.id == target.id)
+            assert all(r.state is EntityState.SYNCED for r in renamed.entities)
+            assert grid.current.id == before_id
+            assert grid.scroll_y == before_scroll
+            assert list(grid.query(StoreCard)) == cards_before  # nothing remounted
+
+    async def test_polling_pauses_while_a_modal_is_open(self, make_app, fleet) -> None:
+        app = make_app(poll=True, poll_interval=0.05)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("m")
+            await pilot.pause()
+            Store.update(name="Renamed While Menu Open",
+                         updated_at=FROZEN_NOW + timedelta(seconds=30)).where(
+                Store.id == fleet["healthy"].id).execute()
+            await pilot.pause(0.3)
+            assert "Renamed While Menu Open" not in names(app.screen_stack[0].all_stores)
+            await pilot.press("escape")
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if "Renamed While Menu Open" in names(app.screen_stack[0].all_stores):
+                    break
+            assert "Renamed While Menu Open" in names(app.screen_stack[0].all_stores)
+
+    async def test_an_unreadable_database_marks_the_header_stale(
+        self, make_app, fleet, monkeypatch
+    ) -> None:
+        import tui.screens.dashboard as dashboard
+
+        app = make_app(poll=True, poll_interval=0.05)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+
+            def broken() -> tuple:
+                raise OSError("disk I/O error")
+
+            monkeypatch.setattr(dashboard, "data_version", broken)
+            header = app.screen.query_one(FleetHeader)
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if header.stale:
+                    break
+            assert "stale" in header.render().plain and "disk I/O error" in header.stale
+            assert len(app.screen.query_one(CardGrid).stores) == len(fleet)  # old data kept
+            monkeypatch.undo()
+            Store.update(updated_at=FROZEN_NOW + timedelta(seconds=30)).where(
+                Store.id == fleet["new"].id).execute()
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if header.stale is None:
+                    break
+            assert header.stale is None
+
+
+class TestEmptyFleet:
+    async def test_an_empty_fleet_says_how_to_connect_a_store(
+        self, make_app, offline_runtime
+    ) -> None:
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            empty = app.screen.query_one("#empty")
+            assert empty.display and not empty.has_class("-hidden")
+            assert str(app.screen.query_one("#empty-text").render()) == EMPTY_FLEET
+            assert "Press n to connect" in EMPTY_FLEET

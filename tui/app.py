@@ -1,0 +1,222 @@
+"""The shopsync Textual app: the dashboard, the global keys, the job runner and the theme.
+
+    ShopsyncApp(runtime=None, *, clock=None, poll=True, poll_interval=1.0,
+                embedded_runner="auto", mouse=True, theme=None)
+
+- `runtime`: an open engine Runtime; opened (and closed on exit) when not given.
+- `clock`: returns naive UTC "now" for relative times; tests pass a frozen one.
+- `poll` / `poll_interval`: live updates of the dashboard (off in snapshots).
+- `embedded_runner`: "auto" starts a job runner in a background thread when no `shopsync serve`
+  runner is alive (the header then says "embedded runner"), and looks again every 10 s so a
+  serve that stops (or an embedded runner that died) is taken over; True always, False never.
+- `mouse`: the default for `run(mouse=...)` (the CLI's --no-mouse).
+- `theme`: a theme name; otherwise the one remembered in SHOPSYNC_HOME/tui.json. Themes chosen
+  from the command palette are remembered there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.theme import Theme
+
+from engine import actions
+from engine.jobs import Runner, runner_alive
+from engine.runtime import Runtime, open_runtime
+from engine.views import StoreSummary
+from tui.clock import Clock, utc_now
+from tui.commands import StoreActionCommands, StoreCommands, ThemeCommands
+from tui.messages import DataChanged, RunnerChecked
+from tui.operations import Operations
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.help import HelpScreen, binding_sections
+
+log = logging.getLogger("shopsync.tui")
+
+DEFAULT_THEME = "textual-dark"
+WORKER_THREADS = 32
+RUNNER_CHECK_INTERVAL = 10.0  # seconds between looks at the serve runner
+PREFS_FILE = "tui.json"
+
+
+def load_prefs(home: Path) -> dict[str, Any]:
+    """The remembered TUI preferences ({} when missing or unreadable)."""
+    try:
+        data = json.loads((home / PREFS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_prefs(home: Path, **changes: Any) -> None:
+    prefs = load_prefs(home) | changes
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / PREFS_FILE).write_text(json.dumps(prefs, indent=2) + "\n")
+    except OSError as error:  # a read-only home must not break the UI
+        log.warning("cannot save TUI preferences: %s", error)
+
+
+class ShopsyncApp(Operations, App[None]):
+    """The terminal operations console (see the module docstring for the constructor)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "shopsync"
+    COMMANDS = App.COMMANDS | {StoreCommands, StoreActionCommands, ThemeCommands}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "connect", "Connect", id="app.connect"),
+        Binding("t", "troubleshoot", "Troubleshoot", show=False, id="app.troubleshoot"),
+        Binding("L", "activity", "Activity", show=False, id="app.activity"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        runtime: Runtime | None = None,
+        *,
+        clock: Clock | None = None,
+        poll: bool = True,
+        poll_interval: float = 1.0,
+        embedded_runner: bool | Literal["auto"] = "auto",
+        mouse: bool = True,
+        theme: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._owns_runtime = runtime is None
+        self.runtime = runtime if runtime is not None else open_runtime()
+        actions.use_runtime(self.runtime)
+        self.clock: Clock = clock or utc_now
+        self.poll = poll
+        self.poll_interval = poll_interval
+        self.embedded_runner = embedded_runner
+        self.mouse = mouse
+        self.runner: Runner | None = None
+        self.runner_mode = ""
+        self.home = self.runtime.settings.home
+        chosen = theme or load_prefs(self.home).get("theme")
+        self.theme = chosen if chosen in self.available_themes else DEFAULT_THEME
+        self.dashboard = DashboardScreen(poll=poll, poll_interval=poll_interval)
+
+    def run(self, *args: Any, mouse: bool | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+        """Run the app; `mouse` defaults to the constructor's flag."""
+        return super().run(*args, mouse=self.mouse if mouse is None else mouse, **kwargs)
+
+    def get_default_screen(self) -> Screen:
+        return self.dashboard
+
+    def on_mount(self) -> None:
+        # Thread workers run on the loop's default executor; action workers may wait for a job
+        # for a while, so give them room and keep the polls from queueing behind them.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="shopsync-tui"))
+        self._start_runner()
+        if self.embedded_runner == "auto" and self.poll:
+            self.set_interval(RUNNER_CHECK_INTERVAL, self._check_runner)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def on_unmount(self) -> None:
+        if self.runner is not None:
+            self.runner.stop(timeout=5)
+            self.runner = None
+        if self._owns_runtime:
+            self.runtime.close()
+
+    def _start_runner(self) -> None:
+        wanted = self.embedded_runner
+        serve = False
+        if wanted == "auto":
+            try:
+                serve = runner_alive("serve")
+            except Exception as error:  # an unreadable database shows as stale on the dashboard
+                log.warning("cannot check for a serve runner: %s", error)
+            wanted = not serve
+        if wanted:
+            self.runner = Runner(self.runtime, kind="embedded").start_thread()
+            self.runner_mode = "embedded runner"
+        elif serve:
+            self.runner_mode = "serve runner"
+
+    def _check_runner(self) -> None:
+        self._runner_worker()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runner-check")
+    def _runner_worker(self) -> None:
+        with self.runtime.db.connection_context():
+            alive = runner_alive("serve")
+        self.post_message(RunnerChecked(alive))
+
+    def on_runner_checked(self, message: RunnerChecked) -> None:
+        """`serve` went away (or our runner died): run the jobs here, and say so."""
+        ours = self.runner is not None and not self.runner.stopped.is_set()
+        if not message.serve_alive and not ours:
+            self.runner = Runner(self.runtime, kind="embedded").start_thread()
+            ours = True
+        mode = "embedded runner" if ours else "serve runner" if message.serve_alive else ""
+        if mode != self.runner_mode:
+            self.runner_mode = mode
+            self.dashboard.show_runner(mode)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if load_prefs(self.home).get("theme") != theme.name:
+            save_prefs(self.home, theme=theme.name)
+
+    # -- stores for the palette and other screens ---------------------------------------------
+
+    def known_stores(self) -> list[StoreSummary]:
+        """The stores the dashboard last read (no database access)."""
+        return list(self.dashboard.all_stores)
+
+    def selected_store(self, screen: Screen | None = None) -> StoreSummary | None:
+        """The store a command applies to: the open store screen's, else the card's under the
+        dashboard cursor."""
+        screen = screen or self.screen
+        store_id = getattr(screen, "store_id", None)
+        if store_id is not None:
+            return next((s for s in self.dashboard.all_stores if s.id == store_id), None)
+        return self.dashboard.current
+
+    def jump_to_store(self, store_id: int) -> None:
+        """Back to the dashboard with the cursor on the store, then open its screen."""
+        while len(self.screen_stack) > 1 and self.screen is not self.dashboard:
+            self.pop_screen()
+        if self.dashboard.select_store(store_id):
+            store = next(s for s in self.dashboard.all_stores if s.id == store_id)
+            if not store.deleting:
+                self.operate("open", store)
+
+    def on_data_changed(self, message: DataChanged) -> None:
+        """An action wrote something: every screen on the stack re-reads now."""
+        for screen in self.screen_stack:
+            screen.post_message(DataChanged(message.store_id))
+
+    # -- global actions -----------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(binding_sections(self.screen)))
+
+    def action_connect(self) -> None:
+        from tui.screens.connect import ConnectScreen
+
+        self.push_screen(ConnectScreen())
+
+    def action_troubleshoot(self) -> None:
+        from tui.screens.troubleshoot import TroubleshootScreen
+
+        self.push_screen(TroubleshootScreen())
+
+    def action_activity(self) -> None:
+        from tui.screens.activity import ActivityScreen
+
+        self.push_screen(ActivityScreen(store_id=None))

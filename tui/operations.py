@@ -1,0 +1,244 @@
+"""Operator actions from any screen: confirm where needed, run in a thread worker, toast the result.
+
+`ShopsyncApp` mixes in `Operations`; screens call `self.app.operate(action, store)`:
+
+    check_health   runs at once; waits for the job; "Health check completed" / "Health check failed"
+    retry          retries one entity (`entity="orders"`) or every Failed entity
+    resync         confirms, then queues the full re-sync; "Sync rerun started"
+    disconnect     confirms with the exact DISCONNECT_CONFIRM text
+    reconnect      resumes a paused store at once; a store that needs a fresh grant gets the
+                   Connect drawer in reconnect mode (the same OAuth approval as a new connect)
+    delete         DeleteConfirmScreen (record counts, the store's name typed) then the delete job
+    settings       opens SettingsScreen        details   opens DetailsScreen
+    open           opens StoreScreen
+
+`run_operation(action, store_id, name, **kw)` is the same without confirmation or screens (not
+`run_action`: that name is Textual's own action dispatcher). Every engine call runs in a
+thread worker (`exit_on_error=False`) that posts messages back; an ActionError's text is the
+toast. Confirmations are safe by default (Cancel focused, enter never
+confirms a destructive action, escape cancels): see tui/screens/confirm.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.worker import get_current_worker
+
+from engine import actions
+from engine.connect import OAuthStart
+from engine.jobs import wait_for_job
+from engine.queries import store_detail
+from engine.status import (
+    DISCONNECT_CONFIRM,
+    HEALTH_COMPLETED,
+    HEALTH_FAILED,
+    SYNC_RERUN_STARTED,
+    Check,
+    Entity,
+)
+from engine.views import JobView, StoreDetail, StoreSummary
+from tui.messages import DataChanged, OperationDone
+from tui.safe_text import safe
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+log = logging.getLogger("shopsync.tui")
+
+HEALTH_TIMEOUT = 120.0
+STORE_ACTIONS = ("check_health", "retry", "resync", "disconnect", "reconnect", "delete",
+                 "settings", "details")
+LABELS = {
+    "check_health": "Check health", "retry": "Retry failed", "resync": "Re-sync",
+    "disconnect": "Disconnect", "reconnect": "Reconnect", "delete": "Delete",
+    "settings": "Sync settings", "details": "View details", "open": "Open",
+}
+
+
+class WaitCancelled(Exception):
+    """The app is closing while a worker waits for a job."""
+
+
+def failed_checks(result: dict | None) -> list[str]:
+    """Labels of the readiness items a health job reported as failed."""
+    names = []
+    for item in (result or {}).get("failed") or []:
+        value = item.get("check") if isinstance(item, dict) else item
+        try:
+            names.append(Check(value).label)
+        except ValueError:
+            names.append(safe(value))
+    return names
+
+
+def health_outcome(view: JobView) -> tuple[str, str]:
+    """The toast (text, severity) for a finished health job."""
+    if view.state == "done" and (view.result or {}).get("ok"):
+        return HEALTH_COMPLETED, "information"
+    if view.state == "done":
+        failed = failed_checks(view.result)
+        return (f"{HEALTH_FAILED}: {', '.join(failed)}" if failed else HEALTH_FAILED), "error"
+    reason = view.error or view.state
+    return f"{HEALTH_FAILED}: {safe(reason)}", "error"
+
+
+class Operations:
+    """Mixin for the App: the one place that runs operator actions (see the module docstring)."""
+
+    runtime: Runtime
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def operate(self, action: str, store: StoreSummary, **kw: Any) -> None:
+        """Run `action` for `store` as a key press would: screens open, confirmations first."""
+        app: Any = self
+        if action in STORE_ACTIONS and not actions.can(store, action):
+            app.notify(f"{LABELS[action]} cannot run for this store now", title=safe(store.name),
+                       severity="warning", markup=False)
+            return
+        if action == "open":
+            from tui.screens.store import StoreScreen
+
+            app.push_screen(StoreScreen(store.id))
+        elif action == "details":
+            from tui.screens.details import DetailsScreen
+
+            app.push_screen(DetailsScreen(store.id))
+        elif action == "settings":
+            from tui.screens.settings import SettingsScreen
+
+            app.push_screen(SettingsScreen(store.id))
+        elif action == "disconnect":
+            self._confirm(store, "disconnect", f"Disconnect {safe(store.name)}?",
+                          DISCONNECT_CONFIRM, "Disconnect", destructive=True)
+        elif action == "resync":
+            self._confirm(
+                store, "resync", f"Re-sync {safe(store.name)}?",
+                "Re-run the full import of every enabled entity, one after another. It is safe "
+                "to repeat: records match by Shopify ID, so nothing is duplicated.", "Re-sync")
+        elif action == "delete":
+            self._load_detail_for_delete(store.id)
+        else:
+            self.run_operation(action, store.id, store.name, **kw)
+
+    def _confirm(self, store: StoreSummary, action: str, title: str, message: str,
+                 label: str, *, destructive: bool = False) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self.run_operation(action, store.id, store.name)
+
+        app: Any = self
+        app.push_screen(ConfirmScreen(title, message, label, destructive=destructive), done)
+
+    def confirm_delete(self, detail: StoreDetail) -> None:
+        """Show the destructive delete confirmation for `detail`, then delete on confirm."""
+        from tui.screens.confirm import DeleteConfirmScreen
+
+        summary = detail.summary
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self.run_operation("delete", summary.id, summary.name)
+
+        app: Any = self
+        app.push_screen(DeleteConfirmScreen(detail), done)
+
+    # -- workers ------------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="operations")
+    def _load_detail_for_delete(self, store_id: int) -> None:
+        app: Any = self
+        try:
+            with self.runtime.db.connection_context():
+                detail = store_detail(store_id)
+        except Exception as error:  # the store vanished or the database is unreadable
+            app.post_message(OperationDone("delete", store_id, safe(error), "error"))
+            return
+        app.call_from_thread(self.confirm_delete, detail)
+
+    @work(thread=True, exit_on_error=False, group="operations")
+    def run_operation(self, action: str, store_id: int, name: str = "", **kw: Any) -> None:
+        """Run one engine action now (no confirmation) and report it with a toast."""
+        app: Any = self
+        worker = get_current_worker()
+        title = safe(name)
+        try:
+            with self.runtime.db.connection_context():
+                text, severity = self._perform(
+                    action, store_id, lambda: worker.is_cancelled, **kw)
+        except actions.ActionError as error:
+            text, severity = safe(error), "error"
+        except WaitCancelled:
+            return
+        except Exception as error:  # report it, never crash the app
+            log.exception("action %s failed", action)
+            text, severity = f"{LABELS.get(action, action)} failed: {safe(error)}", "error"
+        app.post_message(DataChanged(store_id))
+        if text:
+            app.post_message(OperationDone(action, store_id, f"{title}\n{text}" if title
+                                           else text, severity))
+
+    def _perform(self, action: str, store_id: int, cancelled: Callable[[], bool],
+                 **kw: Any) -> tuple[str, str]:
+        """Call the engine (in a worker thread); the toast text and severity."""
+        app: Any = self
+        if action == "check_health":
+            job = actions.check_health(store_id)
+            app.post_message(DataChanged(store_id))  # the card shows "Checking…" at once
+
+            def progress(_view: JobView) -> None:
+                if cancelled():
+                    raise WaitCancelled()
+
+            try:
+                view = wait_for_job(job.id, timeout=HEALTH_TIMEOUT, on_progress=progress)
+            except TimeoutError:
+                return "The health check is still queued: is a job runner running?", "warning"
+            return health_outcome(view)
+        if action == "retry":
+            entity = kw.get("entity")
+            if entity:
+                actions.retry(store_id, entity)
+                return f"Retry started: {Entity(entity).label}", "information"
+            views = actions.retry_failed(store_id)
+            labels = ", ".join(Entity(v.entity).label for v in views if v.entity)
+            return f"Retry started: {labels}", "information"
+        if action == "resync":
+            actions.resync(store_id)
+            return SYNC_RERUN_STARTED, "information"
+        if action == "disconnect":
+            actions.disconnect(store_id)
+            return "Disconnected: data kept, syncs and webhooks paused", "information"
+        if action == "reconnect":
+            outcome = actions.reconnect(store_id)
+            if isinstance(outcome, OAuthStart):
+                app.call_from_thread(self.approve_reconnect, store_id, outcome)
+                return "", "information"
+            return "Reconnected: syncs and webhooks resume", "information"
+        if action == "delete":
+            actions.delete(store_id)
+            return "Deleting… the card disappears when cleanup finishes", "information"
+        raise actions.InvalidInput(f"unknown action {action!r}")
+
+    def approve_reconnect(self, store_id: int, start: OAuthStart) -> None:
+        """A fresh grant is needed: the Connect drawer runs the OAuth approval for this store."""
+        from tui.screens.connect import ConnectScreen
+
+        app: Any = self
+        app.push_screen(ConnectScreen(reconnect=start, store_id=store_id))
+
+    # -- results ------------------------------------------------------------------------------
+
+    def on_operation_done(self, message: OperationDone) -> None:
+        app: Any = self
+        title, _, text = message.message.partition("\n")
+        if not text:
+            title, text = "", title
+        app.notify(text, title=title, severity=message.severity, markup=False,
+                   timeout=8 if message.severity == "error" else 4)

@@ -1,0 +1,95 @@
+"""The card menu (`m`): the seven store actions in the product's order, as a small modal list.
+
+    Check health · Sync settings · View details · Retry failed · Re-sync ·
+    Disconnect or Reconnect (whichever applies) · Delete
+
+Items that cannot run for the store now are disabled; "Check health" reads "Checking…" (and is
+disabled) while a health check is queued or running. Dismisses with the chosen action name
+(one of tui.operations.STORE_ACTIONS) or None on escape.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine import actions
+from engine.status import CHECKING, Status
+from engine.views import StoreSummary
+from tui.safe_text import content
+
+
+def menu_items(store: StoreSummary) -> list[tuple[str, str, bool]]:
+    """(action, label, enabled) for the seven items, in order."""
+    lifecycle = "reconnect" if store.status in (
+        Status.DISCONNECTED, Status.RECONNECT_REQUIRED) else "disconnect"
+    items = [
+        ("check_health", CHECKING if store.checking else "Check health"),
+        ("settings", "Sync settings"),
+        ("details", "View details"),
+        ("retry", "Retry failed"),
+        ("resync", "Re-sync"),
+        (lifecycle, "Reconnect" if lifecycle == "reconnect" else "Disconnect"),
+        ("delete", "Delete"),
+    ]
+    return [
+        (action, label, actions.can(store, action)
+         and not (action == "check_health" and store.checking))
+        for action, label in items
+    ]
+
+
+class CardMenu(ModalScreen[str | None]):
+    """A modal OptionList of the store actions; enter runs the highlighted one, escape closes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss_menu", "Close", id="menu.close"),
+    ]
+
+    DEFAULT_CSS = """
+    CardMenu {
+        align: center middle;
+        background: $background 50%;
+        & > Vertical {
+            width: 40;
+            height: auto;
+            border: thick $accent;
+            background: $surface;
+            padding: 0 1;
+        }
+        & #menu-title { text-style: bold; padding: 0 1; }
+        & OptionList, & OptionList:focus { height: auto; border: none; padding: 0; }
+    }
+    """
+
+    def __init__(self, store: StoreSummary) -> None:
+        super().__init__()
+        self.store = store
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(content(self.store.name), id="menu-title", markup=False)
+            yield OptionList(
+                *(Option(label, id=action, disabled=not enabled)
+                  for action, label, enabled in menu_items(self.store)),
+                id="menu",
+            )
+
+    def on_mount(self) -> None:
+        menu = self.query_one(OptionList)
+        menu.focus()
+        first = next((i for i, option in enumerate(menu.options) if not option.disabled), None)
+        menu.highlighted = first
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_dismiss_menu(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,124 @@
+"""Regenerate screenshots/*.svg: one SVG per screen and state, from the demo-like fixture data.
+
+    python -m tui.screenshots [--out DIR] [--only NAME ...]      (python3 dev.py screenshots)
+
+Each shot builds a fresh fixture database (tests/tui/factories.py: every status and entity
+state, hostile names, fixed timestamps) in a temporary SHOPSYNC_HOME, runs the app headless at
+120x40 with a frozen clock, no polling and no job runner, presses the shot's keys, waits for the
+workers and saves the screen. Shots of screens whose module does not exist yet are skipped
+(and listed), so the command works while the app grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SIZE = (120, 40)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One screenshot: press `keys` with the cursor on `store` (a demo store's name)."""
+
+    name: str
+    keys: tuple[str, ...] = ()
+    store: str | None = None
+    fleet: bool = True
+    needs: str | None = None  # a module that must exist (another screen)
+    notes: str = field(default="", compare=False)
+
+
+SHOTS: tuple[Shot, ...] = (
+    Shot("dashboard", notes="the card grid: every status and entity state"),
+    Shot("dashboard-scrolled", ("end",), notes="the last cards of the grid"),
+    Shot("dashboard-table", ("v",), store="Berlin Bikes", notes="the table view"),
+    Shot("dashboard-filter", ("f", "f", "f", "slash", "r"), notes="text and status filter"),
+    Shot("dashboard-empty", fleet=False, notes="no stores yet"),
+    Shot("card-menu", ("m",), store="Paused Pottery", notes="the card menu"),
+    Shot("card-menu-checking", ("m",), store="Quick Check", notes="Checking… in the menu"),
+    Shot("help", ("question_mark",), notes="keys of the dashboard, then global keys"),
+    Shot("confirm-disconnect", ("d",), store="Acme Outdoor", needs="tui.screens.confirm"),
+    Shot("confirm-resync", ("s",), store="Berlin Bikes", needs="tui.screens.confirm"),
+    Shot("confirm-delete", ("D",), store="Acme Outdoor", needs="tui.screens.confirm"),
+    Shot("store", ("enter",), store="Berlin Bikes", needs="tui.screens.store"),
+    Shot("store-syncing", ("enter",), store="Sunrise Surf", needs="tui.screens.store"),
+    Shot("details", ("i",), store="Café Crème Zürich", needs="tui.screens.details"),
+    Shot("settings", ("e",), store="Tea Time", needs="tui.screens.settings"),
+    Shot("connect", ("n",), needs="tui.screens.connect"),
+    Shot("troubleshoot", ("t",), needs="tui.screens.troubleshoot"),
+    Shot("activity", ("L",), needs="tui.screens.activity"),
+)
+
+
+def available(shot: Shot) -> bool:
+    return shot.needs is None or importlib.util.find_spec(shot.needs) is not None
+
+
+async def take(shot: Shot, out: Path) -> Path:
+    """Build the fixture database, run the app, press the keys and save `out/<name>.svg`."""
+    from engine.config import load_settings
+    from engine.runtime import open_runtime
+    from tests.tui.factories import demo_fleet, frozen_clock
+    from tui.app import ShopsyncApp
+
+    with tempfile.TemporaryDirectory(prefix="shopsync-shot-") as home:
+        runtime = open_runtime(load_settings(home=Path(home)))
+        try:
+            if shot.fleet:
+                demo_fleet()
+            app = ShopsyncApp(runtime, clock=frozen_clock, poll=False, embedded_runner=False,
+                              theme="textual-dark")
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(pilot)
+                if shot.store is not None:
+                    screen = app.dashboard
+                    store = next(s for s in screen.all_stores if s.name == shot.store)
+                    screen.select_store(store.id)
+                    await settle(pilot)
+                for key in shot.keys:
+                    await pilot.press(key)
+                    await settle(pilot)
+                await pilot.pause(0.2)  # drawers that load in a worker
+                await settle(pilot)
+                app.save_screenshot(f"{shot.name}.svg", path=str(out))
+        finally:
+            runtime.close()
+    return out / f"{shot.name}.svg"
+
+
+async def settle(pilot: object) -> None:
+    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.app.workers.wait_for_complete()  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tui.screenshots", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--only", nargs="*", default=None, help="shot names to take")
+    args = parser.parse_args(argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # tests.tui.factories
+    args.out.mkdir(parents=True, exist_ok=True)
+    shots = [s for s in SHOTS if args.only is None or s.name in args.only]
+    skipped = [s.name for s in shots if not available(s)]
+    for shot in shots:
+        if available(shot):
+            path = asyncio.run(take(shot, args.out))
+            print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    if skipped:
+        print(f"skipped (screen not written yet): {', '.join(skipped)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""A footer that wraps: every shown binding of the screen, on as many lines as the width needs.
+
+Textual's Footer is one line that cuts keys off on a narrow terminal; this bar flows the keys
+onto a second line instead, so every key stays visible at 80 columns. Keys whose action cannot
+run now (`check_action` returned None) are dimmed; clicking a key presses it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from textual import events
+from textual.content import Content
+from textual.geometry import Size
+from textual.screen import Screen
+from textual.widget import Widget
+
+
+class KeyItem(NamedTuple):
+    """One key in the bar."""
+
+    key: str
+    display: str
+    description: str
+    enabled: bool
+
+
+class KeyBar(Widget):
+    """The screen's bindings (those with show=True), wrapped, with disabled keys dimmed."""
+
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: auto;
+        padding: 0 1;
+        background: $footer-background;
+        color: $footer-foreground;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._hits: list[tuple[int, int, int, KeyItem]] = []  # line, x0, x1, item
+        self._shown: tuple[list[KeyItem], int] = ([], 0)  # items and line count last drawn
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+
+    def _bindings_changed(self, screen: Screen) -> None:
+        """Redraw only when the keys changed; re-layout only when the line count did."""
+        if not (self.is_attached and screen is self.screen):
+            return
+        items = self.items()
+        lines = len(self._lines(max(self.size.width, 1), items))
+        if (items, lines) != self._shown:
+            self.refresh(layout=lines != self._shown[1])
+            self._shown = (items, lines)
+
+    def items(self) -> list[KeyItem]:
+        """The keys shown, one per action, in binding order; the command palette last."""
+        seen: dict[str, KeyItem] = {}
+        palette = None
+        for _node, binding, enabled, _tip in self.screen.active_bindings.values():
+            if binding.key == self.app.COMMAND_PALETTE_BINDING:
+                palette = KeyItem(binding.key, self.app.get_key_display(binding),
+                                  "Commands", enabled)
+                continue
+            if not binding.show or binding.action in seen:
+                continue
+            seen[binding.action] = KeyItem(binding.key, self.app.get_key_display(binding),
+                                           binding.description, enabled)
+        return [*seen.values(), *([palette] if palette else [])]
+
+    def _lines(self, width: int, items: list[KeyItem] | None = None
+               ) -> list[list[tuple[int, KeyItem]]]:
+        lines: list[list[tuple[int, KeyItem]]] = [[]]
+        x = 0
+        for item in self.items() if items is None else items:
+            size = len(item.display) + 1 + len(item.description)
+            if x and x + 2 + size > width:
+                lines.append([])
+                x = 0
+            start = x + (2 if x else 0)
+            lines[-1].append((start, item))
+            x = start + size
+        return lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(1, len(self._lines(max(width, 1))))
+
+    def render(self) -> Content:
+        width = max(self.size.width, 1)
+        rows = []
+        self._hits = []
+        for number, line in enumerate(self._lines(width)):
+            row = Content("")
+            for start, item in line:
+                row = row.pad_right(start - row.cell_length)
+                key_style = "bold $footer-key-foreground" if item.enabled else "dim"
+                text_style = "" if item.enabled else "dim"
+                row += Content.styled(item.display, key_style)
+                row += Content.styled(f" {item.description}", text_style)
+                self._hits.append((number, start, row.cell_length, item))
+            rows.append(row)
+        return Content("\n").join(rows)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        for line, x0, x1, item in self._hits:
+            if line == offset.y and x0 <= offset.x < x1 and item.enabled:
+                self.app.simulate_key(item.key)
+                return

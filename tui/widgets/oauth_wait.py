@@ -1,0 +1,166 @@
+"""The OAuth approval panel of the Connect drawer: the authorize URL and the wait for it.
+
+`wait(start)` shows the authorize URL as plain, selectable text, opens it in a browser only
+when a display is available, and polls engine.actions.oauth_status(state) in a worker until
+the callback arrives (`Approved(store_id)`) or fails (`Failed(reason)`, shown in the panel).
+With `simulator=True` an "Approve in simulator" button plays the merchant clicking
+"Install app" (engine.actions.simulate_approval). "Start again" posts `Restart`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import webbrowser
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Button, Static
+from textual.worker import get_current_worker
+
+from engine import actions
+from engine.connect import OAuthStart
+from engine.queries import find_store
+from tui.safe_text import content, safe
+
+POLL_SECONDS = 0.5
+WAITING = "Waiting for the approval on Shopify…"
+
+
+def display_available() -> bool:
+    """Whether a browser can be opened here (not over a bare SSH session)."""
+    if sys.platform in ("darwin", "win32"):
+        return not os.environ.get("SSH_CONNECTION")
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class OAuthWait(Vertical):
+    """Shows where to approve the app and waits for Shopify's callback."""
+
+    DEFAULT_CSS = """
+    OAuthWait { height: auto; border: round $primary; padding: 0 1; margin-top: 1; }
+    OAuthWait #url { color: $text-accent; }
+    OAuthWait #oauth-status { color: $text-muted; }
+    OAuthWait #oauth-status.-error { color: $text-error; }
+    OAuthWait Horizontal { height: auto; }
+    OAuthWait Button { margin-right: 2; }
+    """
+
+    class Approved(Message):
+        """The grant is in place: the store (new or reconnected) has this id."""
+
+        def __init__(self, store_id: int) -> None:
+            super().__init__()
+            self.store_id = store_id
+
+    class Failed(Message):
+        """The approval failed (declined, expired, …); the reason is shown in the panel."""
+
+        def __init__(self, reason: str) -> None:
+            super().__init__()
+            self.reason = reason
+
+    class Restart(Message):
+        """The operator wants a fresh authorize URL."""
+
+    def __init__(self, *, simulator: bool, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.simulator = simulator
+        self.start: OAuthStart | None = None
+        self.finished = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content("Open this address and approve the app:"))
+        yield Static(Content(""), id="url")
+        yield Static(Content(""), id="oauth-status")
+        with Horizontal():
+            yield Button("Approve in simulator", id="approve", variant="success", compact=True,
+                         classes="-hidden")
+            yield Button("Start again", id="restart", compact=True)
+
+    def wait(self, start: OAuthStart) -> None:
+        """Show `start.url` and wait for its callback."""
+        self.start, self.finished = start, False
+        self.query_one("#url", Static).update(content(start.url))
+        approve = self.query_one("#approve", Button)
+        approve.set_class(not self.simulator, "-hidden")
+        approve.disabled = False
+        self.status(WAITING)
+        if display_available():
+            self._open_browser(start.url)
+        self._poll(start)
+
+    def stop(self) -> None:
+        self.finished = True
+        self.workers.cancel_group(self, "oauth-wait")
+
+    def status(self, text: str, *, error: bool = False) -> None:
+        label = self.query_one("#oauth-status", Static)
+        label.update(content(text))
+        label.set_class(error, "-error")
+
+    @work(thread=True, exit_on_error=False, group="oauth-browser")
+    def _open_browser(self, url: str) -> None:
+        try:
+            webbrowser.open(url)
+        except Exception:  # no usable browser: the URL is on screen
+            pass
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="oauth-wait")
+    def _poll(self, start: OAuthStart) -> None:
+        app: Any = self.app
+        worker = get_current_worker()
+        while not worker.is_cancelled and not self.finished:
+            try:
+                with app.runtime.db.connection_context():
+                    state = actions.oauth_status(start.state)
+                    store_id = find_store(start.domain).id if state == "ok" else None
+            except Exception as error:  # keep waiting through a locked database
+                state, store_id = None, None
+                app.call_from_thread(self.status, safe(error), error=True)
+            if state == "ok" and store_id is not None:
+                app.call_from_thread(self._done, store_id)
+                return
+            if state is not None and state != "ok":
+                app.call_from_thread(self._failed, safe(state))
+                return
+            time.sleep(POLL_SECONDS)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="oauth-approve")
+    def _approve(self, start: OAuthStart) -> None:
+        app: Any = self.app
+        try:
+            with app.runtime.db.connection_context():
+                summary = actions.simulate_approval(start)
+        except Exception as error:  # ActionError or a network failure: show it
+            app.call_from_thread(self._failed, safe(error))
+            return
+        app.call_from_thread(self._done, summary.id)
+
+    def _done(self, store_id: int) -> None:
+        if not self.finished:
+            self.stop()
+            self.post_message(self.Approved(store_id))
+
+    def _failed(self, reason: str) -> None:
+        if self.finished:
+            return
+        self.stop()
+        self.status(reason, error=True)
+        self.query_one("#approve", Button).disabled = True
+        self.post_message(self.Failed(reason))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "approve" and self.start is not None:
+            event.button.disabled = True
+            self._approve(self.start)
+        elif event.button.id == "restart":
+            self.stop()
+            self.post_message(self.Restart())

@@ -1,0 +1,152 @@
+"""One store as a card: a single widget that renders itself (no child widgets).
+
+    Acme Outdoor
+    acme-outdoor.myshopify.com
+    ● Connected                   Checking…
+    ✔ Customers  1,200 ✔ Orders       1,200
+    ✔ Products   1,200 ✔ Collections    312
+    4,800 records · synced 3 min ago
+
+Cards live in a CardGrid, which recycles a small pool of them while scrolling: `show()` swaps
+the store a card displays in place, so a card is never remounted when the data changes.
+Every untrusted string (name, domain, status detail) goes through tui.safe_text.
+"""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.events import Click
+from textual.message import Message
+from textual.widget import Widget
+
+from engine.status import CHECKING, EntityState, Status
+from engine.views import EntityRow, StoreSummary
+from tui.clock import compact_count, relative, utc_now
+from tui.safe_text import content
+from tui.widgets.status_badge import STATE_STYLE, badge, state_glyph
+
+CARD_HEIGHT = 8  # six lines of content in a frame
+CARD_MIN_WIDTH = 39  # 35 cells of content: the two entity columns fit exactly
+DELETING = "Deleting…"
+
+
+def entity_cell(row: EntityRow, width: int) -> Content:
+    """"✔ Customers  1,200" in exactly `width` cells; the value says the state in words."""
+    if row.state is EntityState.SYNCED:
+        value = compact_count(row.records)
+    elif row.state is EntityState.SYNCING:
+        value = f"{row.done * 100 // row.total}%" if row.total else "syncing"
+    else:
+        value = row.state.label.lower()
+    label = Content(f" {row.entity.label}")
+    value_content = Content.styled(value, STATE_STYLE[row.state])
+    room = width - 1 - value_content.cell_length - 1
+    left = state_glyph(row.state) + label.truncate(max(room, 0), ellipsis=True, pad=True)
+    return left + Content(" ") + value_content
+
+
+def card_lines(summary: StoreSummary, width: int, now: object, *, cursor: bool) -> list[Content]:
+    """The card's six lines, each at most `width` cells."""
+    name_style = "bold reverse" if cursor else "bold"
+    name = content(summary.name, name_style).truncate(width, ellipsis=True)
+    domain = content(summary.domain, "$text-muted").truncate(width, ellipsis=True)
+    marker = DELETING if summary.deleting else CHECKING if summary.checking else ""
+    status = badge(summary.status)
+    if summary.status is not Status.CONNECTED and summary.status_detail and not marker:
+        status += content(f" · {summary.status_detail}", "$text-muted")
+    if marker:
+        room = width - len(marker) - 1
+        status = status.truncate(max(room, 0), ellipsis=True, pad=True)
+        status += Content(" ") + Content.styled(marker, "bold $text-accent")
+    status = status.truncate(width, ellipsis=True)
+    half = min((width - 1) // 2, 16)  # "✔ Customers 48k" on the left, Collections on the right
+    rows = summary.entities
+    entities = [
+        entity_cell(rows[0], half) + Content(" ") + entity_cell(rows[1], width - half - 1),
+        entity_cell(rows[2], half) + Content(" ") + entity_cell(rows[3], width - half - 1),
+    ]
+    synced = relative(summary.last_synced_at, now, never="never synced")  # type: ignore[arg-type]
+    if summary.last_synced_at is not None:
+        synced = f"synced {synced}"
+    footer = Content.styled(
+        f"{summary.records_total:,} records · {synced}", "$text-muted"
+    ).truncate(width, ellipsis=True)
+    return [name, domain, status, *entities, footer]
+
+
+FRAMES = {"round": "╭─╮│╰╯", "heavy": "┏━┓┃┗┛"}
+FRAME_STYLE = {
+    Status.CONNECTED: "$panel-lighten-2",
+    Status.DISCONNECTED: "$panel-lighten-2",
+    Status.ERROR: "$text-error 70%",
+    Status.RECONNECT_REQUIRED: "$text-warning 70%",
+}
+
+
+def framed(lines: list[Content], width: int, heavy: bool, style: str) -> Content:
+    """`lines` inside a box `width` cells wide (one space of padding on each side)."""
+    tl, h, tr, v, bl, br = FRAMES["heavy" if heavy else "round"]
+    inner = width - 4
+    edge = Content.styled(v, style)
+    rows = [Content.styled(tl + h * (width - 2) + tr, style)]
+    rows += [edge + Content(" ") + line.truncate(inner, pad=True) + Content(" ") + edge
+             for line in lines]
+    rows.append(Content.styled(bl + h * (width - 2) + br, style))
+    return Content("\n").join(rows)
+
+
+class StoreCard(Widget):
+    """A store's card: name, domain, badge, entity states, records and last sync.
+
+    The card draws its own frame: the cursor card's heavy accent frame is part of the render,
+    not a CSS border, so moving the cursor repaints two cards and never re-lays out the grid.
+    """
+
+    DEFAULT_CSS = """
+    StoreCard {
+        height: 8;
+    }
+    """
+
+    class Clicked(Message):
+        """The card was clicked: the grid moves its cursor here (and opens on a double click)."""
+
+        def __init__(self, card: StoreCard, chain: int) -> None:
+            super().__init__()
+            self.card = card
+            self.chain = chain
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.summary: StoreSummary | None = None
+        self.index = -1
+        self.cursor = False
+        self.focused = False
+
+    def show(self, summary: StoreSummary | None, index: int, cursor: bool,
+             focused: bool = True) -> None:
+        """Display `summary` (None hides the card); repaints only when something changed."""
+        changed = (summary, cursor, focused) != (self.summary, self.cursor, self.focused)
+        self.summary, self.index = summary, index
+        self.cursor, self.focused = cursor, focused
+        self.display = summary is not None
+        self.set_class(cursor, "-cursor")
+        if changed and summary is not None:
+            self.refresh()
+
+    def render(self) -> Content:
+        if self.summary is None:
+            return Content("")
+        clock = getattr(self.app, "clock", utc_now)
+        width = max(self.size.width, 12)
+        lines = card_lines(self.summary, width - 4, clock(), cursor=self.cursor)
+        if self.cursor:
+            style = "bold $accent" if self.focused else "$accent"
+        else:
+            style = FRAME_STYLE[self.summary.status]
+        return framed(lines, width, self.cursor and self.focused, style)
+
+    def on_click(self, event: Click) -> None:
+        event.stop()
+        if self.summary is not None:
+            self.post_message(self.Clicked(self, event.chain))
