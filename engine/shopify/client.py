@@ -128,6 +128,19 @@ def throttle_wait(cost: dict[str, Any]) -> float:
     return max(0.0, (requested - available) / rate)
 
 
+def _exceeds_bucket(cost: dict[str, Any] | None) -> str | None:
+    """Why waiting cannot help: the query costs more than the bucket can ever hold."""
+    try:
+        requested = float(cost["requestedQueryCost"])  # type: ignore[index]
+        maximum = float(cost["throttleStatus"]["maximumAvailable"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if maximum > 0 and requested > maximum:
+        return (f"the query costs {requested:g} points but the shop's rate-limit bucket holds "
+                f"only {maximum:g}; it can never run")
+    return None
+
+
 def retry_after(response: httpx.Response) -> float:
     """`Retry-After` in seconds (fractional allowed, e.g. "2.0"); one second when absent."""
     try:
@@ -237,6 +250,9 @@ class ShopifyClient:
                 return data
             codes = [_error_code(e) for e in errors] if isinstance(errors, list) else []
             if "THROTTLED" in codes:
+                too_big = _exceeds_bucket(cost)
+                if too_big:
+                    raise PermanentError(too_big)
                 throttled += 1
                 if throttled > self.max_throttle_waits:
                     raise TransientError(

@@ -65,7 +65,7 @@ mutation WebhookCreate($topic: WebhookSubscriptionTopic!, $subscription: Webhook
 
 WEBHOOK_LIST = """
 query WebhookList($after: String) {
-  webhookSubscriptions(first: 100, after: $after) {
+  webhookSubscriptions(first: 25, after: $after) {
     pageInfo { hasNextPage endCursor }
     nodes { id topic uri }
   }

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from engine.simulator.bulk import BulkOperation
 
 DEFAULT_BUCKET = (2000.0, 100.0)
-THROTTLED_BUCKET = (50.0, 10.0)
+THROTTLED_BUCKET = (200.0, 20.0)
 DEFAULT_COUNTS = {"customers": 25, "orders": 50, "products": 10, "collections": 2}
 REFRESH_TTL = 7_776_000
 CODE_TTL = 600

@@ -89,6 +89,21 @@ async def test_throttled_waits_requested_minus_available_over_restore_rate() -> 
     assert script.requests[0].url.path == "/admin/api/2026-07/graphql.json"
 
 
+async def test_a_query_costing_more_than_the_whole_bucket_fails_at_once() -> None:
+    never_fits = httpx.Response(200, content=orjson.dumps({
+        "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+        "extensions": {"cost": {"requestedQueryCost": 102, "actualQueryCost": None,
+                                "throttleStatus": {"maximumAvailable": 50.0,
+                                                   "currentlyAvailable": 50.0,
+                                                   "restoreRate": 10.0}}},
+    }))
+    script, rec = Script(never_fits), Recorder()
+    async with make(script, rec) as client:
+        with pytest.raises(PermanentError, match=r"costs 102 points but .* holds only 50"):
+            await client.graphql(PING)
+    assert rec.slept == [] and len(script.requests) == 1
+
+
 async def test_throttling_past_the_bound_is_transient() -> None:
     script, rec = Script(THROTTLED), Recorder()
     async with make(script, rec, max_throttle_waits=3) as client:

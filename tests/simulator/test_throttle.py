@@ -61,12 +61,12 @@ def test_bucket_drains_and_throttles(make_shop: ShopFactory) -> None:
 
 
 def test_throttle_switch_and_429_mode(make_shop: ShopFactory) -> None:
-    shop = make_shop(customers=60)
+    shop = make_shop(customers=150)
     info = shop.patch(throttle=True)
     assert info["settings"]["throttle"] is True
-    query = "{ customers(first: 30) { nodes { id } } }"
+    query = "{ customers(first: 120) { nodes { id } } }"  # ~122 points: two drain the bucket
     status = cost_of(shop.gql(query).json())["throttleStatus"]
-    assert status["maximumAvailable"] == 50.0 and status["restoreRate"] == 10.0
+    assert status["maximumAvailable"] == 200.0 and status["restoreRate"] == 20.0
     shop.patch(throttle_mode="429")
     response = shop.gql(query)
     assert response.status_code == 429
