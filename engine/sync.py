@@ -41,7 +41,7 @@ from engine.jobs import JobContext, JobFailed, JobInterrupted
 from engine.shopify import bulk
 from engine.shopify.bulk import BulkStatus
 from engine.shopify.client import ShopifyClient
-from engine.shopify.documents import bulk_query
+from engine.shopify.documents import bulk_query, count_query
 from engine.shopify.errors import (
     BulkNotFound,
     PermanentError,
@@ -179,11 +179,16 @@ class SyncRun:
             query = bulk_query(self.entity.value, since=since, ids_only=self.mode == "reconcile")
             self.operation_id = await bulk.start(client, query)
             await asyncio.to_thread(set_operation, self.sync.id, self.operation_id)
+        roots = await self._count_roots(client)
         with _waiter(self.store.id, self.entity.value) as event:
             while True:
                 if status is None:
                     status = await bulk.poll(client, self.operation_id)
-                await self._progress(status.object_count, None)
+                # While Shopify exports, progress is its root objects against the count.
+                if roots:
+                    await self._progress(min(status.root_object_count, roots), roots)
+                else:
+                    await self._progress(status.object_count, None)
                 if status.status == "COMPLETED":
                     self.operation_finished = True
                     return status
@@ -198,6 +203,23 @@ class SyncRun:
                     pass
                 self.ctx.check_stop()
                 status = None
+
+    async def _count_roots(self, client: ShopifyClient) -> int | None:
+        """How many root records the export will hold, for a real progress bar; None when
+        Shopify cannot say (the export itself does not need it)."""
+        since = None
+        if self.mode == "incremental" and self.sync.cursor_updated_at is not None:
+            since = self.sync.cursor_updated_at - timedelta(
+                seconds=self.settings.incremental_overlap
+            )
+        try:
+            data = await client.graphql(count_query(self.entity.value, since=since))
+        except ShopifyError as error:
+            log.info("no record count for %s %s: %s", self.store.domain, self.entity.value,
+                     error)
+            return None
+        count = (data.get(f"{self.entity.value}Count") or {}).get("count")
+        return count if isinstance(count, int) and count > 0 else None
 
     def _bulk_failure(self, status: BulkStatus) -> ShopifyError:
         if status.status == "FAILED":

@@ -136,6 +136,14 @@ def bulk_query(entity: str, since: datetime | None = None, ids_only: bool = Fals
     return f"{{ {entity}({arguments}) {{ edges {{ node {{ {nodes} }} }} }} }}"
 
 
+def count_query(entity: str, since: datetime | None = None) -> str:
+    """The number of root records an export of `entity` will hold (exact: no limit)."""
+    if entity not in _NODES:
+        raise ValueError(f"unknown entity {entity!r}")
+    search = f"query: \"updated_at:>='{_timestamp(since)}'\", " if since is not None else ""
+    return f"query EntityCount {{ {entity}Count({search}limit: null) {{ count precision }} }}"
+
+
 def all_documents() -> dict[str, str]:
     """Every document the engine can send, by name, for validation."""
     documents = {
@@ -152,4 +160,6 @@ def all_documents() -> dict[str, str]:
         documents[f"bulk:{entity}"] = bulk_query(entity)
         documents[f"bulk:{entity}:since"] = bulk_query(entity, since=datetime(2026, 1, 1))
         documents[f"bulk:{entity}:ids"] = bulk_query(entity, ids_only=True)
+        documents[f"count:{entity}"] = count_query(entity)
+        documents[f"count:{entity}:since"] = count_query(entity, since=datetime(2026, 1, 1))
     return documents

@@ -122,6 +122,23 @@ def _entity_connection(entity: str) -> Any:
     return resolve
 
 
+def _entity_count(entity: str) -> Any:
+    def resolve(_root: Any, info: GraphQLResolveInfo, query: str | None = None,
+                limit: int | None = 10000, **_: Any) -> dict[str, Any]:
+        _deny(info, entity)
+        records = info.context.shop.records
+        if query:
+            bounds = parse_search(query)
+            total = sum(1 for _ in records.iterate(entity, by_updated=True, bounds=bounds))
+        else:
+            total = records.count(entity)
+        if limit is not None and total > limit:
+            return {"count": limit, "precision": "AT_LEAST"}
+        return {"count": total, "precision": "EXACT"}
+
+    return resolve
+
+
 def _list_connection(key: str) -> Any:
     def resolve(source: dict[str, Any], _info: GraphQLResolveInfo, first: int | None = None,
                 after: str | None = None, last: int | None = None, before: str | None = None,
@@ -337,6 +354,7 @@ def attach(schema: GraphQLSchema) -> None:
     }
     for entity in ("customers", "orders", "products", "collections"):
         roots[entity] = _entity_connection(entity)
+        roots[f"{entity}Count"] = _entity_count(entity)
     for name, resolver in roots.items():
         query.fields[name].resolve = resolver
     for name, resolver in {"bulkOperationRunQuery": _run_bulk, "bulkOperationCancel": _cancel_bulk,

@@ -251,3 +251,14 @@ def test_webhook_subscription_validation(shop: Admin, http: httpx.Client) -> Non
     topics = shop.data("{ webhookSubscriptions(first: 5, topics: [APP_UNINSTALLED]) "
                        "{ nodes { id } } }")
     assert topics["webhookSubscriptions"]["nodes"] == []
+
+
+def test_entity_counts_exact_limited_and_scoped(make_shop: ShopFactory) -> None:
+    shop = make_shop(customers=30, orders=12)
+    data = shop.gql("{ ordersCount(limit: null) { count precision } "
+                    "customersCount(limit: 10) { count precision } }").json()["data"]
+    assert data["ordersCount"] == {"count": 12, "precision": "EXACT"}
+    assert data["customersCount"] == {"count": 10, "precision": "AT_LEAST"}
+    shop.patch(scopes=["read_customers"])
+    denied = shop.gql("{ ordersCount { count } }").json()
+    assert denied["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
