@@ -29,7 +29,7 @@ from engine import metrics
 from engine.db import write_transaction
 from engine.handlers import handler
 from engine.jobs import JobContext
-from engine.models import Store, utcnow
+from engine.models import Job, Store, utcnow
 from engine.queries import categories_of, record_event, refresh_status
 from engine.shopify.client import ShopifyClient
 from engine.shopify.documents import SHOP_INFO
@@ -179,6 +179,12 @@ def _shop_fields(shop: dict[str, Any], domain: str) -> dict[str, Any]:
     return fields
 
 
+def _initial_sync_underway(store_id: int) -> bool:
+    return Job.select().where(
+        (Job.store_id == store_id) & (Job.kind == "sync") & Job.state.in_(("queued", "running"))
+    ).exists()
+
+
 def record(store_id: int, found: Findings) -> dict:
     with write_transaction():
         store = Store.get_or_none(Store.id == store_id)
@@ -188,9 +194,14 @@ def record(store_id: int, found: Findings) -> dict:
         if store.initial_sync_completed_at is None and all_fully_synced(store):
             store.initial_sync_completed_at = now
         synced = store.initial_sync_completed_at is not None
-        found.results[Check.INITIAL_SYNC_COMPLETE] = (
-            (True, None) if synced else (False, Check.INITIAL_SYNC_COMPLETE.cause)
-        )
+        if synced:
+            initial: Result = (True, None)
+        elif _initial_sync_underway(store.id):
+            # Queued or running: not a failure yet, so a fresh connect does not flash Error.
+            initial = (None, "Initial sync in progress")
+        else:
+            initial = (False, Check.INITIAL_SYNC_COMPLETE.cause)
+        found.results[Check.INITIAL_SYNC_COMPLETE] = initial
         failed = found.failed
         if found.shop is not None:
             for name, value in _shop_fields(found.shop, store.domain).items():

@@ -178,15 +178,10 @@ def _readiness(store: Store, stored: dict | None) -> tuple[ReadinessItem, ...]:
     stored = stored or {}
     items = []
     for check in Check:
-        if check is Check.INITIAL_SYNC_COMPLETE:
-            ok: bool | None = store.initial_sync_completed_at is not None
-            detail = None if ok else check.cause
-            if store.last_checked_at is None and not ok:
-                ok = None if not stored else ok
-        else:
-            entry = stored.get(check.value) or {}
-            ok = entry.get("ok")
-            detail = entry.get("detail")
+        entry = stored.get(check.value) or {}
+        ok, detail = entry.get("ok"), entry.get("detail")
+        if check is Check.INITIAL_SYNC_COMPLETE and store.initial_sync_completed_at is not None:
+            ok, detail = True, None  # history is the truth here, even between health checks
         items.append(ReadinessItem(check, ok, detail))
     return tuple(items)
 
