@@ -109,8 +109,10 @@ def test_failed_readiness_items_carry_documented_cause_and_fix() -> None:
 
 
 def test_initial_sync_incomplete_points_at_settings() -> None:
+    readiness = {c.value: {"ok": True} for c in Check}
+    readiness[Check.INITIAL_SYNC_COMPLETE.value] = {"ok": False}  # as a health check records
     make_store("never-synced.myshopify.com", initial_sync_completed_at=None,
-               states={e.value: "pending" for e in ENTITY_ORDER})
+               states={e.value: "pending" for e in ENTITY_ORDER}, readiness=readiness)
     [finding] = diagnose(NOW)
     assert finding.problem == "Readiness failed: Initial sync complete"
     assert (finding.action, finding.key) == ("settings", "e")

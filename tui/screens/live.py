@@ -17,6 +17,7 @@ from typing import Any
 from textual import work
 from textual.message import Message
 from textual.timer import Timer
+from textual.worker import get_current_worker
 
 from engine.queries import data_version
 from tui.clock import utc_now
@@ -81,6 +82,9 @@ class Live:
 
     def _live_arm(self) -> None:
         screen: Any = self
+        if self._live_timer is not None:  # one timer at a time
+            self._live_timer.stop()
+            self._live_timer = None
         if getattr(screen.app, "poll", True) and screen.is_attached:
             interval = getattr(screen.app, "poll_interval", 1.0)
             self._live_timer = screen.set_timer(interval, self._live_tick)
@@ -105,6 +109,8 @@ class Live:
                 data = self.load()
         except Exception as error:  # the database is locked, gone or corrupt
             screen.post_message(self.Stale(f"{type(error).__name__}: {error}"))
+            return
+        if get_current_worker().is_cancelled:  # a newer read (forced refresh) replaced this one
             return
         self._live_version = version
         screen.post_message(self.Loaded(data))

@@ -1,0 +1,126 @@
+"""Helpers for the store/drawer/troubleshoot/activity tests (the shapes factories.py lacks).
+
+    screen_text(app)         what the terminal shows, as plain text (modals included)
+    wait_until(pilot, cond)  poll a condition while the app runs
+    toasts(app)              the notification texts
+    webhooks_healthy()       give every fixture store its full set of webhook subscriptions
+    sim_shop(simulator, ...) create a shop in the simulator, return (domain, token)
+    connect_sim_store(...)   connect a simulator shop through engine.actions.connect_token
+    connect_and_sync(...)    the same, then run its initial sync to the end
+    type_into(pilot, f, s)   type into an Input without one Pilot round trip per key
+    pressing(*keys)          a snapshot run_before: settle, press keys, settle, no cursor blink
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from textual.widgets import Input
+
+from engine.livedata import ALL_TOPICS
+from engine.models import Store
+from tests.tui.conftest import settle
+
+SIZES_IDS = ("120x40", "80x24")
+
+
+def screen_text(app: Any) -> str:
+    """The whole screen (with any modal over it) as plain text, one line per row."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+async def wait_until(pilot: Any, condition: Callable[[], Any], timeout: float = 10.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if condition():
+            return True
+        await pilot.pause(0.05)
+    return bool(condition())
+
+
+def toasts(app: Any) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def webhooks_healthy() -> None:
+    """Every store has every subscription, so only the problems a test sets up show."""
+    Store.update(webhook_topics=",".join(ALL_TOPICS)).execute()
+
+
+def sim_shop(simulator: Any, domain: str, **fields: Any) -> tuple[str, str]:
+    """Create a shop in the simulator; returns (domain, access token)."""
+    body = {"domain": domain, "customers": 5, "orders": 5, "products": 3, "collections": 2}
+    body.update(fields)
+    response = httpx.post(f"{simulator.url}/_sim/shops", json=body, timeout=10)
+    response.raise_for_status()
+    data = response.json()
+    return data["domain"], data["access_token"]
+
+
+def patch_shop(simulator: Any, domain: str, **fields: Any) -> None:
+    response = httpx.patch(f"{simulator.url}/_sim/shops/{domain}", json=fields, timeout=10)
+    response.raise_for_status()
+
+
+def connect_sim_store(simulator: Any, runtime: Any, domain: str, **fields: Any) -> int:
+    """A store connected (not synced yet) through the engine, against a new simulator shop."""
+    from engine import actions
+
+    actions.use_runtime(runtime)
+    shop, token = sim_shop(simulator, domain, **fields)
+    return actions.connect_token(shop, token).id
+
+
+def connect_and_sync(simulator: Any, runtime: Any, domain: str, **fields: Any) -> int:
+    """A connected store whose initial sync has run (with a runner stopped afterwards)."""
+    from engine import actions
+    from engine.jobs import Runner, wait_for_job
+
+    store_id = connect_sim_store(simulator, runtime, domain, **fields)
+    views = actions.start_initial_sync(store_id)
+    runner = Runner(runtime, kind="embedded").start_thread()
+    try:
+        for view in views:
+            wait_for_job(view.id, timeout=60)
+    finally:
+        runner.stop()
+    return store_id
+
+
+async def type_into(pilot: Any, field: Input, text: str) -> None:
+    """Type `text` into `field` quickly: all but the last character are pasted, the last is a
+    real key press (so the change handlers run exactly as they do for typing)."""
+    field.focus()
+    await pilot.pause()
+    field.value = text[:-1]
+    field.cursor_position = len(field.value)
+    await pilot.press(text[-1] if text[-1] != " " else "space")
+    await pilot.pause()
+
+
+def no_blink(app: Any) -> None:
+    for field in app.screen.query(Input):
+        field.cursor_blink = False
+
+
+def pressing(*keys: str, setup: Callable[[Any], Any] | None = None
+             ) -> Callable[[Any], Awaitable[None]]:
+    """A snapshot run_before: settle, run `setup(app)`, press `keys`, settle; no blinking."""
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        if setup is not None:
+            setup(pilot.app)
+            await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        no_blink(pilot.app)
+        await settle(pilot)
+
+    return run_before

@@ -1,0 +1,210 @@
+"""The Details drawer: a read-only health view of one store (reference/product.md §6).
+
+Store information (Store domain, Email, Custom domain, Plan, Currency, Country, Created), the
+status and the latest failure detail, the granted scopes with missing required ones marked,
+the readiness checklist with each failed item's likely cause and fix, and the webhooks. It
+docks on the right over the screen it was opened from and refreshes live while open.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from engine import actions
+from engine.queries import StoreNotFound, store_detail
+from engine.status import CATEGORY_SCOPE, Status
+from engine.views import StoreDetail
+from tui.clock import relative
+from tui.safe_text import content
+from tui.screens.live import Live
+from tui.widgets.key_bar import KeyBar
+from tui.widgets.readiness_list import ReadinessList
+from tui.widgets.status_badge import badge
+
+LABEL_WIDTH = 15
+
+
+def when(moment: datetime | None, now: datetime, never: str = "—") -> str:
+    """"2026-10-28 10:00 UTC (30 d ago)", or `never`."""
+    if moment is None:
+        return never
+    return f"{moment:%Y-%m-%d %H:%M} UTC ({relative(moment, now)})"
+
+
+def field_line(label: str, value: Content | str | None) -> Content:
+    shown = value if isinstance(value, Content) else content(value or "—")
+    return Content.styled(label.ljust(LABEL_WIDTH), "$foreground-muted") + shown
+
+
+def info_lines(detail: StoreDetail, now: datetime) -> list[Content]:
+    """Store information, as product.md §6 names the fields."""
+    return [
+        field_line("Store domain", detail.summary.domain),
+        field_line("Email", detail.email),
+        field_line("Custom domain", detail.custom_domain),
+        field_line("Plan", detail.plan),
+        field_line("Currency", detail.currency),
+        field_line("Country", detail.country),
+        field_line("Created", when(detail.connected_at, now)),
+        field_line("Connected by", "OAuth" if detail.auth_method == "oauth" else "access token"),
+    ]
+
+
+def status_lines(detail: StoreDetail) -> list[Content]:
+    summary = detail.summary
+    line = badge(summary.status)
+    if summary.status is not Status.CONNECTED and summary.status_detail:
+        line += content(f" · {summary.status_detail}", "$foreground-muted")
+    lines = [line]
+    if detail.latest_failure:
+        lines.append(Content.styled("Latest failure", "bold"))
+        lines.append(content(detail.latest_failure, "$text-error"))
+    return lines
+
+
+def scope_lines(detail: StoreDetail) -> list[Content]:
+    """Granted scopes (✔), then required ones that are missing (✖, and which category needs
+    them); write_X satisfies read_X."""
+    lines = [Content.styled("✔ ", "$text-success") + content(scope)
+             for scope in detail.granted_scopes]
+    for scope in detail.missing_scopes:
+        needed_by = [c.label for c, s in CATEGORY_SCOPE.items()
+                     if s == scope and detail.categories.get(c, True)]
+        why = f" · missing ({', '.join(needed_by)})" if needed_by else " · missing"
+        lines.append(Content.styled("✖ ", "bold $text-error") + content(scope, "bold")
+                     + Content.styled(why, "$text-error"))
+    if not lines:
+        lines.append(Content.styled("No scopes granted", "$foreground-muted"))
+    if detail.missing_scopes:
+        lines.append(Content.styled("Reconnect and re-approve the full scope set.",
+                                    "$foreground-muted"))
+    return lines
+
+
+def webhook_lines(detail: StoreDetail, now: datetime) -> list[Content]:
+    registered = when(detail.webhooks_registered_at, now, never="not registered")
+    return [
+        field_line("Registered", registered),
+        field_line("Last webhook", when(detail.last_webhook_at, now, never="none received")),
+    ]
+
+
+class DetailsScreen(Live, ModalScreen[None]):
+    """View details: store information, scopes, readiness and webhooks of one store."""
+
+    HELP_TITLE = "Store details"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="details.close"),
+        Binding("c", "store_action('check_health')", "Check health", id="details.check_health"),
+        Binding("x", "store_action('reconnect')", "Reconnect", id="details.reconnect"),
+        Binding("e", "settings", "Settings", id="details.settings"),
+    ]
+
+    DEFAULT_CSS = """
+    DetailsScreen { align: right top; background: $background 50%; }
+    DetailsScreen > #drawer {
+        dock: right; width: 64; max-width: 100%; height: 100%;
+        background: $surface; border-left: thick $primary;
+    }
+    DetailsScreen #title { padding: 0 1; background: $panel; text-style: bold; }
+    DetailsScreen #body { padding: 0 1; height: 1fr; }
+    DetailsScreen .section { margin-top: 1; color: $text-accent; text-style: bold; }
+    DetailsScreen .block { height: auto; }
+    """
+
+    def __init__(self, store_id: int) -> None:
+        super().__init__()
+        self.store_id = store_id
+        self.detail: StoreDetail | None = None
+        self.stale: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="drawer"):
+            yield Static(Content("Store details"), id="title")
+            with VerticalScroll(id="body"):
+                yield Static(Content("Store information"), classes="section")
+                yield Static(Content.styled("Loading…", "$foreground-muted"), id="info",
+                             classes="block")
+                yield Static(Content("Status"), classes="section")
+                yield Static(Content(""), id="status", classes="block")
+                yield Static(Content("Granted scopes"), classes="section")
+                yield Static(Content(""), id="scopes", classes="block")
+                yield Static(Content("Readiness"), classes="section")
+                yield ReadinessList(explain=True, id="readiness")
+                yield Static(Content("Webhooks"), classes="section")
+                yield Static(Content(""), id="webhooks", classes="block")
+            yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#body").focus()
+        self.start_live()
+
+    def load(self) -> StoreDetail | None:
+        try:
+            return store_detail(self.store_id)
+        except StoreNotFound:
+            return None
+
+    def show(self, data: StoreDetail | None) -> None:
+        if data is None:
+            self.dismiss(None)
+            return
+        self.detail = data
+        self._paint()
+        self.refresh_bindings()
+
+    def tick(self) -> None:
+        if self.detail is not None and self._live_ticks % 15 == 0:
+            self._paint()
+
+    def show_stale(self, reason: str | None) -> None:
+        if reason != self.stale:
+            self.stale = reason
+            if self.detail is not None:
+                self._paint()
+
+    def _paint(self) -> None:
+        detail, now = self.detail, self.now
+        if detail is None:
+            return
+        title = Content("Store details · ") + content(detail.summary.name)
+        if self.stale:
+            title += Content("  ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
+        self.query_one("#title", Static).update(title)
+        join = Content("\n").join
+        self.query_one("#info", Static).update(join(info_lines(detail, now)))
+        self.query_one("#status", Static).update(join(status_lines(detail)))
+        self.query_one("#scopes", Static).update(join(scope_lines(detail)))
+        summary = detail.summary
+        self.query_one(ReadinessList).show(
+            summary.readiness, summary.last_checked_at, now, checking=summary.checking)
+        self.query_one("#webhooks", Static).update(join(webhook_lines(detail, now)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "store_action":
+            summary = self.detail.summary if self.detail else None
+            return True if summary is not None and actions.can(summary, str(parameters[0])) \
+                else None
+        return True
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_store_action(self, action: str) -> None:
+        if self.detail is not None:
+            self.app.operate(action, self.detail.summary)  # type: ignore[attr-defined]
+
+    def action_settings(self) -> None:
+        if self.detail is not None:
+            summary = self.detail.summary
+            self.dismiss(None)
+            self.app.operate("settings", summary)  # type: ignore[attr-defined]
