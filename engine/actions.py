@@ -42,8 +42,9 @@ from engine.views import JobView, StoreDetail, StoreSummary
 __all__ = [
     "ActionError", "InvalidInput", "NotAllowed", "OAuthStart", "begin_connect",
     "begin_reconnect", "can", "check_health", "complete_oauth", "connect_token", "delete",
-    "disconnect", "oauth_status", "reconnect", "reconnect_token", "resync", "retry",
-    "retry_failed", "simulate_approval", "start_initial_sync", "update_settings", "use_runtime",
+    "disconnect", "oauth_status", "reconnect", "reconnect_token", "register_webhooks", "resync",
+    "retry", "retry_failed", "simulate_approval", "start_initial_sync", "update_settings",
+    "use_runtime",
 ]
 
 _runtime: Runtime | None = None
@@ -219,6 +220,14 @@ def start_initial_sync(store_id: int) -> list[JobView]:
     return resync(store_id)
 
 
+def register_webhooks(store_id: int) -> JobView:
+    """Create any missing webhook subscriptions at Shopify (a Troubleshoot fix)."""
+    store = _store(store_id)
+    _require_syncable(store)
+    record_event(store, "action", "Webhook subscriptions check requested")
+    return job_view(enqueue("webhooks", store))
+
+
 # -- lifecycle ----------------------------------------------------------------------------------
 
 def disconnect(store_id: int) -> StoreSummary:
@@ -287,7 +296,7 @@ def can(store: StoreSummary, action: str) -> bool:
             return True
         case "retry":
             return syncable and any(r.state is EntityState.FAILED for r in store.entities)
-        case "resync" | "initial_sync":
+        case "resync" | "initial_sync" | "register_webhooks":
             return syncable and any(r.state is not EntityState.OFF for r in store.entities)
         case "disconnect":
             return store.status is not Status.DISCONNECTED

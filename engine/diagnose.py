@@ -57,6 +57,7 @@ ACTION_KEYS: dict[str, str] = {
     "reconnect": "x",
     "details": "i",
     "settings": "e",
+    "register_webhooks": "enter",
 }
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -158,7 +159,8 @@ def store_findings(summary: StoreSummary, store: Store, now: datetime) -> list[F
     for item in summary.readiness:
         action = _CHECK_ACTIONS[item.check]
         if item.ok is False and action not in actions:
-            cause = item.check.cause + (f" ({item.detail})" if item.detail else "")
+            extra = item.detail if item.detail and item.detail != item.check.cause else None
+            cause = item.check.cause + (f" ({extra})" if extra else "")
             found.append(_finding(
                 summary, "error", f"Readiness failed: {item.check.label}",
                 cause, item.check.fix, action,
@@ -200,9 +202,9 @@ def _webhook_findings(
     return [_finding(
         summary, "warning", problem,
         "Subscriptions were never registered, or Shopify removed them after failed deliveries",
-        "Keep `shopsync serve` running: it re-registers missing subscriptions every 30 "
-        "minutes; then run a Re-sync to catch up on missed changes",
-        "resync",
+        "Register the missing subscriptions now (`shopsync serve` also re-checks them every "
+        "30 minutes); then run a Re-sync to catch up on missed changes",
+        "register_webhooks",
     )]
 
 

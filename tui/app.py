@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 
 from engine import actions
@@ -64,6 +64,9 @@ def save_prefs(home: Path, **changes: Any) -> None:
         (home / PREFS_FILE).write_text(json.dumps(prefs, indent=2) + "\n")
     except OSError as error:  # a read-only home must not break the UI
         log.warning("cannot save TUI preferences: %s", error)
+
+
+_BLOCKED_UNDER_MODAL = frozenset({"connect", "troubleshoot", "activity", "quit"})
 
 
 class ShopsyncApp(Operations, App[None]):
@@ -205,6 +208,11 @@ class ShopsyncApp(Operations, App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(binding_sections(self.screen)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # App-wide keys must not reach through a dialog or drawer: `q` on a focused button
+        # in a confirmation, or `n` over a delete prompt, would surprise the operator.
+        return not (action in _BLOCKED_UNDER_MODAL and isinstance(self.screen, ModalScreen))
 
     def action_connect(self) -> None:
         from tui.screens.connect import ConnectScreen

@@ -51,11 +51,12 @@ log = logging.getLogger("shopsync.tui")
 
 HEALTH_TIMEOUT = 120.0
 STORE_ACTIONS = ("check_health", "retry", "resync", "disconnect", "reconnect", "delete",
-                 "settings", "details")
+                 "settings", "details", "register_webhooks")
 LABELS = {
     "check_health": "Check health", "retry": "Retry failed", "resync": "Re-sync",
     "disconnect": "Disconnect", "reconnect": "Reconnect", "delete": "Delete",
     "settings": "Sync settings", "details": "View details", "open": "Open",
+    "register_webhooks": "Register webhooks",
 }
 
 
@@ -221,6 +222,9 @@ class Operations:
                 app.call_from_thread(self.approve_reconnect, store_id, outcome)
                 return "", "information"
             return "Reconnected: syncs and webhooks resume", "information"
+        if action == "register_webhooks":
+            actions.register_webhooks(store_id)
+            return "Webhook subscriptions check started", "information"
         if action == "delete":
             actions.delete(store_id)
             return "Deleting… the card disappears when cleanup finishes", "information"

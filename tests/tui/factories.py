@@ -25,6 +25,7 @@ from typing import Any
 
 from peewee import JSONField, Model
 
+from engine.livedata import ALL_TOPICS
 from engine.models import (
     Collection,
     Customer,
@@ -139,6 +140,7 @@ def make_store(
         initial_sync_completed_at=now - timedelta(days=29) if initial_sync else None,
         deleting=deleting,
         webhooks_registered_at=now - timedelta(days=30),
+        webhook_topics=",".join(ALL_TOPICS),
         last_webhook_at=now - timedelta(minutes=1),
         created_at=now - timedelta(days=30),
         updated_at=now,

@@ -43,14 +43,14 @@ class FleetHeader(Widget):
     def _title(self) -> Content:
         title = Content.styled("shopsync", "bold $text-primary")
         if self.summary is None:
-            title += Content.styled(" · loading…", "$text-muted")
+            title += Content.styled(" · loading…", "$foreground-muted")
         else:
             total = self.summary.total
             title += Content(f" · {total:,} store{'s' if total != 1 else ''}")
             if self.shown is not None:
                 title += Content.styled(f" ({self.shown:,} shown)", "$text-accent")
         if self.runner:
-            title += Content.styled(f" · {self.runner}", "$text-muted")
+            title += Content.styled(f" · {self.runner}", "$foreground-muted")
         if self.stale:
             title += Content(" ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
         return title

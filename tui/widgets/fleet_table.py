@@ -136,7 +136,7 @@ class FleetTable(ScrollView, can_focus=True):
         )
         synced = relative(store.last_synced_at, now, never="never")  # type: ignore[arg-type]
         return self._cells(pointer + content(store.name, "bold"),
-                           content(store.domain, "$text-muted"), status, entities,
+                           content(store.domain, "$foreground-muted"), status, entities,
                            Content(f"{store.records_total:,}"), Content(synced), width)
 
     # -- rendering ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ STATUS_GLYPH: dict[Status, str] = {
 
 STATUS_STYLE: dict[Status, str] = {
     Status.CONNECTED: "bold $text-success",
-    Status.DISCONNECTED: "bold $text-muted",
+    Status.DISCONNECTED: "bold $foreground-muted",
     Status.ERROR: "bold $text-error",
     Status.RECONNECT_REQUIRED: "bold $text-warning",
 }
@@ -36,11 +36,11 @@ STATE_GLYPH: dict[EntityState, str] = {
 }
 
 STATE_STYLE: dict[EntityState, str] = {
-    EntityState.PENDING: "$text-muted",
+    EntityState.PENDING: "$foreground-muted",
     EntityState.SYNCING: "$text-primary",
     EntityState.SYNCED: "$text-success",
     EntityState.FAILED: "bold $text-error",
-    EntityState.OFF: "$text-muted",
+    EntityState.OFF: "$foreground-muted",
 }
 
 

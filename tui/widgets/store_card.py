@@ -49,11 +49,11 @@ def card_lines(summary: StoreSummary, width: int, now: object, *, cursor: bool) 
     """The card's six lines, each at most `width` cells."""
     name_style = "bold reverse" if cursor else "bold"
     name = content(summary.name, name_style).truncate(width, ellipsis=True)
-    domain = content(summary.domain, "$text-muted").truncate(width, ellipsis=True)
+    domain = content(summary.domain, "$foreground-muted").truncate(width, ellipsis=True)
     marker = DELETING if summary.deleting else CHECKING if summary.checking else ""
     status = badge(summary.status)
     if summary.status is not Status.CONNECTED and summary.status_detail and not marker:
-        status += content(f" · {summary.status_detail}", "$text-muted")
+        status += content(f" · {summary.status_detail}", "$foreground-muted")
     if marker:
         room = width - len(marker) - 1
         status = status.truncate(max(room, 0), ellipsis=True, pad=True)
@@ -69,7 +69,7 @@ def card_lines(summary: StoreSummary, width: int, now: object, *, cursor: bool) 
     if summary.last_synced_at is not None:
         synced = f"synced {synced}"
     footer = Content.styled(
-        f"{summary.records_total:,} records · {synced}", "$text-muted"
+        f"{summary.records_total:,} records · {synced}", "$foreground-muted"
     ).truncate(width, ellipsis=True)
     return [name, domain, status, *entities, footer]
 
