@@ -15,13 +15,20 @@ def _step(name: str, argv: list[str]) -> int:
     return subprocess.run(argv).returncode
 
 
+def _parallel(argv: list[str]) -> list[str]:
+    """One pytest worker per core (xdist) unless the caller chose otherwise."""
+    if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in argv):
+        return []
+    return ["-n", str(min(4, os.cpu_count() or 1))]
+
+
 def main(argv: list[str]) -> int:
     python = sys.executable
     bindir = os.path.dirname(python)
     steps = [
         ("ruff", [os.path.join(bindir, "ruff"), "check", "."]),
         ("import contracts", [os.path.join(bindir, "lint-imports")]),
-        ("pytest", [python, "-m", "pytest", *argv]),
+        ("pytest", [python, "-m", "pytest", *_parallel(argv), *argv]),
     ]
     for name, command in steps:
         code = _step(name, command)
