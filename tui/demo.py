@@ -17,10 +17,13 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import platformdirs
+
+from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
 
 # Faults that shape the initial sync are applied before it; the rest after it, so the store
 # has data when it turns Reconnect required or Error.
@@ -38,26 +41,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_simulator(home: Path) -> tuple[subprocess.Popen, dict[str, str]]:
-    port = _free_port()
+def _start_simulator(home: Path, port: int) -> subprocess.Popen:
     log = open(home / "simulator.log", "ab")  # noqa: SIM115 - lives as long as the child
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "simulator", "--demo", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
     )
+
+
+def _simulator_ready(process: subprocess.Popen, home: Path) -> dict[str, str]:
+    """Wait for the simulator's one line (SHOPSYNC_SHOPIFY_URL=… and the app's credentials)."""
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
     if not line.startswith("SHOPSYNC_SHOPIFY_URL="):
         process.kill()
         raise RuntimeError(f"the simulator did not start (see {home / 'simulator.log'})")
     env = dict(part.split("=", 1) for part in line.split())
-    threading.Thread(target=_drain, args=(process.stdout, log), daemon=True).start()
-    return process, env
+    with open(home / "simulator.log", "ab") as log:
+        log.write(line.encode() + b"\n")
+    threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
+    return env
 
 
-def _drain(stream, sink) -> None:  # type: ignore[no-untyped-def]
-    for chunk in iter(lambda: stream.read(4096), b""):
-        sink.write(chunk)
+def _drain(stream) -> None:  # type: ignore[no-untyped-def]
+    for _chunk in iter(lambda: stream.read(4096), b""):
+        pass  # keep the pipe from filling up; the simulator logs to its own file
 
 
 def _start_serve(home: Path) -> subprocess.Popen:
@@ -81,50 +89,59 @@ def _wait_for_serve(process: subprocess.Popen, timeout: float = 20.0) -> None:
     raise RuntimeError("`shopsync serve` did not start in time")
 
 
-def _connect_fleet(sim_url: str, stop: threading.Event) -> None:
-    """Connect every demo shop (OAuth for most, an access token for one), then shape it."""
+def _connect_one(client: httpx.Client, index: int, shop: dict) -> tuple[dict, int] | None:
+    from engine import actions
+    from engine.errors import ActionError
+
+    before = {k: v for k, v in (shop.get("after_connect") or {}).items() if k in _BEFORE_SYNC}
+    if before:
+        client.patch(f"/_sim/shops/{shop['domain']}", json=before)
+    try:
+        if index % 4 == 3:  # show both ways in
+            summary = actions.connect_token(shop["domain"], shop["access_token"])
+        else:
+            summary = actions.simulate_approval(actions.begin_connect(shop["domain"]))
+        actions.start_initial_sync(summary.id)
+    except ActionError:
+        return None
+    return shop, summary.id
+
+
+def _shape(client: httpx.Client, shop: dict, store_id: int) -> None:
+    """After its initial sync, give the store its demo fault (uninstalled, paused, …)."""
     from engine import actions
     from engine.errors import ActionError
     from engine.jobs import wait_for_job
+    from engine.models import Job
 
+    pending = [j.id for j in Job.select(Job.id).where(
+        (Job.store_id == store_id) & Job.state.in_(("queued", "running")))]
+    for job_id in pending:
+        with contextlib.suppress(TimeoutError):
+            wait_for_job(job_id, timeout=60)
+    after = {k: v for k, v in (shop.get("after_connect") or {}).items() if k not in _BEFORE_SYNC}
+    if after:
+        client.patch(f"/_sim/shops/{shop['domain']}", json=after)
+    with contextlib.suppress(ActionError):
+        if shop.get("paused"):
+            actions.disconnect(store_id)
+        else:
+            actions.check_health(store_id)
+
+
+def _connect_fleet(sim_url: str, stop: threading.Event) -> None:
+    """Connect every demo shop (OAuth for most, an access token for one) side by side, then
+    shape each one once its initial sync is done."""
     client = httpx.Client(base_url=sim_url, timeout=10)
     fleet = client.get("/_sim/demo").json()
-    connected: list[tuple[dict, int]] = []
-    for index, shop in enumerate(fleet):
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="demo-connect") as pool:
+        connected = [c for c in pool.map(lambda item: _connect_one(client, *item),
+                                         enumerate(fleet)) if c is not None]
         if stop.is_set():
             return
-        before = {k: v for k, v in (shop.get("after_connect") or {}).items() if k in _BEFORE_SYNC}
-        if before:
-            client.patch(f"/_sim/shops/{shop['domain']}", json=before)
-        try:
-            if index % 4 == 3:  # show both ways in
-                summary = actions.connect_token(shop["domain"], shop["access_token"])
-            else:
-                summary = actions.simulate_approval(actions.begin_connect(shop["domain"]))
-            actions.start_initial_sync(summary.id)
-        except ActionError:
-            continue
-        connected.append((shop, summary.id))
-    for shop, store_id in connected:
-        if stop.is_set():
-            return
-        from engine.models import Job
-
-        pending = [j.id for j in Job.select(Job.id).where(
-            (Job.store_id == store_id) & Job.state.in_(("queued", "running")))]
-        for job_id in pending:
-            with contextlib.suppress(TimeoutError):
-                wait_for_job(job_id, timeout=60)
-        after = {k: v for k, v in (shop.get("after_connect") or {}).items()
-                 if k not in _BEFORE_SYNC}
-        if after:
-            client.patch(f"/_sim/shops/{shop['domain']}", json=after)
-        with contextlib.suppress(ActionError):
-            if shop.get("paused"):
-                actions.disconnect(store_id)
-            else:
-                actions.check_health(store_id)
-    client.post("/_sim/activity", json={"enabled": True, "interval_ms": 2500})
+        list(pool.map(lambda c: _shape(client, *c), connected))
+    if not stop.is_set():
+        client.post("/_sim/activity", json={"enabled": True, "interval_ms": 2500})
 
 
 def _stop(process: subprocess.Popen | None) -> None:
@@ -148,23 +165,32 @@ def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
     simulator = serve = None
     stop = threading.Event()
     try:
-        simulator, sim_env = _start_simulator(home)
+        # Everything the dashboard waits for starts at once, side by side: the simulator (on a
+        # port chosen here, so its URL is known before it is up), `serve`, and this process's
+        # own imports. The fleet connects in the background while the cards appear.
+        sim_port = _free_port()
         listen = f"127.0.0.1:{_free_port()}"
-        os.environ.update(sim_env)
         os.environ.update({
             "SHOPSYNC_HOME": str(home),
+            "SHOPSYNC_SHOPIFY_URL": f"http://127.0.0.1:{sim_port}/{{shop}}",
+            "SHOPSYNC_API_KEY": DEMO_API_KEY,
+            "SHOPSYNC_API_SECRET": DEMO_API_SECRET,
             "SHOPSYNC_LISTEN": listen,
             "SHOPSYNC_PUBLIC_URL": f"http://{listen}",
             "SHOPSYNC_SYNC_INTERVAL": "45",
             "SHOPSYNC_RECONCILE_INTERVAL": "300",
         })
         os.environ.pop("SHOPSYNC_DATABASE_URL", None)
+        simulator = _start_simulator(home, sim_port)
         from engine import actions
         from engine.runtime import open_runtime
 
-        runtime = open_runtime()
+        runtime = open_runtime()  # creates the database before `serve` opens it
         actions.use_runtime(runtime)
         serve = _start_serve(home)
+        if not headless:
+            from tui.app import ShopsyncApp  # imports while the children start
+        sim_env = _simulator_ready(simulator, home)
         _wait_for_serve(serve)
         sim_url = sim_env["SHOPSYNC_SHOPIFY_URL"].split("/{shop}")[0]
         threading.Thread(target=_connect_fleet, args=(sim_url, stop), daemon=True,
@@ -176,8 +202,6 @@ def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
                 while True:
                     time.sleep(3600)
             return 0
-        from tui.app import ShopsyncApp
-
         ShopsyncApp(runtime).run(mouse=mouse)
         return 0
     except RuntimeError as error:
