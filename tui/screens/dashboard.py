@@ -12,6 +12,7 @@ for it (`check_action` returns None); they all go through `app.operate` (tui/ope
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from textual import work
@@ -37,6 +38,7 @@ from tui.widgets.key_bar import KeyBar
 
 EMPTY_FLEET = "No stores yet.\n\nPress n to connect a Shopify store."
 NO_MATCH = "No store matches the filter.\n\nPress escape to clear it."
+READ_BACKOFF = 3.0  # the next poll waits at least this many times the last full read
 TIMES_EVERY = 15  # unchanged polls between re-renders of relative times ("3 min ago")
 
 
@@ -75,6 +77,7 @@ class DashboardScreen(Screen[None]):
         self._version: object = None
         self._timer: Timer | None = None
         self._unchanged = 0
+        self._read_seconds = 0.0  # how long the last full fleet read took
         self._started = 0  # polls started
         self._applied = 0  # the newest poll whose data is on screen
 
@@ -111,7 +114,9 @@ class DashboardScreen(Screen[None]):
             self._timer.stop()
             self._timer = None
         if self.poll_enabled:
-            self._timer = self.set_timer(self.poll_interval, self._tick)
+            # A big fleet's read costs real time: never spend more than ~1/3 of a core on it.
+            delay = max(self.poll_interval, READ_BACKOFF * self._read_seconds)
+            self._timer = self.set_timer(delay, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
@@ -130,7 +135,9 @@ class DashboardScreen(Screen[None]):
                 if version == self._version and not force:
                     self.post_message(FleetUnchanged())
                     return
+                started = time.monotonic()
                 stores, summary = list_stores(), fleet_summary()
+                self._read_seconds = time.monotonic() - started
         except Exception as error:  # the database is locked, gone or corrupt: keep the old data
             self.post_message(FleetStale(f"{type(error).__name__}: {error}"))
             return
