@@ -7,7 +7,8 @@
     resync         confirms, then queues the full re-sync; "Sync rerun started"
     disconnect     confirms with the exact DISCONNECT_CONFIRM text
     reconnect      resumes a paused store at once; a store that needs a fresh grant gets the
-                   Connect drawer in reconnect mode (the same OAuth approval as a new connect)
+                   Connect drawer in reconnect mode (the same OAuth approval as a new connect,
+                   or only the token field for a store connected with an access token)
     delete         DeleteConfirmScreen (record counts, the store's name typed) then the delete job
     settings       opens SettingsScreen        details   opens DetailsScreen
     open           opens StoreScreen
@@ -217,7 +218,15 @@ class Operations:
             actions.disconnect(store_id)
             return "Disconnected: data kept, syncs and webhooks paused", "information"
         if action == "reconnect":
-            outcome = actions.reconnect(store_id)
+            try:
+                outcome = actions.reconnect(store_id)
+            except actions.NotAllowed:
+                detail = store_detail(store_id)
+                if detail.auth_method != "token" or detail.summary.deleting:
+                    raise
+                # A token store that needs a fresh grant: the Connect drawer takes a new token.
+                app.call_from_thread(self.reconnect_with_token, store_id, detail.summary.domain)
+                return "", "information"
             if isinstance(outcome, OAuthStart):
                 app.call_from_thread(self.approve_reconnect, store_id, outcome)
                 return "", "information"
@@ -236,6 +245,13 @@ class Operations:
 
         app: Any = self
         app.push_screen(ConnectScreen(reconnect=start, store_id=store_id))
+
+    def reconnect_with_token(self, store_id: int, domain: str) -> None:
+        """A store connected with an access token needs a new one: the Connect drawer asks."""
+        from tui.screens.connect import ConnectScreen
+
+        app: Any = self
+        app.push_screen(ConnectScreen(token_for=domain, store_id=store_id))
 
     # -- results ------------------------------------------------------------------------------
 

@@ -203,6 +203,35 @@ class TestConnectAgainstTheSimulator:
             assert not Store.get_by_id(summary.id).needs_reauth
 
 
+    async def test_reconnect_a_token_store_with_a_new_token(self, simulator, runtime,
+                                                          unique_domain) -> None:
+        from engine import actions
+        from engine.queries import refresh_status
+        from tui.app import ShopsyncApp
+        from tui.screens.store import StoreScreen
+
+        domain, token = await asyncio.to_thread(sim_shop, simulator, unique_domain)
+        actions.use_runtime(runtime)
+        summary = await asyncio.to_thread(actions.connect_token, domain, token)
+        Store.update(needs_reauth=True, reauth_reason="Token revoked").where(
+            Store.id == summary.id).execute()
+        refresh_status(summary.id)
+        app = ShopsyncApp(runtime, poll=False, embedded_runner=False, theme="textual-dark")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            app.push_screen(StoreScreen(summary.id))
+            await settle(pilot)
+            await pilot.press("x")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ConnectScreen), 10)
+            screen = app.screen
+            await settle(pilot)
+            await type_into(pilot, screen.query_one("#token", Input), token)
+            await pilot.press("enter")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, StoreScreen), 20)
+            assert not Store.get_by_id(summary.id).needs_reauth
+            assert token not in screen_text(app)
+
+
 def pending_reconnect(app: Any) -> None:
     """Show the Connect drawer waiting for an approval (a pending OAuth state)."""
     from engine.connect import OAuthStart

@@ -309,3 +309,21 @@ class TestEmptyFleet:
             assert empty.display and not empty.has_class("-hidden")
             assert str(app.screen.query_one("#empty-text").render()) == EMPTY_FLEET
             assert "Press n to connect" in EMPTY_FLEET
+
+    async def test_the_cards_take_the_focus_when_the_first_store_arrives(
+        self, make_app, offline_runtime
+    ) -> None:
+        from tests.tui.factories import make_store
+
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert app.focused is None  # nothing to focus in an empty fleet
+            make_store("aaa-store.myshopify.com", "Aaa Store")
+            make_store("bbb-store.myshopify.com", "Bbb Store")
+            app.dashboard.poll_now(force=True)
+            await settle(pilot)
+            grid = app.screen.query_one(CardGrid)
+            assert app.focused is grid
+            await pilot.press("l")  # the movement keys work at once
+            assert grid.current.name == "Bbb Store"

@@ -69,14 +69,29 @@ class TestReconnect:
             assert await wait_until(pilot, lambda: not Store.get_by_id(paused).paused)
             assert await wait_until(pilot, lambda: any("Reconnected" in t for t in toasts(app)))
 
-    async def test_a_token_store_that_needs_a_new_grant_says_why(self, make_app, fleet) -> None:
+    async def test_a_token_store_that_needs_a_new_grant_asks_for_a_new_token(
+        self, make_app, fleet
+    ) -> None:
+        from textual.widgets import Input
+
+        from tests.tui.screen_helpers import screen_text
+        from tui.screens.connect import TOKEN_RECONNECT, ConnectScreen
+
         app = make_app()
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             await go_to(pilot, "Café Crème Zürich")
             await pilot.press("x")
-            assert await wait_until(pilot, lambda: any(
-                "reconnect with a new token" in t for t in toasts(app)))
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ConnectScreen))
+            screen = app.screen
+            await settle(pilot)
+            assert screen.token_for == "cafe-creme.myshopify.com"
+            assert screen.store_id == fleet["uninstalled"].id
+            assert app.focused is screen.query_one("#token", Input)
+            text = screen_text(app)
+            assert "Reconnect cafe-creme.myshopify.com" in text and TOKEN_RECONNECT[:40] in text
+            assert "Approve on Shopify" not in text  # the engine keeps a token store on tokens
+            assert not any("reconnect with a new token" in t for t in toasts(app))
 
     async def test_an_oauth_store_gets_the_connect_drawer_in_reconnect_mode(
         self, make_app, fleet, offline_runtime

@@ -117,6 +117,19 @@ class TestRowRetry:
         assert states == {"customers": "synced", "orders": "pending", "products": "synced",
                           "collections": "synced"}
 
+    async def test_j_and_k_move_between_rows_like_the_arrows(self, make_app, fleet) -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await open_store(pilot, fleet["failing"].id)
+            table = screen.query_one(EntityTable)
+            await pilot.press("j")  # Orders: Failed
+            await pilot.pause()
+            assert table.highlighted.entity.value == "orders"
+            assert "enter or r: Retry" in screen_text(app)
+            await pilot.press("j", "k", "k")
+            await pilot.pause()
+            assert table.highlighted.entity.value == "customers"
+
     async def test_retry_button_of_the_highlighted_failed_row(self, make_app, fleet) -> None:
         store = fleet["escape"]  # Customers failed
         app = make_app()

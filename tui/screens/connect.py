@@ -12,6 +12,8 @@ sent; a store already in the database is refused with "Already connected". Then 
 On success the drawer closes and Sync settings opens with `initial_sync=True`, as the product
 does. `ConnectScreen(reconnect=start, store_id=id)` runs the same approval for an existing
 store that needs a fresh grant (its domain is fixed; the token path calls reconnect_token).
+`ConnectScreen(token_for=domain, store_id=id)` is the reconnect of a store that was connected
+with an access token: only the token field, since the engine will not switch it to OAuth.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from tui.widgets.oauth_wait import OAuthWait
 
 TITLE = "Connect Shopify store"
 TOKEN_REQUIRED = "Access token is required"
+TOKEN_RECONNECT = ("This store was connected with an Admin API access token: paste a new "
+                   "token to reconnect it.")
 DOMAIN_MESSAGES = (REQUIRED, INVALID_FORMAT, TOO_SHORT, TOO_LONG, HYPHEN, ALREADY_CONNECTED)
 
 
@@ -76,10 +80,12 @@ class ConnectScreen(ModalScreen[None]):
     ConnectScreen .muted { color: $text-muted; }
     """
 
-    def __init__(self, *, reconnect: OAuthStart | None = None, store_id: int | None = None) -> None:
+    def __init__(self, *, reconnect: OAuthStart | None = None, store_id: int | None = None,
+                 token_for: str | None = None) -> None:
         super().__init__()
         self.reconnect = reconnect
         self.store_id = store_id
+        self.token_for = token_for  # the domain of a token store being reconnected
         self.done = False
         self._started_listener = False
 
@@ -90,8 +96,9 @@ class ConnectScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         settings = self.app.runtime.settings  # type: ignore[attr-defined]
-        fixed = self.reconnect is not None
-        title = TITLE if self.reconnect is None else f"Reconnect {safe(self.reconnect.domain)}"
+        fixed = self.fixed_domain is not None
+        title = TITLE if self.fixed_domain is None else f"Reconnect {safe(self.fixed_domain)}"
+        oauth = "-hidden" if self.token_for is not None else ""
         with Vertical(id="drawer"):
             yield Static(Content(title), id="title")
             with VerticalScroll(id="body"):
@@ -99,22 +106,31 @@ class ConnectScreen(ModalScreen[None]):
                 yield Input(placeholder="mystore or mystore.myshopify.com", id="domain",
                             classes="-hidden" if fixed else "")
                 yield Static(Content(""), id="domain-message", classes="message")
-                yield Static(Content("Approve on Shopify (OAuth)"), classes="section")
+                yield Static(Content("Approve on Shopify (OAuth)"), classes=f"section {oauth}")
                 yield Static(Content("The merchant reviews the permissions and clicks "
-                                     "Install app."), classes="muted")
+                                     "Install app."), classes=f"muted {oauth}")
                 with Horizontal(classes="row" + (" -hidden" * fixed)):
                     yield Button("Connect", id="oauth", variant="primary", compact=True)
                 yield OAuthWait(simulator=settings.api_key == DEMO_API_KEY, classes="-hidden")
-                yield Static(Content("Or use an Admin API access token"), classes="section")
+                if self.token_for is not None:
+                    yield Static(Content(TOKEN_RECONNECT), classes="muted")
+                yield Static(Content("Or use an Admin API access token"),
+                             classes=f"section {oauth}")
                 yield Input(password=True, placeholder="shpat_…", id="token")
                 yield Static(Content(""), id="token-message", classes="message")
                 with Horizontal(classes="row"):
                     yield Button("Connect with token", id="with-token", compact=True)
             yield KeyBar()
 
+    @property
+    def fixed_domain(self) -> str | None:
+        """The domain of the store being reconnected (None: a new connect)."""
+        return self.reconnect.domain if self.reconnect is not None else self.token_for
+
     def on_mount(self) -> None:
         if self.reconnect is not None:
             self._wait(self.reconnect)
+        if self.fixed_domain is not None:
             self.query_one("#token", Input).focus()
         else:
             self.query_one("#domain", Input).focus()
@@ -132,8 +148,8 @@ class ConnectScreen(ModalScreen[None]):
 
     def validate_domain(self) -> str | None:
         """The normalised domain, or None after showing the exact validation message."""
-        if self.reconnect is not None:
-            return self.reconnect.domain
+        if self.fixed_domain is not None:
+            return self.fixed_domain
         value = self.query_one("#domain", Input).value
         message = validation_message(value)
         if message is not None:
@@ -189,7 +205,7 @@ class ConnectScreen(ModalScreen[None]):
 
     def _begin_oauth(self) -> None:
         domain = self.validate_domain()
-        if domain is not None and not self.done and self.reconnect is None:
+        if domain is not None and not self.done and self.fixed_domain is None:
             self.query_one("#oauth", Button).disabled = True
             self._start_oauth(domain)
 
@@ -249,13 +265,13 @@ class ConnectScreen(ModalScreen[None]):
         app: Any = self.app
         try:
             with app.runtime.db.connection_context():
-                if self.reconnect is not None and self.store_id is not None:
+                if self.fixed_domain is not None and self.store_id is not None:
                     summary = actions.reconnect_token(self.store_id, token)
                 else:
                     summary = actions.connect_token(domain, token)
         except Exception as error:  # never echo the token: only the engine's reason
             reason = safe(error)
-            where = "domain" if reason in DOMAIN_MESSAGES and self.reconnect is None \
+            where = "domain" if reason in DOMAIN_MESSAGES and self.fixed_domain is None \
                 else "token"
             app.call_from_thread(self._refused, reason, where)
             return
@@ -275,7 +291,7 @@ class ConnectScreen(ModalScreen[None]):
         self.query_one(OAuthWait).stop()
         app: Any = self.app
         self.dismiss(None)
-        if self.reconnect is not None:
+        if self.fixed_domain is not None:
             app.notify("Reconnected: syncs and webhooks resume", markup=False)
             return
         app.notify("Store connected", markup=False)

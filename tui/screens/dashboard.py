@@ -201,6 +201,8 @@ class DashboardScreen(Screen[None]):
         self.query_one("#empty").set_class(not empty, "-hidden")
         grid.set_class(empty or self.view != "cards", "-hidden")
         table.set_class(empty or self.view != "table", "-hidden")
+        if not empty and self.focused is None:  # the view was hidden (no stores): focus it again
+            self._focus_view()
         self.refresh_bindings()
 
     def on_card_grid_cursor_moved(self, _message: CardGrid.CursorMoved) -> None:

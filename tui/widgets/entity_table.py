@@ -3,7 +3,8 @@
 One row per entity, keyed by the entity, updated cell by cell in place so the cursor and the
 scroll position never move when new data arrives. The Detail column takes whatever width is
 left (long errors end in "…"; the store screen shows the highlighted row's full detail below).
-`enter` on a Failed row posts `RetryRequested` for that entity only.
+`enter` on a Failed row posts `RetryRequested` for that entity only; `j`/`k` move like the
+arrows, as in every other list of the app.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class EntityTable(DataTable[Text]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Retry", show=False, id="entity.select"),
+        Binding("k", "cursor_up", "Up", show=False, id="entity.up"),
+        Binding("j", "cursor_down", "Down", show=False, id="entity.down"),
     ]
 
     DEFAULT_CSS = """
