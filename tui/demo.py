@@ -31,6 +31,9 @@ _BEFORE_SYNC = {"fail_bulk", "throttle", "throttle_mode", "error_rate", "latency
                 "bulk_rate", "bulk_delay_ms"}
 
 
+SPARE_SHOP = "new-arrivals.myshopify.com"
+
+
 def demo_home() -> Path:
     return Path(platformdirs.user_data_dir("shopsync", appauthor=False)) / "demo"
 
@@ -134,6 +137,10 @@ def _connect_fleet(sim_url: str, stop: threading.Event) -> None:
     shape each one once its initial sync is done."""
     client = httpx.Client(base_url=sim_url, timeout=10)
     fleet = client.get("/_sim/demo").json()
+    # One shop is left for the operator to connect by hand (n, then "Approve in simulator").
+    client.post("/_sim/shops", json={"domain": SPARE_SHOP, "name": "New Arrivals",
+                                     "customers": 80, "orders": 200, "products": 30,
+                                     "collections": 3})
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="demo-connect") as pool:
         connected = [c for c in pool.map(lambda item: _connect_one(client, *item),
                                          enumerate(fleet)) if c is not None]
