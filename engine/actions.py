@@ -238,10 +238,6 @@ def disconnect(store_id: int) -> StoreSummary:
     with write_transaction():
         Store.update(paused=True, updated_at=utcnow()).where(Store.id == store.id).execute()
         cancelled = cancel_store_jobs(store.id)
-        EntitySync.update(state=EntityState.SYNCED.value).where(
-            (EntitySync.store == store.id) & (EntitySync.state == EntityState.PENDING.value)
-            & EntitySync.last_synced_at.is_null(False)
-        ).execute()
         record_event(store, "action", "Disconnected: data kept, syncs and webhooks paused"
                      + (f" ({cancelled} queued jobs cancelled)" if cancelled else ""))
     refresh_status(store.id)

@@ -7,14 +7,26 @@ Fernet key are SecretStr.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_VERSION = "2026-07"
+
+
+class ConfigError(RuntimeError):
+    """A SHOPSYNC_* setting is not usable; the message names the variable and says why."""
+
+
+def _split_listen(value: str) -> tuple[str, int]:
+    host, _, port = value.strip().rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"must be HOST:PORT with a port from 0 to 65535, not {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _default_home() -> Path:
@@ -55,8 +67,23 @@ class Settings(BaseSettings):
     @classmethod
     def _has_shop_placeholder(cls, value: str) -> str:
         if "{shop}" not in value:
-            raise ValueError("SHOPSYNC_SHOPIFY_URL must contain {shop}")
+            raise ValueError("must contain {shop}, e.g. https://{shop}")
         return value.rstrip("/")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_is_host_port(cls, value: str) -> str:
+        _split_listen(value)
+        return value.strip()
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if not isinstance(logging.getLevelName(value.strip().upper()), int):
+            raise ValueError(
+                f"must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {value!r}"
+            )
+        return value.strip().upper()
 
     @property
     def resolved_database_url(self) -> str:
@@ -68,17 +95,35 @@ class Settings(BaseSettings):
 
     @property
     def listen_host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host or "127.0.0.1", int(port)
+        return _split_listen(self.listen)
 
     def shop_origin(self, domain: str) -> str:
         return self.shopify_url.replace("{shop}", domain)
 
     def ensure_home(self) -> Path:
-        self.home.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.home, 0o700)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.home, 0o700)
+        except OSError as error:
+            raise ConfigError(
+                f"SHOPSYNC_HOME {self.home} cannot be used: {error.strerror or error}"
+            ) from None
         return self.home
 
 
 def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Settings from the environment; ConfigError (naming the variable) when one is invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_explain(error)) from None
+
+
+def _explain(error: ValidationError) -> str:
+    # Only the validators' own words: pydantic's rendering echoes the input, and a mistyped
+    # SHOPSYNC_API_SECRET or SHOPSYNC_SECRET_KEY must not be printed.
+    lines = []
+    for problem in error.errors():
+        name = "SHOPSYNC_" + "_".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"{name} {problem['msg'].removeprefix('Value error, ')}")
+    return "invalid setting: " + "; ".join(lines)

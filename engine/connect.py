@@ -98,6 +98,12 @@ def _claim_state(params: Mapping[str, str]) -> OAuthState:
             raise ActionError("The OAuth approval expired; start the connect again")
         if params.get("shop", "").lower() != row.domain:
             raise ActionError("The callback is for a different store than the one requested")
+        # Checked before the code is exchanged: a grant issued now would outlive the store.
+        store = Store.get_or_none(Store.domain == row.domain)
+        if store is not None and store.deleting:
+            raise ActionError(f"{row.domain} is being deleted; connect it again afterwards")
+        if store is None and row.purpose == "reconnect":
+            raise ActionError(f"{row.domain} was deleted meanwhile; connect it again")
         OAuthState.update(used_at=utcnow()).where(OAuthState.id == row.id).execute()
     return row
 
@@ -196,6 +202,8 @@ def _save_grant(runtime: Runtime, domain: str, tokens: oauth.TokenSet, *, method
         values.update(name=shop.get("name") or "", email=shop.get("email"))
     with write_transaction():
         store = Store.get_or_none(Store.domain == domain)
+        if store is not None and store.deleting:
+            raise ActionError(f"{domain} is being deleted; connect it again afterwards")
         if store is None:
             store = Store.create(domain=domain, name=values.pop("name", "") or "", **values)
             ensure_entity_rows(store)

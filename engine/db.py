@@ -56,12 +56,18 @@ def make_database(url: str) -> Database:
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
         return _sqlite(path or ":memory:")
     if parsed.scheme in ("postgres", "postgresql"):
+        try:
+            port = parsed.port or 5432
+        except ValueError:
+            raise DatabaseError(
+                f"invalid port in database URL {redact_url(url)}"
+            ) from None
         return PostgresqlDatabase(
             parsed.path.lstrip("/"),
             user=parsed.username,
             password=parsed.password,
             host=parsed.hostname,
-            port=parsed.port or 5432,
+            port=port,
             autorollback=True,
         )
     raise DatabaseError(f"unsupported database URL scheme {parsed.scheme!r} (sqlite or postgresql)")

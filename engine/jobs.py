@@ -32,7 +32,7 @@ from peewee import fn
 
 from engine.db import write_transaction
 from engine.handlers import Handler
-from engine.models import Job, RunnerHeartbeat, Store, utcnow
+from engine.models import EntitySync, Job, RunnerHeartbeat, Store, utcnow
 from engine.runtime import Runtime
 from engine.views import JobView
 
@@ -92,13 +92,32 @@ def enqueue(
 
 
 def cancel_store_jobs(store_id: int, kinds: tuple[str, ...] | None = None) -> int:
-    """Cancel queued (not running) jobs of a store; returns how many."""
-    query = Job.update(state="cancelled", finished_at=utcnow()).where(
-        (Job.store_id == store_id) & (Job.state == "queued")
-    )
-    if kinds:
-        query = query.where(Job.kind.in_(kinds))
-    return query.execute()
+    """Cancel queued (not running) jobs of a store; returns how many.
+
+    An entity shown Pending because of a cancelled sync goes back to what it was before it was
+    queued (Failed with its error, or Synced), so nothing claims to be queued that is not.
+    """
+    with write_transaction():
+        query = Job.select(Job.id, Job.kind, Job.entity).where(
+            (Job.store_id == store_id) & (Job.state == "queued")
+        )
+        if kinds:
+            query = query.where(Job.kind.in_(kinds))
+        jobs = list(query)
+        if not jobs:
+            return 0
+        cancelled = Job.update(state="cancelled", finished_at=utcnow()).where(
+            Job.id.in_([job.id for job in jobs]) & (Job.state == "queued")
+        ).execute()
+        entities = [job.entity for job in jobs if job.kind == "sync" and job.entity]
+        if entities:
+            pending = (EntitySync.store == store_id) & EntitySync.entity.in_(entities) & (
+                EntitySync.state == "pending")
+            EntitySync.update(state="failed").where(
+                pending & EntitySync.error.is_null(False)).execute()
+            EntitySync.update(state="synced").where(
+                pending & EntitySync.last_synced_at.is_null(False)).execute()
+    return cancelled
 
 
 def get_job(job_id: int) -> JobView:

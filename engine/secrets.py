@@ -10,7 +10,7 @@ import os
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from engine.config import Settings
+from engine.config import ConfigError, Settings
 
 
 class SecretError(RuntimeError):
@@ -19,7 +19,16 @@ class SecretError(RuntimeError):
 
 class Vault:
     def __init__(self, settings: Settings) -> None:
-        self._fernet = Fernet(self._load_key(settings))
+        key = self._load_key(settings)
+        try:
+            self._fernet = Fernet(key)
+        except ValueError:  # binascii.Error is a ValueError too; never echo the key
+            where = ("SHOPSYNC_SECRET_KEY" if settings.secret_key is not None
+                     else f"the key file {settings.key_file}")
+            raise ConfigError(
+                f"{where} is not a Fernet key (32 url-safe base64-encoded bytes); "
+                "tokens stored with the right key cannot be read without it"
+            ) from None
 
     @staticmethod
     def _load_key(settings: Settings) -> bytes:
@@ -31,6 +40,8 @@ class Vault:
             return path.read_bytes().strip()
         except FileNotFoundError:
             pass
+        except OSError as error:
+            raise ConfigError(f"cannot read the key file {path}: {error.strerror}") from None
         key = Fernet.generate_key()
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -357,9 +357,15 @@ def _route_uvicorn_logs() -> None:
 
 def main() -> None:
     """Subprocess entry point: `python -c "from engine.server import main; main()"`."""
+    from engine.config import ConfigError
+    from engine.db import DatabaseError
     from engine.logs import configure_logging
 
-    runtime = open_runtime()
+    try:
+        runtime = open_runtime()
+    except (ConfigError, DatabaseError) as error:
+        print(f"shopsync serve: {error}", file=sys.stderr)
+        sys.exit(2 if isinstance(error, ConfigError) else 1)
     configure_logging(runtime.settings, to_file=False)
     try:
         serve(runtime)

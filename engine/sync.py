@@ -38,6 +38,7 @@ from engine import metrics
 from engine.handlers import handler
 from engine.importer import IdMarker, Importer
 from engine.jobs import JobContext, JobFailed, JobInterrupted
+from engine.models import Store
 from engine.shopify import bulk
 from engine.shopify.bulk import BulkStatus
 from engine.shopify.client import ShopifyClient
@@ -56,11 +57,14 @@ from engine.sync_state import (
     Plan,
     RunInfo,
     all_fully_synced,
+    mark_interrupted,
     prepare,
     record_failure,
+    record_stopped,
     record_success,
     restart_run,
     set_operation,
+    skip_reason,
     write_progress,
 )
 
@@ -71,6 +75,16 @@ log = logging.getLogger("shopsync.sync")
 MODES = ("full", "incremental", "reconcile")
 RESTREAMS = 2  # a download that breaks off mid-file is started over this many times
 PROGRESS_EVERY = 0.25  # seconds between progress writes
+STORE_CHECK_EVERY = 1.0  # seconds between checks that the store may still sync
+
+
+class SyncStopped(Exception):
+    """The operator disconnected or is deleting the store (or switched the category off, or
+    the grant went) while this run was under way: it ends now, cleanly, importing no more."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 # -- early wake-up of a polling sync (bulk_operations/finish) -------------------------------------
@@ -125,6 +139,7 @@ class SyncRun:
         self.adopted = False
         self.operation_finished = False  # the operation reached a terminal state
         self._last_progress = 0.0
+        self._last_store_check = time.monotonic()
 
     # -- orchestration ----------------------------------------------------------------------------
 
@@ -138,12 +153,20 @@ class SyncRun:
                     seconds = time.monotonic() - import_started
                 except ShopifyError as error:
                     await self._fail(error, client)
+                except SyncStopped as stop:
+                    if self.operation_id is not None and not self.operation_finished:
+                        await self._cancel_quietly(client, self.operation_id)
+                    return await asyncio.to_thread(record_stopped, self._info(), stop.reason)
             return await asyncio.to_thread(
                 record_success, self._info(), sink, seconds, self.sync.run_base or 0
             )
         except ShopifyError as error:  # open_client itself: no usable token
             await self._fail(error, None)
-        except (JobInterrupted, JobFailed):
+        except JobInterrupted:
+            # Back in the queue, adopting its operation when resumed: not Syncing meanwhile.
+            await asyncio.to_thread(mark_interrupted, self.sync.id)
+            raise
+        except JobFailed:
             raise
         except Exception as error:  # a bug or a database error: never leave "syncing" behind
             log.exception("sync of %s %s crashed", self.store.domain, self.entity.value)
@@ -196,6 +219,7 @@ class SyncRun:
                     self.operation_finished = True
                     raise self._bulk_failure(status)
                 self.ctx.check_stop()
+                await self._check_store()
                 event.clear()
                 try:
                     await asyncio.wait_for(event.wait(), self.settings.bulk_poll_interval)
@@ -282,6 +306,7 @@ class SyncRun:
                         await writing
                     writing = asyncio.create_task(asyncio.to_thread(sink.write, batch))
                     self.ctx.check_stop()
+                    await self._check_store()
                     await self._progress(sink.lines, total)
         finally:
             if writing is not None:  # never leave a write running behind an exception
@@ -300,6 +325,17 @@ class SyncRun:
             email_consent=self.plan.email_consent, sms_consent=self.plan.sms_consent,
             on_flush=counted,
         )
+
+    async def _check_store(self) -> None:
+        """Raise SyncStopped when the store may no longer sync (read at most once a second)."""
+        now = time.monotonic()
+        if now - self._last_store_check < STORE_CHECK_EVERY:
+            return
+        self._last_store_check = now
+        store = await asyncio.to_thread(Store.get_or_none, Store.id == self.store.id)
+        reason = skip_reason(store, self.entity)
+        if reason is not None:
+            raise SyncStopped(reason)
 
     async def _progress(self, done: int, total: int | None) -> None:
         now = time.monotonic()

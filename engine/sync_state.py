@@ -223,6 +223,33 @@ def record_success(
     return {"entity": run.entity.value, **data}
 
 
+def mark_interrupted(sync_id: int) -> None:
+    """The runner stopped mid-run and requeued the job: the entity is Pending (queued) again."""
+    EntitySync.update(state=EntityState.PENDING.value, updated_at=utcnow()).where(
+        (EntitySync.id == sync_id) & (EntitySync.state == EntityState.SYNCING.value)
+    ).execute()
+
+
+def record_stopped(run: RunInfo, reason: str) -> dict:
+    """A run ended early because the store may no longer sync (engine.sync.SyncStopped):
+    the entity shows what it showed before the run, and nothing of the run is deleted."""
+    with write_transaction():
+        store = Store.get_or_none(Store.id == run.store_id)
+        sync = EntitySync.get_or_none(EntitySync.id == run.sync_id)
+        if store is None or sync is None:
+            return {"entity": run.entity.value, "skipped": reason}
+        synced = sync.last_synced_at is not None
+        EntitySync.update(
+            state=(EntityState.SYNCED if synced else EntityState.PENDING).value,
+            bulk_operation_id=None, updated_at=utcnow(),
+        ).where(EntitySync.id == run.sync_id).execute()
+        record_event(store, "sync", f"{run.entity.label} sync stopped: {reason}",
+                     data={"mode": run.mode, "bulk_operation_id": run.operation_id})
+        metrics.incr("shopsync_syncs_total", entity=run.entity.value, outcome="skipped")
+        refresh_status(run.store_id)
+    return {"entity": run.entity.value, "skipped": reason}
+
+
 def failure_detail(error: ShopifyError, entity: Entity) -> str:
     if isinstance(error, ScopeError):
         return missing_scope_detail(error.scopes or (CATEGORY_SCOPE[ENTITY_CATEGORY[entity]],))

@@ -29,12 +29,13 @@ class _Group(click.Group):
     """Maps engine errors to exit codes once, for every command."""
 
     def invoke(self, ctx: click.Context) -> object:
+        from engine.config import ConfigError
         from engine.db import DatabaseError
         from engine.errors import ActionError, InvalidInput
 
         try:
             return super().invoke(ctx)
-        except InvalidInput as error:
+        except (InvalidInput, ConfigError) as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(2)
         except ActionError as error:
@@ -371,14 +372,20 @@ def _worker() -> Iterator[None]:
     from engine import actions
     from engine.jobs import Runner, runner_alive
 
+    global _own_runner
     if runner_alive(None):
         yield
         return
     runner = Runner(actions._rt(), kind="cli").start_thread()
+    _own_runner = True
     try:
         yield
     finally:
+        _own_runner = False
         runner.stop()
+
+
+_own_runner = False  # the job being waited on runs in this process, and stops with it
 
 
 def _wait(view, timeout: float):  # type: ignore[no-untyped-def]
@@ -389,7 +396,11 @@ def _wait(view, timeout: float):  # type: ignore[no-untyped-def]
         final = wait_for_job(view.id, timeout=timeout, on_progress=progress.update)
     except TimeoutError as error:
         progress.close()
-        click.echo(f"Error: {error}; it keeps running in the background", err=True)
+        if _own_runner:
+            click.echo(f"Error: {error}; it is queued again and resumes when `shopsync serve` "
+                       "or the dashboard runs, or when this command is run again", err=True)
+        else:
+            click.echo(f"Error: {error}; it keeps running in the background", err=True)
         sys.exit(1)
     progress.close()
     if final.state == "failed":

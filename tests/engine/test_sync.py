@@ -218,7 +218,8 @@ async def test_interrupted_import_resumes_the_same_operation_without_duplicates(
     with pytest.raises(JobInterrupted):
         await run_sync(StopOnceImporting(runtime, job, _Runner()))  # type: ignore[arg-type]
     interrupted = row(store, "orders")
-    assert interrupted.state == EntityState.SYNCING.value
+    # Requeued, nothing importing it now: Pending (queued) until a runner resumes it.
+    assert interrupted.state == EntityState.PENDING.value
     assert interrupted.bulk_operation_id
     partial = len(ids(store, Order))
     assert 0 < partial < 3000
