@@ -125,7 +125,10 @@ def complete_oauth(runtime: Runtime, params: Mapping[str, str]) -> Store:
         state_row = _claim_state(params)
         origin = runtime.settings.shop_origin(state_row.domain)
         try:
-            tokens = asyncio.run(oauth.exchange_code(origin, api_key, api_secret, params["code"]))
+            code = params.get("code")
+            if not code:
+                raise ActionError("The OAuth callback carries no authorization code")
+            tokens = asyncio.run(oauth.exchange_code(origin, api_key, api_secret, code))
         except ShopifyError as error:
             raise ActionError(
                 f"Could not exchange the authorization code: {error.detail}"

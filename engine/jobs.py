@@ -202,6 +202,7 @@ class Runner:
         self.stopped = threading.Event()
         self.wake = threading.Event()
         self._running: dict[int, asyncio.Task] = {}  # store id (or -job id) -> task
+        self._job_ids: set[int] = set()  # jobs whose handler is still running here
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -271,12 +272,17 @@ class Runner:
             ).execute()
 
     def _extend_leases(self) -> None:
-        if not self._running:
+        # Only jobs whose handler still runs here: a job whose outcome could not be written
+        # lets its lease lapse, so another runner takes it over instead of it hanging forever.
+        ids = list(self._job_ids)
+        if not ids:
             return
         Job.update(
             lease_expires_at=utcnow() + timedelta(seconds=self.lease_seconds),
             heartbeat_at=utcnow(),
-        ).where((Job.lease_owner == self.owner) & (Job.state == "running")).execute()
+        ).where(
+            (Job.lease_owner == self.owner) & (Job.state == "running") & Job.id.in_(ids)
+        ).execute()
 
     def _retire(self) -> None:
         # Release whatever is still ours so the next runner resumes it at once.
@@ -295,7 +301,12 @@ class Runner:
             key = job.store_id if job.store_id is not None else -job.id
             task = asyncio.create_task(self._execute(job))
             self._running[key] = task
-            task.add_done_callback(lambda _t, key=key: self._running.pop(key, None))
+            self._job_ids.add(job.id)
+            task.add_done_callback(lambda _t, key=key, job_id=job.id: self._forget(key, job_id))
+
+    def _forget(self, key: int, job_id: int) -> None:
+        self._running.pop(key, None)
+        self._job_ids.discard(job_id)
 
     def _claim_one(self) -> Job | None:
         now = utcnow()

@@ -36,6 +36,10 @@ def _handler_class(complete: Callable[[Mapping[str, str]], object]) -> type:
             except ActionError as error:
                 self._answer(400, f"shopsync could not connect the store: {error}")
                 return
+            except Exception:  # never a traceback over the operator's dashboard
+                log.exception("OAuth callback failed")
+                self._answer(500, "shopsync could not complete the connection; see its log")
+                return
             domain = getattr(summary, "domain", params.get("shop", "the store"))
             self._answer(200, f"Connected {domain}. You can close this window.")
 

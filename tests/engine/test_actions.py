@@ -134,3 +134,19 @@ def test_delete_does_not_wait_for_the_running_sync(slow_export: Any) -> None:
     final = wait_for_job(deleted.id, timeout=10, interval=0.05)
     assert final.state == "done"
     assert Store.get_or_none(Store.id == store.id) is None
+
+
+def test_a_signed_callback_without_a_code_is_a_clear_error(runtime: Any, make_store: Any
+                                                           ) -> None:
+    from engine.connect import simulate_approval as approval_params
+    from engine.shopify.oauth import sign
+    from engine.simulator import DEMO_API_SECRET
+
+    actions.use_runtime(runtime)
+    store = make_store(oauth=True)
+    start = actions.begin_reconnect(store.id)
+    params = {k: v for k, v in approval_params(start).items() if k not in ("code", "hmac")}
+    params["hmac"] = sign(params, DEMO_API_SECRET)
+    with pytest.raises(actions.ActionError, match="carries no authorization code"):
+        actions.complete_oauth(params)
+    assert "no authorization code" in (actions.oauth_status(start.state) or "")

@@ -135,3 +135,19 @@ def test_failures_are_recorded_not_raised(offline_runtime) -> None:
     assert Job.get_by_id(a.id).error == "Orders: bulk export failed"
     assert Job.get_by_id(b.id).state == "failed"
     assert "ZeroDivisionError" in Job.get_by_id(b.id).error
+
+
+def test_leases_are_extended_only_for_jobs_still_running_here(offline_runtime) -> None:
+    """A job whose outcome this runner could not write must let its lease lapse, so another
+    runner takes it over, instead of being kept "running" by our heartbeat forever."""
+    [store] = _stores(1)
+    job = enqueue("sync", store, entity="orders")
+    runner = Runner(offline_runtime, handlers={}, lease_seconds=30)
+    expiry = utcnow() + timedelta(seconds=1)
+    Job.update(state="running", lease_owner=runner.owner, lease_expires_at=expiry).where(
+        Job.id == job.id).execute()
+    runner._extend_leases()
+    assert Job.get_by_id(job.id).lease_expires_at == expiry
+    runner._job_ids.add(job.id)
+    runner._extend_leases()
+    assert Job.get_by_id(job.id).lease_expires_at > expiry + timedelta(seconds=20)
