@@ -55,6 +55,22 @@ class TestActivity:
         assert "bay-books.myshopify.com" in text and "webhook" in text
         assert f"{PAGE:,}+ events" in text
 
+    async def test_the_highlighted_event_is_shown_in_full(self, make_app, offline_runtime
+                                                          ) -> None:
+        store = make_store("long-errors.myshopify.com", "Long Errors")
+        long = "Orders sync failed: " + "the upstream answered with a very long reason " * 4
+        add_event(store, "short one", kind="action", ago=timedelta(minutes=5))
+        add_event(store, long + "END", kind="sync", level="error", ago=timedelta(minutes=1))
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_activity(pilot)
+            full = str(screen.query_one("#full").render())
+            assert full.replace("\n", " ").count("END") == 1  # cut in the log, whole here
+            assert "long-errors.myshopify.com · sync" in full
+            await pilot.press("j")
+            await settle(pilot)
+            assert "short one" in str(screen.query_one("#full").render())
+
     async def test_text_filter(self, make_app, history) -> None:
         app = make_app()
         async with app.run_test(size=(120, 40)) as pilot:

@@ -20,7 +20,7 @@ from textual.widgets import Input, Select, Static
 
 from engine.queries import StoreNotFound, events, store_summary
 from engine.views import EventRow
-from tui.safe_text import content
+from tui.safe_text import content, safe
 from tui.screens.live import Live
 from tui.widgets.event_log import EventLog, header_line
 from tui.widgets.key_bar import KeyBar
@@ -49,6 +49,9 @@ class ActivityScreen(Live, Screen[None]):
     ActivityScreen #kind { width: 22; }
     ActivityScreen #columns { height: 1; padding: 0 1; color: $text-muted; text-style: bold; }
     ActivityScreen EventLog { padding: 0 1; }
+    ActivityScreen #full {
+        height: auto; max-height: 5; padding: 0 1; background: $panel;
+    }
     """
 
     def __init__(self, store_id: int | None = None) -> None:
@@ -68,6 +71,7 @@ class ActivityScreen(Live, Screen[None]):
                          allow_blank=True, id="kind")
         yield Static(Content(""), id="columns")
         yield EventLog(show_store=self.store_id is None, empty="No activity matches", id="log")
+        yield Static(Content(""), id="full")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -132,6 +136,18 @@ class ActivityScreen(Live, Screen[None]):
         if self.stale:
             title += Content("  ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
         self.query_one("#crumb", Static).update(title)
+
+    def on_event_log_highlighted(self, message: EventLog.Highlighted) -> None:
+        """The highlighted event in full: the log's columns cut long messages short."""
+        row = message.row
+        full = self.query_one("#full", Static)
+        if row is None:
+            full.update(Content(""))
+            return
+        where = f" · {safe(row.store_domain)}" if row.store_domain else ""
+        head = Content.styled(f"{row.at:%Y-%m-%d %H:%M:%S} UTC{where} · {row.kind}",
+                              "$foreground-muted")
+        full.update(head + Content("\n") + content(row.message, multiline=True))
 
     def on_event_log_need_more(self, message: EventLog.NeedMore) -> None:
         message.stop()

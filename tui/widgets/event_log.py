@@ -83,6 +83,13 @@ class EventLog(ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(0, always_update=True)
     """Index of the highlighted event (0 is the newest)."""
 
+    class Highlighted(Message):
+        """The highlighted event changed (None when the log is empty)."""
+
+        def __init__(self, row: EventRow | None) -> None:
+            super().__init__()
+            self.row = row
+
     class NeedMore(Message):
         """The operator reached the end of what is loaded: load events older than `before_id`."""
 
@@ -124,6 +131,8 @@ class EventLog(ScrollView, can_focus=True):
         if not following:
             self.set_reactive(EventLog.cursor, self.cursor + len(fresh))
             self.scroll_to(y=self.scroll_y + len(fresh), animate=False, immediate=True)
+        else:
+            self.post_message(self.Highlighted(self.highlighted))
         self.refresh()
         return len(fresh)
 
@@ -152,6 +161,7 @@ class EventLog(ScrollView, can_focus=True):
             self._scroll_cursor_into_view()
             self.refresh()
             self._maybe_need_more()
+        self.post_message(self.Highlighted(self.highlighted))
 
     def _scroll_cursor_into_view(self) -> None:
         height = self.scrollable_content_region.height
