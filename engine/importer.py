@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 from peewee import PostgresqlDatabase
 
-from engine.db import write_transaction
+from engine.db import execute_many, write_transaction
 from engine.models import database
 from engine.sync_rows import (
     ENTITY_TABLES,
@@ -197,9 +197,8 @@ class Importer:
         """Upsert a taken batch in one transaction; returns the number of rows written."""
         written = 0
         with write_transaction():
-            cursor = database.cursor()
             for name, rows in batch.items():
-                cursor.executemany(self._sql[name], rows)
+                execute_many(self._sql[name], rows)
                 written += len(rows)
             if written and self.on_flush is not None:
                 self.on_flush(written)  # metrics, in the same transaction
@@ -276,7 +275,7 @@ class IdMarker:
     def write(self, batch: list[tuple[int, int, int]]) -> int:
         if batch:
             with write_transaction():
-                database.cursor().executemany(self._sql, batch)
+                execute_many(self._sql, batch)
         self.rows += len(batch)
         return len(batch)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from peewee import Model
 
+from engine.db import execute_many
 from engine.jobs import cancel_store_jobs, enqueue
 from engine.models import (
     RECORD_MODELS,
@@ -208,7 +209,7 @@ def _replace_children(table: str, parent_column: str, store_id: int, parent_id: 
     if rows:
         full = [{"store_id": store_id, **row, "seen_run": run_id} for row in rows]
         columns = tuple(full[0])
-        database.cursor().executemany(
+        execute_many(
             upsert_sql(table, columns, KEY, database.param),
             [tuple(r[c] for c in columns) for r in full],
         )

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from peewee import PostgresqlDatabase
 
+from engine.db import execute_many
 from engine.models import EntitySync, database
 
 # How long a deleted record's id is remembered against late updates (Shopify retries for 4 h).
@@ -174,7 +175,7 @@ def insert_rows(table: str, rows: list[dict[str, Any]]) -> None:
     """Insert rows that all have the same columns, in one executemany."""
     if rows:
         columns = tuple(rows[0])
-        database.cursor().executemany(
+        execute_many(
             insert_sql(table, columns, database.param, False),
             [tuple(row[c] for c in columns) for row in rows],
         )

@@ -114,3 +114,27 @@ def test_connect_sync_resync_and_delete_on_postgres(pg_runtime, simulator, uniqu
         assert Order.select().where(Order.store == store.id).count() == 0
     finally:
         runner.stop()
+
+
+def test_webhooks_apply_dedupe_and_delete_on_postgres(pg_runtime, monkeypatch) -> None:
+    from engine.server import create_app
+    from tests.engine.livedata_support import AppServer, deliver, store_row, wait_until
+    from tests.engine.test_webhooks import order
+
+    secret = pg_runtime.settings.api_secret.get_secret_value()
+    store = store_row("pg-hooks.myshopify.com")
+    app = create_app(pg_runtime)
+    with AppServer(app) as server, httpx.Client(timeout=10) as client:
+        def post(topic: str, payload: dict, event: str) -> httpx.Response:
+            return deliver(client, server.url, topic, store.domain, payload, secret,
+                           event_id=event)
+
+        assert post("orders/create", order(7, "2026-11-02T10:00:00Z"), "e1").text == "received"
+        row = wait_until(lambda: Order.get_or_none(Order.shopify_id == 4007), timeout=5)
+        assert row.name == "#7"
+        assert post("orders/create", order(7, "2026-11-02T10:00:00Z"), "e1").text == "duplicate"
+        post("orders/updated", order(7, "2026-11-02T11:00:00Z", total_price="9.99"), "e2")
+        wait_until(lambda: Order.get(Order.shopify_id == 4007).total_price == "9.99", timeout=5)
+        post("orders/delete", {"id": 4007}, "e3")
+        wait_until(lambda: Order.get_or_none(Order.shopify_id == 4007) is None, timeout=5)
+        assert OrderLineItem.select().where(OrderLineItem.order_id == 4007).count() == 0
