@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -44,7 +45,14 @@ def ensure_installed() -> None:
         return
     print("shopsync: installing into .venv (first run only)…", file=sys.stderr, flush=True)
     if not (BIN / "python").exists():
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (subprocess.CalledProcessError, OSError) as error:
+            shutil.rmtree(VENV, ignore_errors=True)
+            sys.exit(
+                f"shopsync: could not create .venv ({error}). On Debian/Ubuntu install the "
+                "venv module first: sudo apt-get install python3-venv"
+            )
     python = str(BIN / "python")
     subprocess.run(
         [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",

@@ -154,6 +154,24 @@ class TestConnectAgainstTheSimulator:
             assert screen.query_one("#token", Input).value == ""
             assert Store.select().count() == 0
 
+    async def test_enter_again_while_waiting_starts_no_second_approval(
+        self, simulator, runtime, unique_domain
+    ) -> None:
+        from engine.models import OAuthState
+        from tui.app import ShopsyncApp
+
+        domain, _token = await asyncio.to_thread(sim_shop, simulator, unique_domain)
+        app = ShopsyncApp(runtime, poll=False, embedded_runner=False, theme="textual-dark")
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await open_connect(pilot)
+            await type_into(pilot, screen.query_one("#domain", Input), domain)
+            await pilot.press("enter")
+            assert await wait_until(pilot, lambda: screen.start is not None, 10)
+            screen.query_one("#domain", Input).focus()
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            assert OAuthState.select().where(OAuthState.domain == domain).count() == 1
+
     async def test_oauth_with_approve_in_simulator(self, simulator, runtime,
                                                    unique_domain) -> None:
         from tui.app import ShopsyncApp

@@ -204,6 +204,8 @@ class ConnectScreen(ModalScreen[None]):
     # -- OAuth --------------------------------------------------------------------------------
 
     def _begin_oauth(self) -> None:
+        if self.query_one("#oauth", Button).disabled:  # one approval in flight is enough
+            return
         domain = self.validate_domain()
         if domain is not None and not self.done and self.fixed_domain is None:
             self.query_one("#oauth", Button).disabled = True
