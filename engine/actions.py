@@ -138,7 +138,7 @@ def simulate_approval(start: OAuthStart) -> StoreSummary:
 
 def reconnect_token(store_id: int, token: str) -> StoreSummary:
     store = _store(store_id)
-    _connect.connect_token(_rt(), store.domain, token, existing=store)
+    _connect.connect_token(_rt(), store.domain, token)
     return store_summary(store.id)
 
 

@@ -171,8 +171,7 @@ async def _probe_token(runtime: Runtime, domain: str, token: str) -> tuple[list[
     return scopes, data.get("shop") or {}
 
 
-def connect_token(runtime: Runtime, domain: str, token: str, *, existing: Store | None = None
-                  ) -> Store:
+def connect_token(runtime: Runtime, domain: str, token: str) -> Store:
     """Check an access token against the shop and store it (new store, or a reconnect)."""
     token = (token or "").strip()
     if not token:
