@@ -190,9 +190,11 @@ def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
         os.environ.pop("SHOPSYNC_DATABASE_URL", None)
         simulator = _start_simulator(home, sim_port)
         from engine import actions
+        from engine.logs import configure_logging
         from engine.runtime import open_runtime
 
         runtime = open_runtime()  # creates the database before `serve` opens it
+        configure_logging(runtime.settings, to_file=True)
         actions.use_runtime(runtime)
         serve = _start_serve(home)
         if not headless:
