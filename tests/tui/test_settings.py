@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Button, ProgressBar, Switch
 
 from engine.jobs import Runner
-from engine.models import Job, Store
+from engine.models import EntitySync, Job, Store
 from engine.status import SYNC_RERUN_STARTED
 from tests.tui.conftest import settle
 from tests.tui.screen_helpers import (
@@ -88,6 +88,20 @@ class TestSyncStatus:
             await pilot.press("down", "enter")
             await settle(pilot)
         assert queued(store.id) == ["orders"]
+
+    async def test_the_highlighted_row_is_explained_in_full(self, make_app, fleet) -> None:
+        store = fleet["failing"]
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_settings(pilot, store.id)
+            table = screen.query_one(EntityTable)
+            table.focus()
+            await pilot.press("down")
+            await settle(pilot)
+            line = str(screen.query_one("#row-detail").render())
+            failed = Store.get_by_id(store.id).entity_syncs.where(
+                EntitySync.entity == "orders").get().error
+        assert line == f"Orders: {failed}"  # whole, though the Detail column cuts it
 
     async def test_resync_button_confirms_then_toasts(self, make_app, fleet) -> None:
         store = fleet["healthy"]

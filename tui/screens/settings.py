@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, ProgressBar, Static, Switch
+from textual.widgets import Button, DataTable, ProgressBar, Static, Switch
 
 from engine import actions
 from engine.diagnose import active_sync_entities
@@ -30,7 +30,7 @@ from engine.views import StoreDetail, StoreSummary
 from tui.clock import relative
 from tui.safe_text import content, safe
 from tui.screens.live import Live
-from tui.widgets.entity_table import COMPACT, EntityTable
+from tui.widgets.entity_table import COMPACT, EntityTable, entity_detail
 from tui.widgets.key_bar import KeyBar
 
 JUST_CONNECTED = "Connected. Choose what to sync, then start the initial sync."
@@ -96,6 +96,7 @@ class SettingsScreen(Live, ModalScreen[None]):
     SettingsScreen #progress { height: auto; }
     SettingsScreen #progress Bar { width: 1fr; }
     SettingsScreen EntityTable { margin-top: 1; }
+    SettingsScreen #row-detail { height: auto; }
     SettingsScreen #buttons { height: auto; margin-top: 1; }
     """
 
@@ -131,6 +132,7 @@ class SettingsScreen(Live, ModalScreen[None]):
                                       classes="-hidden")
                 yield Static(Content("Sync status"), classes="section")
                 yield EntityTable(COMPACT, id="entities")
+                yield Static(Content(""), id="row-detail")
                 with Horizontal(id="buttons"):
                     yield Button("Re-sync", id="resync", compact=True)
             yield KeyBar()
@@ -199,6 +201,7 @@ class SettingsScreen(Live, ModalScreen[None]):
             title += Content("  ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
         self.query_one("#title", Static).update(title)
         self.query_one(EntityTable).show(summary.entities, self.now, self.queued)
+        self._render_row_line()
         running = sync_progress(summary, self.queued)
         label = self.query_one("#initial-label", Static)
         start = self.query_one("#start-sync", Button)
@@ -275,6 +278,22 @@ class SettingsScreen(Live, ModalScreen[None]):
         app.call_from_thread(self.notify, "Initial sync started", title="Initial sync",
                              markup=False, timeout=3)
         app.call_from_thread(self.refresh_now)
+
+    def _render_row_line(self) -> None:
+        """The highlighted entity's detail in full: the drawer's Detail column is narrow."""
+        table = self.query_one(EntityTable)
+        row = table.highlighted
+        line = Content("")
+        if row is not None:
+            line = Content.styled(f"{row.entity.label}: ", "bold") + entity_detail(
+                row, row.entity.value in table.queued)
+            if row.state is EntityState.SYNCED:
+                line += Content(f"{row.records:,} records, synced "
+                                f"{relative(row.last_synced_at, self.now)}")
+        self.query_one("#row-detail", Static).update(line)
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._render_row_line()
 
     def on_entity_table_retry_requested(self, message: EntityTable.RetryRequested) -> None:
         message.stop()
