@@ -37,8 +37,7 @@ def print_stores(stores: list[StoreSummary]) -> None:
 
 def _fit(text: str, width: int) -> str:
     """Cut or pad to `width` terminal cells (wide CJK characters take two)."""
-    text = set_cell_size(text, width)
-    return text
+    return set_cell_size(text, width)
 
 
 def print_summary_line(summary: StoreSummary) -> None:
