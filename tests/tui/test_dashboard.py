@@ -11,6 +11,7 @@ from tests.tui.conftest import settle
 from tests.tui.factories import ESCAPE_NAME, FROZEN_NOW, MARKUP_NAME
 from tui.screens.dashboard import EMPTY_FLEET, DashboardScreen
 from tui.widgets.card_grid import CardGrid
+from tui.widgets.filter_bar import FilterBar
 from tui.widgets.fleet_header import FleetHeader
 from tui.widgets.fleet_table import FleetTable
 from tui.widgets.store_card import StoreCard
@@ -309,6 +310,25 @@ class TestEmptyFleet:
             assert empty.display and not empty.has_class("-hidden")
             assert str(app.screen.query_one("#empty-text").render()) == EMPTY_FLEET
             assert "Press n to connect" in EMPTY_FLEET
+
+    async def test_keys_still_work_after_a_dialog_closes_over_an_empty_fleet(
+        self, make_app, offline_runtime
+    ) -> None:
+        """Closing the Connect drawer must not hand the focus to the hidden filter field,
+        where `q` and every other key would be typed as filter text."""
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            assert app.focused is None or app.focused.id != "filter-text"
+            assert app.screen.query_one(FilterBar).has_class("-hidden")
+            await pilot.press("q")
+            await settle(pilot)
+        assert app.return_code is not None or not app.is_running
 
     async def test_the_cards_take_the_focus_when_the_first_store_arrives(
         self, make_app, offline_runtime

@@ -46,6 +46,9 @@ class DashboardScreen(Screen[None]):
     """Every store at a glance, with single-key actions on the store under the cursor."""
 
     HELP_TITLE = "Dashboard"
+    # Focus is placed by hand (_focus_view): with no stores the only focusable widget is the
+    # hidden filter field, and auto-focusing it would swallow every key as filter text.
+    AUTO_FOCUS = ""  # not None: None falls back to the app's "*"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_store", "Open", id="dashboard.open"),
