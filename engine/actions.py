@@ -2,8 +2,8 @@
 
 Every function takes plain values (store ids, entity and category names), validates them,
 writes durable state (a Job row, a flag) and returns at once; job-backed actions return the
-JobView to wait on. Errors are engine.errors: ActionError (str is the operator-facing reason),
-InvalidInput (bad input, nothing written) and NotAllowed (wrong state for this action).
+JobView to wait on. Errors are engine.domain.errors: ActionError (str is the operator-facing
+reason), InvalidInput (bad input, nothing written) and NotAllowed (wrong state for this action).
 
 `use_runtime(runtime)` binds the process's Runtime once; every entry point calls it after
 `open_runtime()`.
@@ -13,22 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine import connect as _connect
-from engine.connect import OAuthStart
-from engine.db import write_transaction
-from engine.errors import ActionError, InvalidInput, NotAllowed
-from engine.jobs import cancel_store_jobs, enqueue, job_view
-from engine.models import EntitySync, Store, utcnow
-from engine.queries import (
-    StoreNotFound,
-    categories_of,
-    record_event,
-    refresh_status,
-    store_detail,
-    store_summary,
-)
-from engine.runtime import Runtime
-from engine.status import (
+from engine.config import SIMULATOR_APP_KEY
+from engine.domain.errors import ActionError, InvalidInput, NotAllowed
+from engine.domain.status import (
     ENTITY_CATEGORY,
     SYNC_RERUN_STARTED,
     Category,
@@ -37,14 +24,62 @@ from engine.status import (
     Status,
     enabled_entities,
 )
-from engine.views import JobView, StoreDetail, StoreSummary
+from engine.domain.views import JobView, StoreDetail, StoreSummary
+from engine.jobs.queue import cancel_store_jobs, enqueue, job_view, runner_alive, wait_for_job
+from engine.jobs.runner import Runner
+from engine.lifecycle import connect as _connect
+from engine.lifecycle import oauth_listener
+from engine.lifecycle.connect import OAuthStart
+from engine.lifecycle.diagnosis import Finding, active_sync_entities, diagnose
+from engine.lifecycle.oauth_listener import stop_listener
+from engine.persistence.database import write_transaction
+from engine.persistence.models import EntitySync, Store, utcnow
+from engine.persistence.reads import (
+    StoreNotFound,
+    categories_of,
+    record_event,
+    refresh_status,
+    store_detail,
+    store_summary,
+)
+from engine.persistence.runtime import Runtime
+from engine.registry import make_runner
 
 __all__ = [
-    "ActionError", "InvalidInput", "NotAllowed", "OAuthStart", "begin_connect",
-    "begin_reconnect", "can", "check_health", "complete_oauth", "connect_token", "delete",
-    "disconnect", "oauth_status", "reconnect", "reconnect_token", "register_webhooks", "resync",
-    "retry", "retry_failed", "simulate_approval", "start_initial_sync", "update_settings",
+    "ActionError",
+    "Finding",
+    "InvalidInput",
+    "NotAllowed",
+    "OAuthStart",
+    "Runner",
+    "active_sync_entities",
+    "begin_connect",
+    "begin_reconnect",
+    "can",
+    "check_health",
+    "complete_oauth",
+    "connect_token",
+    "delete",
+    "diagnose",
+    "disconnect",
+    "ensure_listener",
+    "ensure_runner",
+    "oauth_status",
+    "reconnect",
+    "reconnect_token",
+    "register_webhooks",
+    "resync",
+    "retry",
+    "retry_failed",
+    "runner_alive",
+    "simulate_approval",
+    "simulator_approval_available",
+    "start_initial_sync",
+    "start_runner",
+    "stop_listener",
+    "update_settings",
     "use_runtime",
+    "wait_for_job",
 ]
 
 _runtime: Runtime | None = None
@@ -59,6 +94,22 @@ def _rt() -> Runtime:
     if _runtime is None:
         raise RuntimeError("engine.actions.use_runtime(runtime) was not called")
     return _runtime
+
+
+def ensure_listener() -> bool:
+    """Listen for OAuth callbacks in this process unless `serve` (or a listener) has the port."""
+    return oauth_listener.ensure_listener(_rt(), complete_oauth)
+
+
+def start_runner(kind: str = "embedded") -> Runner:
+    """Start a job runner for every job kind in a background thread of this process."""
+    return make_runner(_rt(), kind=kind).start_thread()
+
+
+def ensure_runner(kind: str) -> Runner | None:
+    """Make sure some runner works the queue: returns the one started here, or None when one
+    (`serve`, a worker, a dashboard's embedded runner) already beats."""
+    return None if runner_alive(None) else start_runner(kind)
 
 
 def _store(store_id: int) -> Store:
@@ -129,6 +180,11 @@ def complete_oauth(params: Mapping[str, str]) -> StoreSummary:
     """Handle the OAuth callback's query parameters (called by `serve` or the listener)."""
     store = _connect.complete_oauth(_rt(), params)
     return store_summary(store.id)
+
+
+def simulator_approval_available() -> bool:
+    """Whether the configured app is the bundled simulator's demo app (which can approve)."""
+    return _rt().settings.api_key == SIMULATOR_APP_KEY
 
 
 def simulate_approval(start: OAuthStart) -> StoreSummary:
@@ -303,7 +359,7 @@ def can(store: StoreSummary, action: str) -> bool:
 
 def find(text: str) -> StoreSummary:
     """The store named by a full domain or bare store name (CLI's STORE argument)."""
-    from engine.queries import find_store
+    from engine.persistence.reads import find_store
 
     try:
         return store_summary(find_store(text).id)

@@ -18,6 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_API_VERSION = "2026-07"
 
 
+# The client id that `shopsync simulator` prints for its demo app; only that app can be approved
+# from shopsync itself ("Approve in simulator"). tests/engine/test_architecture.py keeps it equal.
+SIMULATOR_APP_KEY = "shopsync-demo-app"
+
+
 class ConfigError(RuntimeError):
     """A SHOPSYNC_* setting is not usable; the message names the variable and says why."""
 
@@ -31,6 +36,11 @@ def _split_listen(value: str) -> tuple[str, int]:
 
 def _default_home() -> Path:
     return Path(platformdirs.user_data_dir("shopsync", appauthor=False))
+
+
+# The client id that `shopsync simulator` prints for its demo app; only that app can be approved
+# from shopsync itself ("Approve in simulator"). tests/engine/test_architecture.py keeps it equal.
+SIMULATOR_APP_KEY = "shopsync-demo-app"
 
 
 class Settings(BaseSettings):

@@ -60,7 +60,7 @@ def settings(simulator: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def runtime(settings):
     """An open runtime (database + vault) in the test's own SHOPSYNC_HOME."""
-    from engine.runtime import open_runtime
+    from engine.persistence.runtime import open_runtime
 
     rt = open_runtime(settings)
     yield rt
@@ -71,7 +71,7 @@ def runtime(settings):
 def offline_runtime():
     """A runtime with no simulator behind it, for pure database tests."""
     from engine.config import load_settings
-    from engine.runtime import open_runtime
+    from engine.persistence.runtime import open_runtime
 
     rt = open_runtime(load_settings())
     yield rt

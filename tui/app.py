@@ -30,9 +30,8 @@ from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 
 from engine import actions
-from engine.jobs import Runner, runner_alive
-from engine.runtime import Runtime, open_runtime
-from engine.views import StoreSummary
+from engine.domain.views import StoreSummary
+from engine.persistence.runtime import Runtime, open_runtime
 from tui.clock import Clock, utc_now
 from tui.commands import StoreActionCommands, StoreCommands, ThemeCommands
 from tui.messages import DataChanged, RunnerChecked
@@ -104,7 +103,7 @@ class ShopsyncApp(Operations, App[None]):
         self.poll_interval = poll_interval
         self.embedded_runner = embedded_runner
         self.mouse = mouse
-        self.runner: Runner | None = None
+        self.runner: actions.Runner | None = None
         self.runner_mode = ""
         self.home = self.runtime.settings.home
         chosen = theme or load_prefs(self.home).get("theme")
@@ -140,12 +139,12 @@ class ShopsyncApp(Operations, App[None]):
         serve = False
         if wanted == "auto":
             try:
-                serve = runner_alive("serve")
+                serve = actions.runner_alive("serve")
             except Exception as error:  # an unreadable database shows as stale on the dashboard
                 log.warning("cannot check for a serve runner: %s", error)
             wanted = not serve
         if wanted:
-            self.runner = Runner(self.runtime, kind="embedded").start_thread()
+            self.runner = actions.start_runner("embedded")
             self.runner_mode = "embedded runner"
         elif serve:
             self.runner_mode = "serve runner"
@@ -156,14 +155,14 @@ class ShopsyncApp(Operations, App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="runner-check")
     def _runner_worker(self) -> None:
         with self.runtime.db.connection_context():
-            alive = runner_alive("serve")
+            alive = actions.runner_alive("serve")
         self.post_message(RunnerChecked(alive))
 
     def on_runner_checked(self, message: RunnerChecked) -> None:
         """`serve` went away (or our runner died): run the jobs here, and say so."""
         ours = self.runner is not None and not self.runner.stopped.is_set()
         if not message.serve_alive and not ours:
-            self.runner = Runner(self.runtime, kind="embedded").start_thread()
+            self.runner = actions.start_runner("embedded")
             ours = True
         mode = "embedded runner" if ours else "serve runner" if message.serve_alive else ""
         if mode != self.runner_mode:

@@ -30,8 +30,7 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         from engine.config import ConfigError
-        from engine.db import DatabaseError
-        from engine.errors import ActionError, InvalidInput
+        from engine.domain.errors import ActionError, DatabaseError, InvalidInput
 
         try:
             return super().invoke(ctx)
@@ -88,7 +87,7 @@ def demo(no_mouse: bool, headless: bool) -> None:
 @main.command()
 def serve() -> None:
     """Headless engine: job runner, scheduler, webhook and OAuth callback server."""
-    from engine.server import main as serve_main
+    from engine.serve.app import main as serve_main
 
     serve_main()
 
@@ -99,12 +98,12 @@ def worker() -> None:
     import signal
     import threading
 
-    from engine.jobs import Runner
+    from engine import actions
 
     runtime = _runtime()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    runner = Runner(runtime, kind="worker").start_thread()
+    runner = actions.start_runner("worker")
     click.echo(f"worker {runner.owner} running; SIGTERM or Ctrl+C stops it", err=True)
     try:
         while not stop.wait(0.5) and not runner.stopped.is_set():
@@ -133,7 +132,7 @@ def simulator(host: str, port: int, seed: int, demo_fleet: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def stores(as_json: bool) -> None:
     """Every store with its status and entity states."""
-    from engine import queries
+    from engine.persistence import reads as queries
 
     _runtime()
     summaries = queries.list_stores()
@@ -148,7 +147,8 @@ def stores(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def show(store: str, as_json: bool) -> None:
     """One store: information, scopes, readiness, entities and findings."""
-    from engine import actions, queries
+    from engine import actions
+    from engine.persistence import reads as queries
 
     _runtime()
     detail = queries.store_detail(actions.find(store).id)
@@ -163,7 +163,7 @@ def show(store: str, as_json: bool) -> None:
 
 def _findings(store_id: int) -> list[dict]:
     try:
-        from engine.diagnose import diagnose
+        from engine.actions import diagnose
     except ImportError:  # the Troubleshoot rules ship with the TUI work
         return []
     return [
@@ -207,7 +207,8 @@ def connect(domain: str, token: str | None, no_sync: bool, approve: bool,
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait.")
 def health(store: str, as_json: bool, timeout: float) -> None:
     """Run a health check now and print the readiness checklist (exit 1 if it fails)."""
-    from engine import actions, queries
+    from engine import actions
+    from engine.persistence import reads as queries
 
     _runtime()
     target = actions.find(store)
@@ -246,7 +247,7 @@ def retry(store: str, entity: str, timeout: float) -> None:
 def resync(store: str, timeout: float) -> None:
     """Full re-sync of every enabled entity."""
     from engine import actions
-    from engine.status import SYNC_RERUN_STARTED
+    from engine.domain.status import SYNC_RERUN_STARTED
 
     _runtime()
     target = actions.find(store)
@@ -279,7 +280,7 @@ def disconnect(store: str) -> None:
 def reconnect(store: str, token: str | None, approve: bool, timeout: float) -> None:
     """Resume a store, or refresh its grant (settings, data and history kept)."""
     from engine import actions
-    from engine.connect import OAuthStart
+    from engine.actions import OAuthStart
 
     runtime = _runtime()
     target = actions.find(store)
@@ -298,7 +299,8 @@ def reconnect(store: str, token: str | None, approve: bool, timeout: float) -> N
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
 def delete(store: str, yes: bool, timeout: float) -> None:
     """Revoke the grant, delete every imported record and remove the store. Irreversible."""
-    from engine import actions, queries
+    from engine import actions
+    from engine.persistence import reads as queries
 
     _runtime()
     target = actions.find(store)
@@ -328,7 +330,8 @@ def settings(store: str, turn_on: tuple[str, ...], turn_off: tuple[str, ...],
              as_json: bool) -> None:
     """Show or change a store's data categories: customers, email_consent, sms_consent,
     orders, catalogue."""
-    from engine import actions, queries
+    from engine import actions
+    from engine.persistence import reads as queries
 
     _runtime()
     target = actions.find(store)
@@ -349,7 +352,7 @@ def settings(store: str, turn_on: tuple[str, ...], turn_off: tuple[str, ...],
 def _runtime():  # type: ignore[no-untyped-def]
     from engine import actions
     from engine.logs import configure_logging
-    from engine.runtime import open_runtime
+    from engine.persistence.runtime import open_runtime
 
     runtime = open_runtime()
     configure_logging(runtime.settings, to_file=True)
@@ -370,13 +373,12 @@ def _worker() -> Iterator[None]:
     """Make sure some runner works the queue while we wait: `serve`, a dashboard's embedded
     runner, or one in this process."""
     from engine import actions
-    from engine.jobs import Runner, runner_alive
 
     global _own_runner
-    if runner_alive(None):
+    runner = actions.ensure_runner("cli")
+    if runner is None:
         yield
         return
-    runner = Runner(actions._rt(), kind="cli").start_thread()
     _own_runner = True
     try:
         yield
@@ -389,7 +391,7 @@ _own_runner = False  # the job being waited on runs in this process, and stops w
 
 
 def _wait(view, timeout: float):  # type: ignore[no-untyped-def]
-    from engine.jobs import wait_for_job
+    from engine.actions import wait_for_job
 
     progress = out.Progress()
     try:
@@ -416,19 +418,19 @@ def _finish_oauth(runtime, start, approve: bool, timeout: float):  # type: ignor
     import time
 
     from engine import actions
-    from engine.errors import ActionError
-    from engine.oauth_listener import ensure_listener
+    from engine.actions import ensure_listener
+    from engine.domain.errors import ActionError
 
     if approve:
         return actions.simulate_approval(start)
-    ensure_listener(runtime)
+    ensure_listener()
     click.echo("Open this URL to approve the app on Shopify:", err=True)
     click.echo(start.url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = actions.oauth_status(start.state)
         if status == "ok":
-            from engine.queries import find_store, store_summary
+            from engine.persistence.reads import find_store, store_summary
 
             return store_summary(find_store(start.domain).id)
         if status is not None:
@@ -438,7 +440,7 @@ def _finish_oauth(runtime, start, approve: bool, timeout: float):  # type: ignor
 
 
 def _print_outcome(store_id: int) -> None:
-    from engine import queries
+    from engine.persistence import reads as queries
 
     out.print_summary_line(queries.store_summary(store_id))
 

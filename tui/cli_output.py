@@ -13,7 +13,7 @@ from datetime import datetime
 import click
 from rich.cells import cell_len, set_cell_size
 
-from engine.views import JobView, StoreDetail, StoreSummary
+from engine.domain.views import JobView, StoreDetail, StoreSummary
 from tui.safe_text import safe
 
 
@@ -48,7 +48,7 @@ def print_summary_line(summary: StoreSummary) -> None:
 
 
 def print_readiness(summary: StoreSummary, ok: bool) -> None:
-    from engine.status import HEALTH_COMPLETED, HEALTH_FAILED
+    from engine.domain.status import HEALTH_COMPLETED, HEALTH_FAILED
 
     click.echo(f"{safe(summary.name)}: {HEALTH_COMPLETED if ok else HEALTH_FAILED}")
     for item in summary.readiness:

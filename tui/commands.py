@@ -15,7 +15,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 
 from engine import actions
-from engine.views import StoreSummary
+from engine.domain.views import StoreSummary
 from tui.operations import LABELS, STORE_ACTIONS
 from tui.safe_text import safe
 

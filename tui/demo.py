@@ -80,7 +80,7 @@ def _start_serve(home: Path) -> subprocess.Popen:
 
 
 def _wait_for_serve(process: subprocess.Popen, timeout: float = 20.0) -> None:
-    from engine.jobs import runner_alive
+    from engine.actions import runner_alive
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,7 +94,7 @@ def _wait_for_serve(process: subprocess.Popen, timeout: float = 20.0) -> None:
 
 def _connect_one(client: httpx.Client, index: int, shop: dict) -> tuple[dict, int] | None:
     from engine import actions
-    from engine.errors import ActionError
+    from engine.domain.errors import ActionError
 
     before = {k: v for k, v in (shop.get("after_connect") or {}).items() if k in _BEFORE_SYNC}
     if before:
@@ -113,13 +113,11 @@ def _connect_one(client: httpx.Client, index: int, shop: dict) -> tuple[dict, in
 def _shape(client: httpx.Client, shop: dict, store_id: int) -> None:
     """After its initial sync, give the store its demo fault (uninstalled, paused, …)."""
     from engine import actions
-    from engine.errors import ActionError
-    from engine.jobs import wait_for_job
-    from engine.models import Job
+    from engine.actions import wait_for_job
+    from engine.domain.errors import ActionError
+    from engine.persistence.reads import active_job_ids
 
-    pending = [j.id for j in Job.select(Job.id).where(
-        (Job.store_id == store_id) & Job.state.in_(("queued", "running")))]
-    for job_id in pending:
+    for job_id in active_job_ids(store_id):
         with contextlib.suppress(TimeoutError):
             wait_for_job(job_id, timeout=60)
     after = {k: v for k, v in (shop.get("after_connect") or {}).items() if k not in _BEFORE_SYNC}
@@ -191,7 +189,7 @@ def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
         simulator = _start_simulator(home, sim_port)
         from engine import actions
         from engine.logs import configure_logging
-        from engine.runtime import open_runtime
+        from engine.persistence.runtime import open_runtime
 
         runtime = open_runtime()  # creates the database before `serve` opens it
         configure_logging(runtime.settings, to_file=True)

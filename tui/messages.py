@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from engine.views import FleetSummary, StoreSummary
+from engine.domain.views import FleetSummary, StoreSummary
 
 
 class FleetLoaded(Message):

@@ -30,10 +30,8 @@ from textual import work
 from textual.worker import get_current_worker
 
 from engine import actions
-from engine.connect import OAuthStart
-from engine.jobs import wait_for_job
-from engine.queries import store_detail
-from engine.status import (
+from engine.actions import OAuthStart, wait_for_job
+from engine.domain.status import (
     DISCONNECT_CONFIRM,
     HEALTH_COMPLETED,
     HEALTH_FAILED,
@@ -41,12 +39,13 @@ from engine.status import (
     Check,
     Entity,
 )
-from engine.views import JobView, StoreDetail, StoreSummary
+from engine.domain.views import JobView, StoreDetail, StoreSummary
+from engine.persistence.reads import store_detail
 from tui.messages import DataChanged, OperationDone
 from tui.safe_text import safe
 
 if TYPE_CHECKING:
-    from engine.runtime import Runtime
+    from engine.persistence.runtime import Runtime
 
 log = logging.getLogger("shopsync.tui")
 

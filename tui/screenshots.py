@@ -65,7 +65,7 @@ def available(shot: Shot) -> bool:
 async def take(shot: Shot, out: Path) -> Path:
     """Build the fixture database, run the app, press the keys and save `out/<name>.svg`."""
     from engine.config import load_settings
-    from engine.runtime import open_runtime
+    from engine.persistence.runtime import open_runtime
     from tests.tui.factories import demo_fleet, frozen_clock
     from tui.app import ShopsyncApp
 

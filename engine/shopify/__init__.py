@@ -9,7 +9,7 @@ Public API (everything else is private to the modules):
              access_scopes, TokenSet
 - bulk:      bulk.start, bulk.poll, bulk.cancel, bulk.stream_lines, BulkStatus
 - documents: every GraphQL document the engine sends
-- session:   open_client(runtime, store) — imported explicitly from engine.shopify.session,
+- session:   open_client(runtime, store) — imported explicitly from engine.credentials,
              because it is the only part that touches the database.
 """
 

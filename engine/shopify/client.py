@@ -51,7 +51,7 @@ TOKEN_HEADER = "X-Shopify-Access-Token"
 
 
 class TokenProvider(Protocol):
-    """Where the client gets its access token; `engine.shopify.session` persists rotations."""
+    """Where the client gets its access token; `engine.credentials` persists rotations."""
 
     async def token(self) -> str:
         """The token to send now (may refresh proactively when it is about to expire)."""

@@ -9,7 +9,7 @@ Three figures, same machine, same database file, same rows:
    upserts, bookkeeping) — rows / import-phase seconds, as the sync event reports it, plus the
    whole run's wall time;
 0. for context, the download alone: how fast the simulator serves the JSONL (lines/s);
-2. importer only: engine.importer fed the same JSONL lines from memory (parse + map + upsert);
+2. importer only: engine.sync.importer fed the same JSONL lines from memory (parse + map + upsert);
 3. floor: raw `sqlite3.executemany` of the already-mapped row tuples with the same SQL, in chunks
    of 500, one transaction — what the database alone costs.
 """
@@ -28,15 +28,16 @@ from collections.abc import Iterator
 import pytest
 
 from engine.config import load_settings
-from engine.importer import BATCH, TABLES, Importer, upsert_sql
-from engine.jobs import JobContext, enqueue
-from engine.models import Event, Store
-from engine.runtime import Runtime, open_runtime
+from engine.credentials import open_client
+from engine.jobs.queue import enqueue
+from engine.jobs.runner import JobContext
+from engine.persistence.models import Event, Store
+from engine.persistence.runtime import Runtime, open_runtime
 from engine.shopify import bulk
 from engine.shopify.documents import bulk_query
-from engine.shopify.session import open_client
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
-from engine.sync import run_sync
+from engine.sync.importer import BATCH, TABLES, Importer, upsert_sql
+from engine.sync.job import run_sync
 from tests.engine.conftest import Sim, connect_store
 
 ORDERS = 20_000

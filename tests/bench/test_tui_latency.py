@@ -66,7 +66,7 @@ async def measure(app: App[Any], keys: tuple[str, ...], ready: Any = None) -> di
 @pytest.mark.parametrize("view", ["cards", "table"])
 async def test_dashboard_latency_against_a_bare_app(offline_runtime, stores: int,
                                                     view: str) -> None:
-    from engine.queries import fleet_summary, list_stores
+    from engine.persistence.reads import fleet_summary, list_stores
     from tests.tui.factories import bulk_fleet, frozen_clock
     from tui.app import ShopsyncApp
 

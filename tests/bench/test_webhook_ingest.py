@@ -28,9 +28,9 @@ import orjson
 import pytest
 
 from engine.config import load_settings
-from engine.models import Order
-from engine.runtime import open_runtime
-from engine.webhooks import sign
+from engine.persistence.models import Order
+from engine.persistence.runtime import open_runtime
+from engine.webhooks.receipts import sign
 from tests.engine.livedata_support import free_port, store_row, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,7 +157,7 @@ def test_webhook_ingest_against_a_bare_endpoint(tmp_path: Path,
                SHOPSYNC_LISTEN=f"127.0.0.1:{real_port}", PYTHONPATH=str(REPO),
                SHOPSYNC_PUBLIC_URL=f"http://127.0.0.1:{real_port}", SHOPSYNC_LOG_LEVEL="WARNING")
     log = (tmp_path / "serve.log").open("wb")
-    real = subprocess.Popen([sys.executable, "-c", "from engine.server import main; main()"],
+    real = subprocess.Popen([sys.executable, "-c", "from engine.serve.app import main; main()"],
                             env=env, cwd=REPO, stdout=log, stderr=log)
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port)], env=env,
                             cwd=REPO, stdout=log, stderr=log)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine import domains
+from engine.domain import domains
 
 
 class TestUsage:

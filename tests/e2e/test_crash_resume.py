@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from engine import actions
-from engine.models import EntitySync, Job, Order, OrderLineItem
+from engine.persistence.models import EntitySync, Job, Order, OrderLineItem
 
 from .conftest import REPO
 

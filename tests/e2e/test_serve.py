@@ -1,6 +1,6 @@
 """`serve` as a subprocess against the session simulator: the live-data acceptance checks.
 
-Each test starts `python -c "from engine.server import main; main()"` on a free loopback port
+Each test starts `python -c "from engine.serve.app import main; main()"` on a free loopback port
 that is also SHOPSYNC_PUBLIC_URL, connects stores through engine.actions in this process (the
 database is shared through SHOPSYNC_HOME), and drives the simulator's control API.
 """
@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine import actions
-from engine.models import (
+from engine.persistence.models import (
     Customer,
     EntitySync,
     Job,
@@ -33,7 +33,7 @@ from engine.models import (
     database,
     utcnow,
 )
-from engine.webhooks import sign
+from engine.webhooks.receipts import sign
 from tests.engine.livedata_support import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +53,7 @@ class ServeProcess:
     def start(self) -> ServeProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from engine.server import main; main()"],
+            [sys.executable, "-c", "from engine.serve.app import main; main()"],
             env=self.env, cwd=REPO, stdout=log, stderr=log,
         )
         log.close()

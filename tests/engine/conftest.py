@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from engine.config import Settings
-from engine.models import Store
-from engine.queries import ensure_entity_rows, refresh_status
+from engine.domain.views import JobView
+from engine.persistence.models import Store
+from engine.persistence.reads import ensure_entity_rows, refresh_status
 from engine.shopify.oauth import TokenSet, authorize_url, exchange_code
-from engine.views import JobView
 
 REDIRECT = "http://127.0.0.1:9/oauth/callback"
 
@@ -141,14 +141,14 @@ def make_store(runtime: Any, sim: Sim, unique_domain: str, settings: Settings):
 
 
 def enqueue_now(kind: str, store: Store, **kw: Any) -> Any:
-    """engine.jobs.enqueue under BEGIN IMMEDIATE.
+    """engine.jobs.queue.enqueue under BEGIN IMMEDIATE.
 
     enqueue reads then writes in a deferred transaction; while a runner writes heartbeats that
     can fail at once with "database is locked" (SQLite's snapshot upgrade is not retried by the
     busy timeout). Reported; until enqueue takes the write lock itself, tests take it for it.
     """
-    from engine.importer import write_transaction
-    from engine.jobs import enqueue
+    from engine.jobs.queue import enqueue
+    from engine.sync.importer import write_transaction
 
     with write_transaction():
         return enqueue(kind, store, **kw)
@@ -157,9 +157,10 @@ def enqueue_now(kind: str, store: Store, **kw: Any) -> Any:
 @pytest.fixture
 def run_job(runtime: Any) -> Iterator[Callable[..., JobView]]:
     """run_job(kind, store, entity=None, params=None, timeout=60) → the finished JobView."""
-    from engine.jobs import Runner, wait_for_job
+    from engine.jobs.queue import wait_for_job
+    from engine.registry import make_runner
 
-    runner = Runner(runtime).start_thread()
+    runner = make_runner(runtime).start_thread()
 
     def run(kind: str, store: Store, *, entity: str | None = None,
             params: dict | None = None, timeout: float = 60) -> JobView:

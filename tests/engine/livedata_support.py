@@ -19,9 +19,9 @@ import httpx
 import orjson
 import uvicorn
 
-from engine.models import ALL_MODELS, EntitySync, Store, database, utcnow
-from engine.queries import ensure_entity_rows, refresh_status
-from engine.webhooks import sign
+from engine.persistence.models import ALL_MODELS, EntitySync, Store, database, utcnow
+from engine.persistence.reads import ensure_entity_rows, refresh_status
+from engine.webhooks.receipts import sign
 
 ALL_SCOPES = "read_customers,read_orders,read_products"
 

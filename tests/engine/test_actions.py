@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from engine import actions
-from engine.db import write_transaction
-from engine.models import EntitySync, Job, Store, utcnow
-from engine.queries import ensure_entity_rows, refresh_status, store_summary
-from engine.status import EntityState
-from engine.webhook_apply import apply
-from engine.webhook_context import ApplyContext
+from engine.domain.status import EntityState
+from engine.persistence.database import write_transaction
+from engine.persistence.models import EntitySync, Job, Store, utcnow
+from engine.persistence.reads import ensure_entity_rows, refresh_status, store_summary
+from engine.webhooks.apply import apply
+from engine.webhooks.context import ApplyContext
 
 
 @pytest.fixture
@@ -100,11 +100,11 @@ def _wait_until(predicate: Any, timeout: float = 10.0) -> None:
 @pytest.fixture
 def slow_export(runtime: Any, make_store: Any) -> Iterator[tuple[Store, Any, Any]]:
     """A store whose Customers export sits at Shopify for a minute, syncing on a runner."""
-    from engine.jobs import Runner
+    from engine.registry import make_runner
 
     actions.use_runtime(runtime)
     store = make_store(customers=50, bulk_delay_ms=60_000)
-    runner = Runner(runtime, poll_interval=0.05).start_thread()
+    runner = make_runner(runtime, poll_interval=0.05).start_thread()
     [view, *_rest] = actions.resync(store.id)
     runner.notify()
     _wait_until(lambda: EntitySync.get(store=store.id, entity="customers").bulk_operation_id)
@@ -113,7 +113,7 @@ def slow_export(runtime: Any, make_store: Any) -> Iterator[tuple[Store, Any, Any
 
 
 def test_disconnect_stops_the_running_sync(slow_export: Any) -> None:
-    from engine.jobs import wait_for_job
+    from engine.jobs.queue import wait_for_job
 
     store, view, _runner = slow_export
     actions.disconnect(store.id)
@@ -126,7 +126,7 @@ def test_disconnect_stops_the_running_sync(slow_export: Any) -> None:
 
 
 def test_delete_does_not_wait_for_the_running_sync(slow_export: Any) -> None:
-    from engine.jobs import wait_for_job
+    from engine.jobs.queue import wait_for_job
 
     store, _view, runner = slow_export
     deleted = actions.delete(store.id)
@@ -138,7 +138,7 @@ def test_delete_does_not_wait_for_the_running_sync(slow_export: Any) -> None:
 
 def test_a_signed_callback_without_a_code_is_a_clear_error(runtime: Any, make_store: Any
                                                            ) -> None:
-    from engine.connect import simulate_approval as approval_params
+    from engine.lifecycle.connect import simulate_approval as approval_params
     from engine.shopify.oauth import sign
     from engine.simulator import DEMO_API_SECRET
 

@@ -283,8 +283,8 @@ async def test_a_proactive_refresh_that_fails_transiently_keeps_the_still_valid_
 
     from pydantic import SecretStr
 
-    from engine.models import Store, utcnow
-    from engine.shopify.session import open_client
+    from engine.credentials import open_client
+    from engine.persistence.models import Store, utcnow
 
     runtime = offline_runtime
     runtime.settings.api_key, runtime.settings.api_secret = "key", SecretStr("secret")

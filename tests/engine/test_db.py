@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from engine.config import load_settings
-from engine.db import SCHEMA_VERSION, DatabaseError, open_database, schema_version
-from engine.models import SchemaMeta, Store
-from engine.runtime import open_runtime
-from engine.secrets import SecretError, Vault
+from engine.persistence.database import SCHEMA_VERSION, DatabaseError, open_database, schema_version
+from engine.persistence.models import SchemaMeta, Store
+from engine.persistence.runtime import open_runtime
+from engine.persistence.vault import SecretError, Vault
 
 
 def test_home_and_database_are_private(_isolated_environment: Path) -> None:

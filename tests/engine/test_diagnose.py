@@ -1,4 +1,4 @@
-"""engine.diagnose: the documented diagnosis tree over fixture stores with fixed timestamps."""
+"""engine.lifecycle.diagnosis: the documented diagnosis tree over fixture stores, fixed times."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine.diagnose import ACTION_KEYS, STUCK_AFTER, Finding, diagnose
-from engine.livedata import ALL_TOPICS, SILENT_AFTER
-from engine.models import EntitySync, Store
-from engine.queries import refresh_status
-from engine.status import ENTITY_ORDER, Check
+from engine.domain.status import ENTITY_ORDER, Check
+from engine.lifecycle.diagnosis import ACTION_KEYS, STUCK_AFTER, Finding, diagnose
+from engine.lifecycle.subscriptions import ALL_TOPICS, SILENT_AFTER
+from engine.persistence.models import EntitySync, Store
+from engine.persistence.reads import refresh_status
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.domains import (
+from engine.domain.domains import (
     HYPHEN,
     INVALID_FORMAT,
     REQUIRED,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from engine.models import Event, Store, utcnow
-from engine.queries import refresh_status
-from engine.status import ENTITY_ORDER, HEALTH_COMPLETED, HEALTH_FAILED, Check, Status
+from engine.domain.status import ENTITY_ORDER, HEALTH_COMPLETED, HEALTH_FAILED, Check, Status
+from engine.persistence.models import Event, Store, utcnow
+from engine.persistence.reads import refresh_status
 
 FAST = {"bulk_rate": 500_000}
 

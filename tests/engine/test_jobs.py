@@ -7,8 +7,9 @@ import threading
 import time
 from datetime import timedelta
 
-from engine.jobs import JobContext, JobFailed, Runner, enqueue, runner_alive, wait_for_job
-from engine.models import Job, RunnerHeartbeat, Store, utcnow
+from engine.jobs.queue import enqueue, runner_alive, wait_for_job
+from engine.jobs.runner import JobContext, JobFailed, Runner
+from engine.persistence.models import Job, RunnerHeartbeat, Store, utcnow
 
 
 def _stores(n: int) -> list[Store]:

@@ -21,9 +21,10 @@ import pytest
 
 from engine import actions
 from engine.config import load_settings
-from engine.jobs import Runner, wait_for_job
-from engine.models import Customer, Order, OrderLineItem, Store
-from engine.runtime import open_runtime
+from engine.jobs.queue import wait_for_job
+from engine.persistence.models import Customer, Order, OrderLineItem, Store
+from engine.persistence.runtime import open_runtime
+from engine.registry import make_runner
 
 
 def _pg_bin() -> Path | None:
@@ -96,7 +97,7 @@ def test_connect_sync_resync_and_delete_on_postgres(pg_runtime, simulator, uniqu
         "domain": unique_domain, "customers": 120, "orders": 300, "products": 40,
         "collections": 5}).json()
     store = actions.connect_token(unique_domain, shop["access_token"])
-    runner = Runner(pg_runtime, kind="test").start_thread()
+    runner = make_runner(pg_runtime, kind="test").start_thread()
     try:
         for view in actions.resync(store.id):
             assert wait_for_job(view.id, timeout=60).state == "done"
@@ -117,7 +118,7 @@ def test_connect_sync_resync_and_delete_on_postgres(pg_runtime, simulator, uniqu
 
 
 def test_webhooks_apply_dedupe_and_delete_on_postgres(pg_runtime, monkeypatch) -> None:
-    from engine.server import create_app
+    from engine.serve.app import create_app
     from tests.engine.livedata_support import AppServer, deliver, store_row, wait_until
     from tests.engine.test_webhooks import order
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from engine.models import EntitySync, Job, Store, utcnow
-from engine.scheduler import Scheduler
+from engine.persistence.models import EntitySync, Job, Store, utcnow
+from engine.sync.scheduler import Scheduler
 from tests.engine.livedata_support import mark_synced, store_row
 
 

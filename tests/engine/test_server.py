@@ -11,10 +11,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine import metrics
-from engine.jobs import Runner, enqueue
-from engine.models import Job, RunnerHeartbeat, Store
-from engine.server import ServeError, create_app, serve
+from engine.jobs.queue import enqueue
+from engine.jobs.runner import Runner
+from engine.persistence import counters as metrics
+from engine.persistence.models import Job, RunnerHeartbeat, Store
+from engine.serve.app import ServeError, create_app, serve
 from tests.engine.livedata_support import AppServer, deliver, store_row, wait_until
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.status import (
+from engine.domain.status import (
     Category,
     Entity,
     EntityState,

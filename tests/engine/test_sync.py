@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
-from engine.jobs import JobContext, JobInterrupted, enqueue, get_job, wait_for_job
-from engine.models import (
+from engine.domain.status import ENTITY_ORDER, EntityState, Status
+from engine.jobs.queue import enqueue, get_job, wait_for_job
+from engine.jobs.runner import JobContext, JobInterrupted
+from engine.jobs.wakeups import wake
+from engine.persistence.models import (
     Collection,
     CollectionMembership,
     Customer,
@@ -25,10 +28,10 @@ from engine.models import (
     Store,
     utcnow,
 )
-from engine.queries import refresh_status
-from engine.status import ENTITY_ORDER, EntityState, Status
-from engine.sync import run_sync, wake
-from engine.sync_rows import gid_number
+from engine.persistence.reads import refresh_status
+from engine.registry import make_runner
+from engine.sync.job import run_sync
+from engine.sync.rows import gid_number
 from tests.engine.conftest import enqueue_now
 
 MODELS = {"customers": Customer, "orders": Order, "products": Product, "collections": Collection}
@@ -67,10 +70,9 @@ def assert_matches_simulator(sim, store: Store) -> None:
 
 @pytest.mark.slow
 def test_initial_sync_of_a_large_shop(runtime, sim, make_store) -> None:
-    from engine.jobs import Runner
 
     store = make_store(customers=5000, orders=20_000, products=2000, collections=100, **FAST)
-    runner = Runner(runtime).start_thread()
+    runner = make_runner(runtime).start_thread()
     try:
         jobs = [enqueue_now("sync", store, entity=e.value) for e in ENTITY_ORDER]
         runner.notify()
@@ -349,12 +351,11 @@ def test_gid_numbers() -> None:
 
 
 def test_wake_makes_a_waiting_sync_poll_at_once(runtime, sim, make_store):
-    from engine.jobs import Runner
 
     runtime.settings.bulk_poll_interval = 60.0  # without wake() the job would sit a minute
     store = make_store(orders=20, bulk_rate=200)  # the export runs ~¼ s: the sync must wait
     assert wake(store.id) is False  # nobody is waiting yet
-    runner = Runner(runtime).start_thread()
+    runner = make_runner(runtime).start_thread()
     try:
         job = enqueue_now("sync", store, entity="orders")
         runner.notify()

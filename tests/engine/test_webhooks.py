@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from engine.config import load_settings
-from engine.models import (
+from engine.persistence.models import (
     Collection,
     CollectionMembership,
     Customer,
@@ -30,10 +30,10 @@ from engine.models import (
     Store,
     WebhookReceipt,
 )
-from engine.runtime import Runtime, open_runtime
-from engine.server import create_app
-from engine.webhook_ingest import WebhookIngest
-from engine.webhooks import read_headers, sign, signature_valid
+from engine.persistence.runtime import Runtime, open_runtime
+from engine.serve.app import create_app
+from engine.webhooks.ingest import WebhookIngest
+from engine.webhooks.receipts import read_headers, sign, signature_valid
 from tests.engine.livedata_support import (
     AppServer,
     deliver,
@@ -318,7 +318,7 @@ def test_ignored_deliveries_are_acknowledged(live: Live) -> None:
 # -- lifecycle and compliance topics ---------------------------------------------------------------
 
 def test_uninstall_makes_the_store_reconnect_required_at_once(live: Live) -> None:
-    from engine.jobs import enqueue
+    from engine.jobs.queue import enqueue
 
     store = store_row(SHOP, webhook_topics="ORDERS_CREATE")
     queued = enqueue("sync", store, entity="orders", params={"mode": "incremental"})
@@ -348,10 +348,10 @@ def test_scopes_update_rechecks_health(live: Live) -> None:
 
 
 def test_bulk_finish_wakes_the_waiting_sync(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.sync
+    import engine.jobs.wakeups
 
     calls: list[tuple[int, str | None]] = []
-    monkeypatch.setattr(engine.sync, "wake", lambda store_id, entity=None: calls.append(
+    monkeypatch.setattr(engine.jobs.wakeups, "wake", lambda store_id, entity=None: calls.append(
         (store_id, entity)) or True)
     store = store_row(SHOP)
     EntitySync.update(bulk_operation_id="gid://shopify/BulkOperation/42").where(

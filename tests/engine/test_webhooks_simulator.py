@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from engine.livedata import ALL_TOPICS, webhook_problem
-from engine.models import (
+from engine.credentials import open_client
+from engine.lifecycle.subscriptions import ALL_TOPICS, webhook_problem
+from engine.persistence.models import (
     Collection,
     Customer,
     Event,
@@ -24,10 +25,9 @@ from engine.models import (
     Store,
     WebhookReceipt,
 )
-from engine.scheduler import Scheduler
-from engine.server import create_app
+from engine.serve.app import create_app
 from engine.shopify.documents import WEBHOOK_DELETE, WEBHOOK_LIST
-from engine.shopify.session import open_client
+from engine.sync.scheduler import Scheduler
 from tests.engine.conftest import run_coroutine
 from tests.engine.livedata_support import AppServer, wait_until
 

@@ -3,7 +3,7 @@
 Rows are written with the engine's models directly (the UI itself never does this) and every
 timestamp is fixed relative to `FROZEN_NOW`, so an app given `clock=frozen_clock` renders the
 same "3 min ago" texts on every run. The status of each store is derived with the engine's own
-rule (`engine.status.derive_status`), never set by hand, so a fixture cannot show a state the
+rule (`engine.domain.status.derive_status`), never set by hand, so a fixture cannot show a state the
 engine would never produce.
 
     demo_fleet()        the demo-like fleet: every status and every entity state, hostile names
@@ -13,7 +13,7 @@ engine would never produce.
     add_records(...)    n imported rows of one entity (what a delete would remove)
 
 All functions need an open runtime (the `offline_runtime` fixture, or
-`engine.runtime.open_runtime`).
+`engine.persistence.runtime.open_runtime`).
 """
 
 from __future__ import annotations
@@ -25,20 +25,7 @@ from typing import Any
 
 from peewee import JSONField, Model
 
-from engine.livedata import ALL_TOPICS
-from engine.models import (
-    Collection,
-    Customer,
-    EntitySync,
-    Event,
-    Job,
-    Order,
-    Product,
-    Store,
-    database,
-)
-from engine.queries import status_facts
-from engine.status import (
+from engine.domain.status import (
     ALL_SCOPES,
     ENTITY_CATEGORY,
     ENTITY_ORDER,
@@ -49,6 +36,19 @@ from engine.status import (
     StatusFacts,
     derive_status,
 )
+from engine.lifecycle.subscriptions import ALL_TOPICS
+from engine.persistence.models import (
+    Collection,
+    Customer,
+    EntitySync,
+    Event,
+    Job,
+    Order,
+    Product,
+    Store,
+    database,
+)
+from engine.persistence.reads import status_facts
 
 FROZEN_NOW = datetime(2026, 11, 27, 10, 0, 0)  # naive UTC, like every timestamp in the database
 

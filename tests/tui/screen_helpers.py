@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 from textual.widgets import Input
 
-from engine.livedata import ALL_TOPICS
-from engine.models import Store
+from engine.lifecycle.subscriptions import ALL_TOPICS
+from engine.persistence.models import Store
 from tests.tui.conftest import settle
 
 SIZES_IDS = ("120x40", "80x24")
@@ -79,11 +79,12 @@ def connect_sim_store(simulator: Any, runtime: Any, domain: str, **fields: Any) 
 def connect_and_sync(simulator: Any, runtime: Any, domain: str, **fields: Any) -> int:
     """A connected store whose initial sync has run (with a runner stopped afterwards)."""
     from engine import actions
-    from engine.jobs import Runner, wait_for_job
+    from engine.jobs.queue import wait_for_job
+    from engine.registry import make_runner
 
     store_id = connect_sim_store(simulator, runtime, domain, **fields)
     views = actions.start_initial_sync(store_id)
-    runner = Runner(runtime, kind="embedded").start_thread()
+    runner = make_runner(runtime, kind="embedded").start_thread()
     try:
         for view in views:
             wait_for_job(view.id, timeout=60)

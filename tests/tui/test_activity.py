@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from textual.widgets import Input, Select
 
-from engine.models import Event, Store
+from engine.persistence.models import Event, Store
 from tests.tui.conftest import settle
 from tests.tui.factories import add_event, make_store
 from tests.tui.screen_helpers import pressing, screen_text, type_into, wait_until

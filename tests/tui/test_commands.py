@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.models import Job
+from engine.persistence.models import Job
 from tests.tui.conftest import settle
 from tests.tui.factories import MARKUP_NAME
 from tui.commands import StoreActionCommands, StoreCommands

@@ -8,9 +8,9 @@ import pytest
 from textual.app import App
 from textual.widgets import Button, Input
 
-from engine.models import Job, Store
-from engine.queries import store_detail
-from engine.status import DISCONNECT_CONFIRM, Entity
+from engine.domain.status import DISCONNECT_CONFIRM, Entity
+from engine.persistence.models import Job, Store
+from engine.persistence.reads import store_detail
 from tests.tui.conftest import settle
 from tests.tui.factories import add_records, make_store
 from tests.tui.screen_helpers import pressing, screen_text

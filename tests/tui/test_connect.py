@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Input
 
-from engine.domains import (
+from engine.domain.domains import (
     ALREADY_CONNECTED,
     HYPHEN,
     INVALID_FORMAT,
@@ -17,7 +17,7 @@ from engine.domains import (
     TOO_LONG,
     TOO_SHORT,
 )
-from engine.models import OAuthState, Store, utcnow
+from engine.persistence.models import OAuthState, Store, utcnow
 from tests.tui.conftest import settle
 from tests.tui.screen_helpers import no_blink, screen_text, sim_shop, type_into, wait_until
 from tui.screens.connect import TOKEN_REQUIRED, ConnectScreen
@@ -157,7 +157,7 @@ class TestConnectAgainstTheSimulator:
     async def test_enter_again_while_waiting_starts_no_second_approval(
         self, simulator, runtime, unique_domain
     ) -> None:
-        from engine.models import OAuthState
+        from engine.persistence.models import OAuthState
         from tui.app import ShopsyncApp
 
         domain, _token = await asyncio.to_thread(sim_shop, simulator, unique_domain)
@@ -195,7 +195,7 @@ class TestConnectAgainstTheSimulator:
     async def test_reconnect_a_store_that_needs_a_fresh_grant(self, simulator, runtime,
                                                               unique_domain) -> None:
         from engine import actions
-        from engine.queries import refresh_status
+        from engine.persistence.reads import refresh_status
         from tui.app import ShopsyncApp
         from tui.screens.store import StoreScreen
 
@@ -224,7 +224,7 @@ class TestConnectAgainstTheSimulator:
     async def test_reconnect_a_token_store_with_a_new_token(self, simulator, runtime,
                                                           unique_domain) -> None:
         from engine import actions
-        from engine.queries import refresh_status
+        from engine.persistence.reads import refresh_status
         from tui.app import ShopsyncApp
         from tui.screens.store import StoreScreen
 
@@ -252,7 +252,7 @@ class TestConnectAgainstTheSimulator:
 
 def pending_reconnect(app: Any) -> None:
     """Show the Connect drawer waiting for an approval (a pending OAuth state)."""
-    from engine.connect import OAuthStart
+    from engine.lifecycle.connect import OAuthStart
 
     store = Store.get(Store.domain == "cafe-creme.myshopify.com")
     OAuthState.create(state="snapshot-state", domain=store.domain, purpose="reconnect",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from engine.models import EntitySync, Store
-from engine.status import EntityState, Status
+from engine.domain.status import EntityState, Status
+from engine.persistence.models import EntitySync, Store
 from tests.tui.conftest import settle
 from tests.tui.factories import ESCAPE_NAME, FROZEN_NOW, MARKUP_NAME
 from tui.screens.dashboard import EMPTY_FLEET, DashboardScreen

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from engine.models import Job, Store
-from engine.status import CHECKING, DISCONNECT_CONFIRM, HEALTH_COMPLETED, SYNC_RERUN_STARTED
+from engine.domain.status import CHECKING, DISCONNECT_CONFIRM, HEALTH_COMPLETED, SYNC_RERUN_STARTED
+from engine.persistence.models import Job, Store
 from tests.tui.conftest import settle
 from tui.screens.card_menu import CardMenu
 from tui.screens.dashboard import DashboardScreen
@@ -183,7 +183,7 @@ class TestConfirmedActions:
             assert jobs.count() == 4
 
     async def test_delete_lists_counts_and_needs_the_name_typed(self, make_app, fleet) -> None:
-        from engine.status import Entity
+        from engine.domain.status import Entity
         from tests.tui.factories import add_records
         from tui.screens.confirm import DeleteConfirmScreen
 

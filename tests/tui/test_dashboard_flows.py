@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from engine.models import RunnerHeartbeat, Store
+from engine.persistence.models import RunnerHeartbeat, Store
 from tests.tui.conftest import settle
 from tests.tui.test_dashboard_actions import go_to, toasts, wait_until
 from tui.screens.dashboard import DashboardScreen

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from engine.models import Store
-from engine.status import CHECK_TEXT, Check
+from engine.domain.status import CHECK_TEXT, Check
+from engine.persistence.models import Store
 from tests.tui.conftest import settle
 from tests.tui.factories import make_store
 from tests.tui.screen_helpers import pressing, screen_text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.status import Status
+from engine.domain.status import Status
 from tests.tui.conftest import settle
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen, binding_sections

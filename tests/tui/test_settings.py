@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from textual.widgets import Button, ProgressBar, Switch
 
-from engine.jobs import Runner
-from engine.models import EntitySync, Job, Store
-from engine.status import SYNC_RERUN_STARTED
+from engine.domain.status import SYNC_RERUN_STARTED
+from engine.persistence.models import EntitySync, Job, Store
+from engine.registry import make_runner
 from tests.tui.conftest import settle
 from tests.tui.screen_helpers import (
     connect_sim_store,
@@ -146,7 +146,7 @@ class TestInitialSync:
             assert start.has_class("-hidden")
             assert "Queued: Customers, Orders · 0 of 2 done" in screen_text(app)
             assert queued(store_id) == ["customers", "orders"]
-            runner = Runner(runtime, kind="embedded").start_thread()
+            runner = make_runner(runtime, kind="embedded").start_thread()
             try:
                 assert await wait_until(
                     pilot, lambda: "Initial sync complete" in screen_text(app), 30)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from engine.jobs import Runner
-from engine.models import EntitySync, Job, Store, utcnow
-from engine.status import CHECKING, DISCONNECT_CONFIRM, HEALTH_COMPLETED, SYNC_RERUN_STARTED
+from engine.domain.status import CHECKING, DISCONNECT_CONFIRM, HEALTH_COMPLETED, SYNC_RERUN_STARTED
+from engine.persistence.models import EntitySync, Job, Store, utcnow
+from engine.registry import make_runner
 from tests.tui.conftest import settle
 from tests.tui.factories import add_event, make_store
 from tests.tui.screen_helpers import (
@@ -141,7 +141,7 @@ class TestRowRetry:
 
     async def test_r_on_a_synced_row_retries_every_failed_entity(self, make_app,
                                                                  offline_runtime) -> None:
-        from engine.status import Entity, EntityState
+        from engine.domain.status import Entity, EntityState
 
         store = make_store("two-fails.myshopify.com", "Two Fails", states={
             Entity.ORDERS: EntityState.FAILED, Entity.COLLECTIONS: EntityState.FAILED})
@@ -162,7 +162,7 @@ class TestRowRetry:
         from engine import actions
 
         actions.start_initial_sync(store_id)
-        runner = Runner(runtime, kind="embedded").start_thread()
+        runner = make_runner(runtime, kind="embedded").start_thread()
         try:
             app = ShopsyncApp(runtime, poll=True, poll_interval=0.1, embedded_runner=False,
                               theme="textual-dark")
@@ -198,7 +198,7 @@ class TestStoreActions:
             await pilot.press("c")
             # No runner yet: the job waits, and the screen says so.
             assert await wait_until(pilot, lambda: CHECKING in screen_text(app))
-            runner = Runner(runtime, kind="embedded").start_thread()
+            runner = make_runner(runtime, kind="embedded").start_thread()
             try:
                 assert await wait_until(pilot, lambda: HEALTH_COMPLETED in toasts(app), 30)
                 assert await wait_until(pilot, lambda: CHECKING not in screen_text(app))
@@ -319,7 +319,7 @@ class TestLiveUpdates:
 class TestStoreSnapshots:
     def test_syncing_failed_synced_off_rows(self, snap_compare, make_app, offline_runtime,
                                             size) -> None:
-        from engine.status import Category, Entity, EntityState
+        from engine.domain.status import Category, Entity, EntityState
 
         store = make_store(
             "mixed-rows.myshopify.com", "Mixed Rows",

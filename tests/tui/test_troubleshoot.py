@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from textual.widgets import OptionList
 
-from engine.models import EntitySync, Job, Store
-from engine.status import SYNC_RERUN_STARTED, Entity, EntityState
+from engine.domain.status import SYNC_RERUN_STARTED, Entity, EntityState
+from engine.persistence.models import EntitySync, Job, Store
 from tests.tui.conftest import settle
 from tests.tui.factories import FROZEN_NOW, make_store
 from tests.tui.screen_helpers import pressing, screen_text, toasts, webhooks_healthy

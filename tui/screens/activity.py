@@ -2,7 +2,7 @@
 
 Filter by text (`/`, matched against the message and the store's domain) and by kind (`f`
 cycles, or pick it in the selector). Scrolling to the end loads older history a page at a time
-(engine.queries.events with before_id). New events arrive live; while the operator reads
+(engine.persistence.reads.events with before_id). New events arrive live; while the operator reads
 older entries the view stays where it is (see tui/widgets/event_log.py).
 """
 
@@ -18,8 +18,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Input, Select, Static
 
-from engine.queries import StoreNotFound, events, store_summary
-from engine.views import EventRow
+from engine.domain.views import EventRow
+from engine.persistence.reads import StoreNotFound, events, store_summary
 from tui.safe_text import content, safe
 from tui.screens.live import Live
 from tui.widgets.event_log import EventLog, header_line

@@ -20,8 +20,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine import actions
-from engine.status import CHECKING, Status
-from engine.views import StoreSummary
+from engine.domain.status import CHECKING, Status
+from engine.domain.views import StoreSummary
 from tui.safe_text import content
 
 

@@ -19,8 +19,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from engine.domains import store_name_part
-from engine.views import StoreDetail
+from engine.domain.domains import store_name_part
+from engine.domain.views import StoreDetail
 from tui.safe_text import plain, safe
 
 # Friendly names for the record tables a delete removes (StoreDetail.record_counts keys).

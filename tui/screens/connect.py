@@ -1,7 +1,7 @@
 """The Connect Shopify store drawer: domain validation, then OAuth or an access token.
 
 The Store domain is validated as the operator types and again on submit, with the exact
-messages of reference/product.md §10 (engine.domains.validation_message), before anything is
+messages of reference/product.md §10 (engine.domain.domains.validation_message), before anything is
 sent; a store already in the database is refused with "Already connected". Then either:
 
 - OAuth: "Connect" → engine.actions.begin_connect → the OAuthWait panel shows the authorize
@@ -29,8 +29,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from engine import actions
-from engine.connect import OAuthStart
-from engine.domains import (
+from engine.actions import OAuthStart
+from engine.domain.domains import (
     ALREADY_CONNECTED,
     HYPHEN,
     INVALID_FORMAT,
@@ -41,9 +41,7 @@ from engine.domains import (
     normalize_domain,
     validation_message,
 )
-from engine.oauth_listener import ensure_listener, stop_listener
-from engine.queries import find_store
-from engine.simulator import DEMO_API_KEY
+from engine.persistence.reads import find_store
 from tui.safe_text import content, safe
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.oauth_wait import OAuthWait
@@ -95,7 +93,6 @@ class ConnectScreen(ModalScreen[None]):
         return self.query_one(OAuthWait).start if self.is_mounted else None
 
     def compose(self) -> ComposeResult:
-        settings = self.app.runtime.settings  # type: ignore[attr-defined]
         fixed = self.fixed_domain is not None
         title = TITLE if self.fixed_domain is None else f"Reconnect {safe(self.fixed_domain)}"
         oauth = "-hidden" if self.token_for is not None else ""
@@ -111,7 +108,7 @@ class ConnectScreen(ModalScreen[None]):
                                      "Install app."), classes=f"muted {oauth}")
                 with Horizontal(classes="row" + (" -hidden" * fixed)):
                     yield Button("Connect", id="oauth", variant="primary", compact=True)
-                yield OAuthWait(simulator=settings.api_key == DEMO_API_KEY, classes="-hidden")
+                yield OAuthWait(simulator=actions.simulator_approval_available(), classes="-hidden")
                 if self.token_for is not None:
                     yield Static(Content(TOKEN_RECONNECT), classes="muted")
                 yield Static(Content("Or use an Admin API access token"),
@@ -137,7 +134,7 @@ class ConnectScreen(ModalScreen[None]):
 
     def on_unmount(self) -> None:
         if self._started_listener:
-            stop_listener()
+            actions.stop_listener()
 
     # -- validation ---------------------------------------------------------------------------
 
@@ -219,7 +216,8 @@ class ConnectScreen(ModalScreen[None]):
             with app.runtime.db.connection_context():
                 start = (actions.begin_connect(domain) if domain is not None
                          else actions.begin_reconnect(self.store_id or 0))
-                self._started_listener = ensure_listener(app.runtime) or self._started_listener
+                started = actions.ensure_listener()
+                self._started_listener = started or self._started_listener
         except Exception as error:  # ActionError, or the database: say why, inline
             app.call_from_thread(self._refused, safe(error), "domain")
             return

@@ -25,9 +25,9 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from engine import actions
-from engine.queries import data_version, fleet_summary, list_stores
-from engine.status import Status
-from engine.views import StoreSummary
+from engine.domain.status import Status
+from engine.domain.views import StoreSummary
+from engine.persistence.reads import data_version, fleet_summary, list_stores
 from tui.messages import DataChanged, FleetLoaded, FleetStale, FleetUnchanged, StoreChosen
 from tui.screens.card_menu import CardMenu
 from tui.widgets.card_grid import CardGrid

@@ -19,9 +19,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine import actions
-from engine.queries import StoreNotFound, store_detail
-from engine.status import CATEGORY_SCOPE, Status
-from engine.views import StoreDetail
+from engine.domain.status import CATEGORY_SCOPE, Status
+from engine.domain.views import StoreDetail
+from engine.persistence.reads import StoreNotFound, store_detail
 from tui.clock import relative
 from tui.safe_text import content
 from tui.screens.live import Live

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from engine.queries import data_version
+from engine.persistence.reads import data_version
 from tui.clock import utc_now
 from tui.messages import DataChanged
 

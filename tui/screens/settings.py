@@ -23,10 +23,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, ProgressBar, Static, Switch
 
 from engine import actions
-from engine.diagnose import active_sync_entities
-from engine.queries import StoreNotFound, store_detail
-from engine.status import Category, Check, EntityState
-from engine.views import StoreDetail, StoreSummary
+from engine.actions import active_sync_entities
+from engine.domain.status import Category, Check, EntityState
+from engine.domain.views import StoreDetail, StoreSummary
+from engine.persistence.reads import StoreNotFound, store_detail
 from tui.clock import relative
 from tui.safe_text import content, safe
 from tui.screens.live import Live

@@ -24,11 +24,11 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Static
 
 from engine import actions
-from engine.diagnose import active_sync_entities
-from engine.queries import StoreNotFound, store_summary
-from engine.queries import events as read_events
-from engine.status import CHECKING, Entity, EntityState, Status
-from engine.views import EventRow, StoreSummary
+from engine.actions import active_sync_entities
+from engine.domain.status import CHECKING, Entity, EntityState, Status
+from engine.domain.views import EventRow, StoreSummary
+from engine.persistence.reads import StoreNotFound, store_summary
+from engine.persistence.reads import events as read_events
 from tui.clock import relative
 from tui.safe_text import content
 from tui.screens.live import Live

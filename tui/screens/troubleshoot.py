@@ -1,7 +1,7 @@
 """Troubleshoot (`t`): every store's detected problems, grouped by store, each with its fix.
 
-The findings come from engine.diagnose (the documented diagnosis tree of product.md §10) and
-refresh live. `enter` runs the highlighted finding's fix through the app's operations (so a
+The findings come from engine.lifecycle.diagnosis (the documented diagnosis tree of product.md
+§10) and refresh live. `enter` runs the highlighted finding's fix through the app's operations (so a
 Re-sync still asks first); the store keys (c r s x e i) act on the highlighted finding's store
 and are dimmed when they cannot run. A clean fleet says so.
 """
@@ -22,9 +22,9 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine import actions
-from engine.diagnose import Finding, diagnose
-from engine.queries import list_stores
-from engine.views import StoreSummary
+from engine.actions import Finding, diagnose
+from engine.domain.views import StoreSummary
+from engine.persistence.reads import list_stores
 from tui.safe_text import content
 from tui.screens.live import Live
 from tui.widgets.key_bar import KeyBar

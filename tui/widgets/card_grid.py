@@ -22,7 +22,7 @@ from textual.events import Resize
 from textual.message import Message
 from textual.widget import Widget
 
-from engine.views import StoreSummary
+from engine.domain.views import StoreSummary
 from tui.messages import StoreChosen
 from tui.widgets.store_card import CARD_HEIGHT, CARD_MIN_WIDTH, StoreCard
 

@@ -20,8 +20,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable
 
-from engine.status import ENTITY_CATEGORY, Entity, EntityState
-from engine.views import EntityRow
+from engine.domain.status import ENTITY_CATEGORY, Entity, EntityState
+from engine.domain.views import EntityRow
 from tui.clock import relative
 from tui.safe_text import content
 from tui.widgets.progress_cell import progress_bar, to_rich

@@ -25,7 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.views import EventRow
+from engine.domain.views import EventRow
 from tui.safe_text import content
 from tui.widgets.progress_cell import to_rich
 

@@ -15,8 +15,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Label, Select
 
-from engine.status import Status
-from engine.views import StoreSummary
+from engine.domain.status import Status
+from engine.domain.views import StoreSummary
 from tui.widgets.status_badge import STATUS_GLYPH
 
 STATUS_CHOICES: list[tuple[str, Status | None]] = [("All statuses", None)] + [

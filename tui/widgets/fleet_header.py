@@ -14,8 +14,8 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from engine.status import Status
-from engine.views import FleetSummary
+from engine.domain.status import Status
+from engine.domain.views import FleetSummary
 from tui.safe_text import content
 from tui.widgets.status_badge import STATUS_GLYPH, STATUS_STYLE
 

@@ -20,8 +20,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.status import CHECKING
-from engine.views import StoreSummary
+from engine.domain.status import CHECKING
+from engine.domain.views import StoreSummary
 from tui.clock import relative, utc_now
 from tui.messages import StoreChosen
 from tui.safe_text import content

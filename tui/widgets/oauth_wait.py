@@ -24,8 +24,8 @@ from textual.widgets import Button, Static
 from textual.worker import get_current_worker
 
 from engine import actions
-from engine.connect import OAuthStart
-from engine.queries import find_store
+from engine.actions import OAuthStart
+from engine.persistence.reads import find_store
 from tui.safe_text import content, safe
 
 POLL_SECONDS = 0.5

@@ -8,7 +8,7 @@
     Last checked 10 min ago · Checking…
 
 With `explain=True` (the Details drawer) every failed item carries its likely cause and fix
-(engine.status.CHECK_TEXT). Item details come from Shopify and are rendered as plain text.
+(engine.domain.status.CHECK_TEXT). Item details come from Shopify and are rendered as plain text.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from datetime import datetime
 from textual.content import Content
 from textual.widget import Widget
 
-from engine.status import CHECKING
-from engine.views import ReadinessItem
+from engine.domain.status import CHECKING
+from engine.domain.views import ReadinessItem
 from tui.clock import relative
 from tui.safe_text import content
 

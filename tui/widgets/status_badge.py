@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from engine.status import EntityState, Status
+from engine.domain.status import EntityState, Status
 
 STATUS_GLYPH: dict[Status, str] = {
     Status.CONNECTED: "●",

@@ -19,8 +19,8 @@ from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
 
-from engine.status import CHECKING, EntityState, Status
-from engine.views import EntityRow, StoreSummary
+from engine.domain.status import CHECKING, EntityState, Status
+from engine.domain.views import EntityRow, StoreSummary
 from tui.clock import compact_count, relative, utc_now
 from tui.safe_text import content
 from tui.widgets.status_badge import STATE_STYLE, badge, state_glyph

@@ -1,0 +1,153 @@
+"""Read models: the plain, frozen values engine queries hand to the TUI and the CLI.
+
+Nothing here touches the database or holds a secret; `to_json()` gives the documented
+`--json` shape of DESIGN.md §4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.domain.status import Category, Check, Entity, EntityState, Status
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRow:
+    entity: Entity
+    state: EntityState
+    records: int
+    done: int = 0
+    total: int | None = None
+    last_synced_at: datetime | None = None
+    error: str | None = None
+    progress_at: datetime | None = None
+    started_at: datetime | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "state": self.state.value,
+            "records": self.records,
+            "last_synced_at": iso(self.last_synced_at),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessItem:
+    check: Check
+    ok: bool | None  # None: never checked
+    detail: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.check.label
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSummary:
+    """What a card or a table row shows."""
+
+    id: int
+    domain: str
+    name: str
+    status: Status
+    status_detail: str | None
+    entities: tuple[EntityRow, ...]
+    readiness: tuple[ReadinessItem, ...]
+    last_checked_at: datetime | None
+    last_synced_at: datetime | None
+    records_total: int
+    paused: bool
+    deleting: bool
+    checking: bool  # a health check is queued or running
+    busy: bool  # any job queued or running for this store
+
+    def entity(self, entity: Entity) -> EntityRow:
+        return next(row for row in self.entities if row.entity is entity)
+
+    def to_json(self) -> dict:
+        return {
+            "domain": self.domain,
+            "name": self.name,
+            "status": self.status.value,
+            "status_detail": self.status_detail,
+            "entities": {row.entity.value: row.to_json() for row in self.entities},
+            "readiness": {item.check.value: item.ok for item in self.readiness},
+            "last_checked_at": iso(self.last_checked_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoreDetail:
+    """Everything the store screen and the Details / Settings drawers show."""
+
+    summary: StoreSummary
+    email: str | None
+    custom_domain: str | None
+    plan: str | None
+    currency: str | None
+    country: str | None
+    connected_at: datetime | None
+    granted_scopes: tuple[str, ...]
+    required_scopes: tuple[str, ...]
+    missing_scopes: tuple[str, ...]
+    categories: dict[Category, bool]
+    latest_failure: str | None
+    webhooks_registered_at: datetime | None
+    last_webhook_at: datetime | None
+    auth_method: str
+    record_counts: dict[str, int] = field(default_factory=dict)  # what a delete removes
+
+    def to_json(self) -> dict:
+        data = self.summary.to_json()
+        data.update(
+            {
+                "email": self.email,
+                "custom_domain": self.custom_domain,
+                "plan": self.plan,
+                "currency": self.currency,
+                "country": self.country,
+                "connected_at": iso(self.connected_at),
+                "granted_scopes": list(self.granted_scopes),
+                "missing_scopes": list(self.missing_scopes),
+                "settings": {c.value: on for c, on in self.categories.items()},
+                "latest_failure": self.latest_failure,
+                "webhooks_registered_at": iso(self.webhooks_registered_at),
+                "last_webhook_at": iso(self.last_webhook_at),
+            }
+        )
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: int
+    at: datetime
+    store_domain: str | None
+    kind: str
+    level: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSummary:
+    total: int
+    by_status: dict[Status, int]
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    id: int
+    kind: str
+    state: str
+    store_domain: str | None
+    entity: str | None
+    progress_done: int
+    progress_total: int | None
+    error: str | None
+    result: dict | None

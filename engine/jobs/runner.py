@@ -1,0 +1,306 @@
+"""Durable jobs: the queue every action goes through, and the runner that works it.
+
+A Job row is claimed by a runner with a lease (owner, expiry) that a heartbeat extends while
+the handler runs; a runner that dies leaves an expired lease that any other runner takes over,
+and handlers are written to resume (a sync adopts its stored bulk operation id).
+
+Rules: one active job per (store, kind, entity); one running job per store at a time, taken in
+id order (so a re-sync's entities run Customers → Orders → Products → Collections); different
+stores run concurrently up to `max_concurrent_stores`.
+
+Handlers are `async def handler(ctx: JobContext) -> dict | None`, passed in by kind (the
+mapping is engine.registry.JOB_HANDLERS). A handler reports progress with `await ctx.progress(done,
+total)` and checks `ctx.stopping` at safe points: when the runner is shutting down it raises
+`JobInterrupted`, which releases the lease so the next runner resumes the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from peewee import PeeweeException as PeeweeError
+from peewee import fn
+
+from engine.jobs.queue import ACTIVE
+from engine.persistence.database import write_transaction
+from engine.persistence.models import Job, RunnerHeartbeat, utcnow
+from engine.persistence.runtime import Runtime
+
+log = logging.getLogger("shopsync.jobs")
+
+Handler = Callable[[Any], Awaitable[dict | None]]
+
+
+class JobInterrupted(Exception):
+    """Raised by a handler at a safe point when the runner is stopping; the job is requeued."""
+
+
+class JobFailed(Exception):
+    """A handler's clean failure: the message is the job's error, shown to the operator."""
+
+
+@dataclass
+class JobContext:
+    runtime: Runtime
+    job: Job
+    runner: Runner
+    _last_write: float = field(default=0.0)
+
+    @property
+    def stopping(self) -> bool:
+        return self.runner.stopping.is_set()
+
+    def check_stop(self) -> None:
+        if self.stopping:
+            raise JobInterrupted()
+
+    async def progress(self, done: int, total: int | None = None, *, force: bool = False) -> None:
+        """Record progress (throttled to a few writes a second) and extend the lease."""
+        loop = asyncio.get_running_loop()
+        if not force and loop.time() - self._last_write < 0.25:
+            return
+        self._last_write = loop.time()
+        self.job.progress_done, self.job.progress_total = done, total
+        await asyncio.to_thread(self._write_progress, done, total)
+
+    def _write_progress(self, done: int, total: int | None) -> None:
+        Job.update(
+            progress_done=done,
+            progress_total=total,
+            heartbeat_at=utcnow(),
+            lease_expires_at=utcnow() + timedelta(seconds=self.runner.lease_seconds),
+        ).where((Job.id == self.job.id) & (Job.lease_owner == self.runner.owner)).execute()
+
+
+class Runner:
+    """Claims and runs jobs; run it in its own thread (`start_thread`) or `await run()`."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        kind: str = "embedded",
+        handlers: Mapping[str, Handler],
+        max_concurrent_stores: int | None = None,
+        poll_interval: float | None = None,
+        lease_seconds: float | None = None,
+        kinds: tuple[str, ...] | None = None,
+    ) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.kind = kind
+        self.owner = f"{kind}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.handlers = handlers
+        self.max_concurrent = max_concurrent_stores or settings.max_concurrent_stores
+        self.poll_interval = poll_interval or settings.poll_interval
+        self.lease_seconds = lease_seconds or settings.lease_seconds
+        self.kinds = kinds
+        self.stopping = threading.Event()
+        self.stopped = threading.Event()
+        self.wake = threading.Event()
+        self._running: dict[int, asyncio.Task] = {}  # store id (or -job id) -> task
+        self._job_ids: set[int] = set()  # jobs whose handler is still running here
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start_thread(self) -> Runner:
+        self._thread = threading.Thread(target=self._thread_main, name="shopsync-runner",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self.run())
+        except Exception:  # the runner must never take its host process down
+            log.exception("job runner crashed")
+        finally:
+            self.stopped.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking work, interrupt handlers at their next safe point, release leases."""
+        self.stopping.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def notify(self) -> None:
+        """Wake the claim loop now (a job was just queued in this process)."""
+        self.wake.set()
+
+    async def run(self) -> None:
+        self._beat(initial=True)
+        last_beat = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    if loop.time() - last_beat > min(5.0, self.lease_seconds / 3):
+                        await asyncio.to_thread(self._beat)
+                        await asyncio.to_thread(self._extend_leases)
+                        last_beat = loop.time()
+                    await self._claim_and_start()
+                except PeeweeError as error:
+                    # A locked or briefly unreachable database must not end the runner:
+                    # log it, back off, try again (leases cover the jobs meanwhile).
+                    log.warning("job runner: database error, retrying: %s", error)
+                    await asyncio.sleep(min(5.0, self.poll_interval * 4))
+                self.wake.clear()
+                await asyncio.to_thread(self.wake.wait, self.poll_interval)
+            if self._running:
+                await asyncio.wait(list(self._running.values()), timeout=self.lease_seconds)
+        finally:
+            await asyncio.to_thread(self._retire)
+
+    # -- heartbeat and leases -------------------------------------------------------------------
+
+    def _beat(self, initial: bool = False) -> None:
+        now = utcnow()
+        updated = RunnerHeartbeat.update(beat_at=now, stopping=self.stopping.is_set()).where(
+            RunnerHeartbeat.owner == self.owner
+        ).execute()
+        if not updated:
+            RunnerHeartbeat.create(owner=self.owner, kind=self.kind, pid=os.getpid(),
+                                   host=socket.gethostname(), started_at=now, beat_at=now)
+        if initial:  # forget runners that have been silent for a day
+            RunnerHeartbeat.delete().where(
+                RunnerHeartbeat.beat_at < now - timedelta(days=1)
+            ).execute()
+
+    def _extend_leases(self) -> None:
+        # Only jobs whose handler still runs here: a job whose outcome could not be written
+        # lets its lease lapse, so another runner takes it over instead of it hanging forever.
+        ids = list(self._job_ids)
+        if not ids:
+            return
+        Job.update(
+            lease_expires_at=utcnow() + timedelta(seconds=self.lease_seconds),
+            heartbeat_at=utcnow(),
+        ).where(
+            (Job.lease_owner == self.owner) & (Job.state == "running") & Job.id.in_(ids)
+        ).execute()
+
+    def _retire(self) -> None:
+        # Release whatever is still ours so the next runner resumes it at once.
+        Job.update(state="queued", lease_owner=None, lease_expires_at=None).where(
+            (Job.lease_owner == self.owner) & (Job.state == "running")
+        ).execute()
+        RunnerHeartbeat.delete().where(RunnerHeartbeat.owner == self.owner).execute()
+
+    # -- claiming -------------------------------------------------------------------------------
+
+    async def _claim_and_start(self) -> None:
+        while len(self._running) < self.max_concurrent and not self.stopping.is_set():
+            job = await asyncio.to_thread(self._claim_one)
+            if job is None:
+                return
+            key = job.store_id if job.store_id is not None else -job.id
+            task = asyncio.create_task(self._execute(job))
+            self._running[key] = task
+            self._job_ids.add(job.id)
+            task.add_done_callback(lambda _t, key=key, job_id=job.id: self._forget(key, job_id))
+
+    def _forget(self, key: int, job_id: int) -> None:
+        self._running.pop(key, None)
+        self._job_ids.discard(job_id)
+
+    def _claim_one(self) -> Job | None:
+        now = utcnow()
+        busy_stores = [k for k in self._running if k >= 0]
+        with write_transaction():
+            # Stores with a job running under someone's live lease are busy too.
+            live = Job.select(Job.store_id).where(
+                (Job.state == "running") & (Job.lease_expires_at > now)
+                & Job.store_id.is_null(False)
+            )
+            candidates = Job.select().where(
+                (Job.state == "queued")
+                 | ((Job.state == "running") & (Job.lease_expires_at <= now))
+            )
+            if self.kinds:
+                candidates = candidates.where(Job.kind.in_(self.kinds))
+            candidates = candidates.where(
+                Job.store_id.is_null() | ~(Job.store_id.in_(live))
+            )
+            if busy_stores:
+                candidates = candidates.where(
+                    Job.store_id.is_null() | ~(Job.store_id.in_(busy_stores))
+                )
+            # Per store, only the oldest active job may run: keeps the entity order.
+            oldest = (
+                Job.select(fn.MIN(Job.id)).where(Job.state.in_(ACTIVE)
+                                                 & Job.store_id.is_null(False))
+                .group_by(Job.store_id)
+            )
+            candidates = candidates.where(Job.store_id.is_null() | Job.id.in_(oldest))
+            for job in candidates.order_by(Job.id).limit(20):
+                if job.kind not in self.handlers:
+                    continue
+                claimed = Job.update(
+                    state="running",
+                    lease_owner=self.owner,
+                    lease_expires_at=now + timedelta(seconds=self.lease_seconds),
+                    heartbeat_at=now,
+                    started_at=job.started_at or now,
+                    attempts=Job.attempts + 1,
+                ).where(
+                    (Job.id == job.id)
+                    & ((Job.state == "queued")
+                       | ((Job.state == "running") & (Job.lease_expires_at <= now)))
+                ).execute()
+                if claimed:
+                    return Job.get_by_id(job.id)
+        return None
+
+    # -- running --------------------------------------------------------------------------------
+
+    async def _execute(self, job: Job) -> None:
+        handler = self.handlers[job.kind]
+        ctx = JobContext(self.runtime, job, self)
+        try:
+            result = await handler(ctx)
+        except JobInterrupted:
+            await asyncio.to_thread(self._finish, job, "queued", None, None)
+            return
+        except JobFailed as error:
+            await asyncio.to_thread(self._finish, job, "failed", None, str(error))
+            return
+        except Exception as error:  # a handler bug must not kill the runner
+            log.exception("job %s (%s) crashed", job.id, job.kind)
+            await asyncio.to_thread(self._finish, job, "failed", None,
+                                    f"internal error: {type(error).__name__}: {error}")
+            return
+        await asyncio.to_thread(self._finish, job, "done", result, None)
+
+    def _finish(self, job: Job, state: str, result: dict | None, error: str | None) -> None:
+        # The job's outcome must land: retry through a locked database rather than leave the
+        # row "running" under a lease this runner keeps extending.
+        for attempt in range(8):
+            try:
+                self._write_finish(job, state, result, error)
+                return
+            except PeeweeError:
+                if attempt == 7:
+                    raise
+                time.sleep(0.25 * (attempt + 1))
+
+    def _write_finish(self, job: Job, state: str, result: dict | None, error: str | None
+                      ) -> None:
+        values: dict = {"state": state, "lease_owner": None, "lease_expires_at": None}
+        if state == "queued":
+            values["attempts"] = Job.attempts  # unchanged; resumed by the next runner
+        else:
+            values.update(result=result, error=error, finished_at=utcnow())
+        Job.update(**values).where((Job.id == job.id) & (Job.lease_owner == self.owner)).execute()
+        self.wake.set()

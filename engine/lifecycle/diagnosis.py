@@ -1,0 +1,244 @@
+"""The documented diagnosis tree (reference/product.md §10), run over the whole fleet.
+
+`diagnose()` reads every store from the database and returns its findings: what is wrong, the
+likely cause, the documented fix and the engine.actions action (and console key) that applies
+it. The rules, checked per store in this order:
+
+- Disconnected → reconnect (nothing else is reported for a paused store: no syncs run and
+  webhooks are ignored while it is paused).
+- Reconnect required (grant revoked, app uninstalled, token unrecoverable) → reconnect.
+- Missing scopes (required by the enabled categories, not granted) → reconnect.
+- An entity in Syncing whose progress has not moved for STUCK_AFTER (15 minutes; measured from
+  EntitySync.progress_at, or started_at before any progress) → resync, which restarts the bulk
+  import. A younger Syncing entity is not a problem: the documented advice is to wait.
+- A Failed entity → retry that entity (then check health, then a full re-sync).
+- A failed readiness item → its fix from engine.domain.status.CHECK_TEXT (OAuth, token and scopes →
+  reconnect; API responding → check health; initial sync → sync settings), unless a finding
+  above already carries the same action for the store.
+- No webhooks while Connected, as engine.lifecycle.subscriptions.webhook_problem defines it: none
+  registered
+  (webhooks_registered_at is None) or needed topics missing → a warning whose fix is keeping
+  `shopsync serve` running (its scheduler re-registers subscriptions) and a Re-sync to catch up;
+  or registered but silent — no delivery (or, if none ever arrived, no registration) for
+  livedata.SILENT_AFTER (24 h) while the store holds records → Re-sync to reconcile. A quiet
+  store can legitimately be silent, so that one is only informational. Skipped when a
+  reconnect is already suggested (a fresh grant registers the subscriptions again).
+- Data categories switched off → sync settings (informational: that data is not synced).
+
+Stores being deleted are skipped. Findings come grouped by store (by name), worst first.
+
+`active_sync_entities(store_id)` tells a queued Pending entity from one that never ran (the
+Sync settings drawer and the store screen use it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from engine.domain.status import (
+    ENTITY_CATEGORY,
+    Category,
+    Check,
+    EntityState,
+)
+from engine.domain.views import StoreSummary
+from engine.lifecycle.subscriptions import webhook_problem
+from engine.persistence.models import Job, Store, utcnow
+from engine.persistence.reads import (
+    ACTIVE_JOB_STATES,
+    categories_of,
+    list_stores,
+    missing_scopes_of,
+)
+
+STUCK_AFTER = timedelta(minutes=15)
+
+# The console key that runs each action (DESIGN.md §6).
+ACTION_KEYS: dict[str, str] = {
+    "check_health": "c",
+    "retry": "r",
+    "resync": "s",
+    "reconnect": "x",
+    "details": "i",
+    "settings": "e",
+    "register_webhooks": "enter",
+}
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+_CHECK_ACTIONS: dict[Check, str] = {
+    Check.OAUTH_CONNECTED: "reconnect",
+    Check.TOKEN_VALID: "reconnect",
+    Check.SCOPES_GRANTED: "reconnect",
+    Check.API_RESPONDING: "check_health",
+    Check.INITIAL_SYNC_COMPLETE: "settings",
+}
+
+STUCK_CAUSE = "A large dataset, a slow Shopify API or rate limiting, or network trouble"
+STUCK_FIX = "Run Re-sync, which restarts the bulk import"
+FAILED_FIX = (
+    "Retry that entity; if it fails again, check health; if health passes, run a full Re-sync"
+)
+RECONNECT_FIX = "Reconnect and re-approve; settings, list and history are kept"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detected problem of one store, with its documented fix and the action that runs it."""
+
+    store_id: int
+    domain: str
+    name: str
+    severity: str  # error | warning | info
+    problem: str
+    cause: str
+    fix: str
+    action: str  # an engine.actions action name
+    key: str  # the console key that runs `action`
+    entity: str | None = None  # for "retry": the entity to retry
+
+
+def _finding(
+    summary: StoreSummary, severity: str, problem: str, cause: str, fix: str, action: str,
+    entity: str | None = None,
+) -> Finding:
+    return Finding(
+        store_id=summary.id,
+        domain=summary.domain,
+        name=summary.name,
+        severity=severity,
+        problem=problem,
+        cause=cause,
+        fix=fix,
+        action=action,
+        key=ACTION_KEYS[action],
+        entity=entity,
+    )
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h"
+
+
+def store_findings(summary: StoreSummary, store: Store, now: datetime) -> list[Finding]:
+    """Every finding for one store (see the module docstring for the rules)."""
+    if summary.deleting:
+        return []
+    if summary.paused:
+        return [_finding(
+            summary, "info", "Disconnected: syncs and webhooks are paused",
+            "Paused by the operator", "Reconnect when ready", "reconnect",
+        )]
+    found: list[Finding] = []
+    if store.needs_reauth:
+        found.append(_finding(
+            summary, "error", "Reconnect required",
+            store.reauth_reason or "The grant is no longer valid", RECONNECT_FIX, "reconnect",
+        ))
+    missing = missing_scopes_of(store)
+    if missing:
+        found.append(_finding(
+            summary, "error", "Missing scopes: " + ", ".join(missing),
+            Check.SCOPES_GRANTED.cause, Check.SCOPES_GRANTED.fix, "reconnect",
+        ))
+    for row in summary.entities:
+        if row.state is EntityState.SYNCING:
+            since = row.progress_at or row.started_at
+            if since is not None and now - since >= STUCK_AFTER:
+                idle = _minutes(now - since)
+                found.append(_finding(
+                    summary, "warning",
+                    f"{row.entity.label} stuck in Syncing (no progress for {idle})",
+                    STUCK_CAUSE, STUCK_FIX, "resync", row.entity.value,
+                ))
+        elif row.state is EntityState.FAILED:
+            found.append(_finding(
+                summary, "error", f"{row.entity.label} sync failed",
+                row.error or "The sync hit an error", FAILED_FIX, "retry", row.entity.value,
+            ))
+    actions = {f.action for f in found}
+    for item in summary.readiness:
+        action = _CHECK_ACTIONS[item.check]
+        if item.ok is False and action not in actions:
+            extra = item.detail if item.detail and item.detail != item.check.cause else None
+            cause = item.check.cause + (f" ({extra})" if extra else "")
+            found.append(_finding(
+                summary, "error", f"Readiness failed: {item.check.label}",
+                cause, item.check.fix, action,
+            ))
+            actions.add(action)
+    found.extend(_webhook_findings(summary, store, now, actions))
+    off = [c for c, on in categories_of(store).items() if not on]
+    if off:
+        entities = [e.label for e, c in ENTITY_CATEGORY.items() if c in off]
+        consent = [c.label for c in off if c in (Category.EMAIL_CONSENT, Category.SMS_CONSENT)]
+        what = ", ".join(entities + consent)
+        found.append(_finding(
+            summary, "info", "Categories off: " + ", ".join(c.label for c in off),
+            f"Not synced while off: {what}",
+            "Turn the category on in sync settings if you need that data, then Re-sync",
+            "settings",
+        ))
+    return found
+
+
+def _webhook_findings(
+    summary: StoreSummary, store: Store, now: datetime, actions: set[str]
+) -> list[Finding]:
+    if "reconnect" in actions:  # a fresh grant comes first; it re-registers the subscriptions
+        return []
+    problem = webhook_problem(store, now=now)
+    if problem is None:
+        return []
+    if problem.startswith("No webhooks received"):
+        if summary.records_total == 0:
+            return []
+        return [_finding(
+            summary, "info", problem,
+            "The store may simply be quiet, or deliveries are failing at Shopify "
+            "(see Settings → Notifications → Webhooks there)",
+            "If Shopify shows deliveries that are missing here, run a Re-sync to reconcile",
+            "resync",
+        )]
+    return [_finding(
+        summary, "warning", problem,
+        "Subscriptions were never registered, or Shopify removed them after failed deliveries",
+        "Register the missing subscriptions now (`shopsync serve` also re-checks them every "
+        "30 minutes); then run a Re-sync to catch up on missed changes",
+        "register_webhooks",
+    )]
+
+
+def active_sync_entities(store_id: int) -> set[str]:
+    """Entities of the store with a sync job queued or running (Pending that is really queued,
+    as opposed to never started)."""
+    query = Job.select(Job.entity).where(
+        (Job.store_id == store_id) & (Job.kind == "sync") & Job.state.in_(ACTIVE_JOB_STATES)
+    )
+    return {job.entity for job in query if job.entity}
+
+
+def diagnose(
+    now: datetime | None = None, *, summaries: Sequence[StoreSummary] | None = None
+) -> list[Finding]:
+    """Every store's findings, grouped by store (in list order), worst first within a store.
+
+    `summaries` (from engine.persistence.reads.list_stores) saves reading them again when the caller
+    already has them.
+    """
+    moment = now or utcnow()
+    stores = {store.id: store for store in Store.select()}
+    findings: list[Finding] = []
+    for summary in list_stores() if summaries is None else summaries:
+        store = stores.get(summary.id)
+        if store is None:
+            continue
+        found = store_findings(summary, store, moment)
+        found.sort(key=lambda f: SEVERITY_RANK.get(f.severity, 9))
+        findings.extend(found)
+    return findings

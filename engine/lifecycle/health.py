@@ -1,0 +1,247 @@
+"""The "health" job: the readiness checklist of product.md §6, and the store information refresh.
+
+Four live probes, made with the store's own credentials:
+
+- OAuth connected     `GET /admin/oauth/access_scopes.json` answers. A 401 (after the one
+                      reactive refresh the client tries) means uninstalled or revoked: the item
+                      fails and the store is marked as needing reauthorisation.
+- Token valid         the access token is not past its expiry, or it was refreshed; fails when
+                      Shopify refused a refresh or an expired token cannot be refreshed.
+- All scopes granted  the scopes the enabled categories need ⊆ the granted ones (write_X
+                      satisfies read_X); the detail names the missing ones ("Missing read_orders").
+- API responding      the SHOP_INFO query succeeds; its answer refreshes the store information.
+
+and one item from history: Initial sync complete (every enabled entity finished a full sync).
+
+A probe that cannot run because an earlier one failed (no scopes list without OAuth, no API
+call with rejected credentials) is stored as `{"ok": None, "detail": "Not checked: …"}`.
+The check never clears `needs_reauth` (only a reconnect does); a passing check clears Error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.credentials import StoreTokens, WaitMeter, open_client
+from engine.domain.status import (
+    HEALTH_COMPLETED,
+    HEALTH_FAILED,
+    Check,
+    missing_scopes,
+    required_scopes,
+)
+from engine.jobs.runner import JobContext
+from engine.persistence import counters as metrics
+from engine.persistence.database import write_transaction
+from engine.persistence.models import Job, Store, utcnow
+from engine.persistence.reads import categories_of, record_event, refresh_status
+from engine.shopify.client import ShopifyClient
+from engine.shopify.documents import SHOP_INFO
+from engine.shopify.errors import AuthError, ShopifyError
+from engine.shopify.oauth import access_scopes
+from engine.sync.state import all_fully_synced
+
+Result = tuple[bool | None, str | None]
+
+
+@dataclass
+class Findings:
+    results: dict[Check, Result] = field(default_factory=dict)
+    granted: list[str] | None = None
+    shop: dict[str, Any] | None = None
+    auth_error: AuthError | None = None  # the grant is unusable: store needs reconnecting
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in Check if self.results.get(check, (None,))[0] is False]
+
+
+def _not_checked(reason: str) -> Result:
+    return None, f"Not checked: {reason}"
+
+
+async def probe(ctx: JobContext, store: Store, meter: WaitMeter) -> Findings:
+    """Run the four live probes against Shopify (no database writes)."""
+    found = Findings()
+    try:
+        async with open_client(ctx.runtime, store, on_wait=meter) as client:
+            tokens = client.tokens
+            assert isinstance(tokens, StoreTokens)
+            try:
+                await tokens.token()  # refreshes now if the token is (nearly) expired
+            except AuthError as error:
+                found.auth_error = error
+            except ShopifyError:
+                pass  # a transient refresh failure: the probes below report the API state
+            if found.auth_error is None:
+                await _probe_grant(client, found)
+            if found.auth_error is None:
+                await _probe_api(client, found)
+            found.results[Check.TOKEN_VALID] = _token_result(tokens)
+    except AuthError as error:  # no usable stored token at all (missing, undecryptable)
+        found.auth_error = error
+        found.results[Check.TOKEN_VALID] = (False, error.detail)
+    if found.auth_error is not None:
+        found.results.setdefault(Check.OAUTH_CONNECTED, (False, found.auth_error.detail))
+        found.results.setdefault(
+            Check.SCOPES_GRANTED, _not_checked("Shopify rejected the credentials")
+        )
+        found.results.setdefault(
+            Check.API_RESPONDING, _not_checked("Shopify rejected the credentials")
+        )
+    required = required_scopes(categories_of(store))
+    if found.granted is not None:
+        missing = missing_scopes(required, found.granted)
+        found.results[Check.SCOPES_GRANTED] = (
+            (False, "Missing " + ", ".join(missing)) if missing else (True, None)
+        )
+    return found
+
+
+async def _probe_grant(client: ShopifyClient, found: Findings) -> None:
+    try:
+        found.granted = await access_scopes(client)
+        found.results[Check.OAUTH_CONNECTED] = (True, None)
+    except AuthError as error:
+        found.auth_error = error
+    except ShopifyError as error:
+        # Not an answer about the grant (a frozen shop, an outage): the API probe reports it,
+        # unless the API turns out to work, which makes this a failure of its own (below).
+        found.results[Check.OAUTH_CONNECTED] = _not_checked(error.detail)
+        found.results[Check.SCOPES_GRANTED] = _not_checked("the granted scopes are unknown")
+
+
+async def _probe_api(client: ShopifyClient, found: Findings) -> None:
+    try:
+        data = await client.graphql(SHOP_INFO)
+    except AuthError as error:
+        found.auth_error = error
+        return
+    except ShopifyError as error:
+        found.results[Check.API_RESPONDING] = (False, error.detail)
+        return
+    shop = data.get("shop")
+    if isinstance(shop, dict):
+        found.shop = shop
+        found.results[Check.API_RESPONDING] = (True, None)
+        oauth = found.results.get(Check.OAUTH_CONNECTED)
+        if oauth is not None and oauth[0] is None:
+            found.results[Check.OAUTH_CONNECTED] = (
+                False, "Could not read the granted scopes: " + (oauth[1] or "").removeprefix(
+                    "Not checked: ")
+            )
+    else:
+        found.results[Check.API_RESPONDING] = (False, "Shopify answered without shop data")
+
+
+def _token_result(tokens: StoreTokens) -> Result:
+    if tokens.refresh_error is not None:
+        return False, f"Shopify refused to refresh the access token: {tokens.refresh_error.detail}"
+    if tokens.expired():
+        if not tokens.can_refresh:
+            return False, "The access token has expired and cannot be refreshed"
+        return False, "The access token has expired and Shopify did not answer the refresh"
+    if tokens.refreshes:
+        return True, "Refreshed during this check"
+    return True, None
+
+
+# -- recording (blocking) -------------------------------------------------------------------------
+
+def _shop_fields(shop: dict[str, Any], domain: str) -> dict[str, Any]:
+    primary = (shop.get("primaryDomain") or {}).get("host")
+    own = shop.get("myshopifyDomain") or domain
+    plan = shop.get("plan") or {}
+    address = shop.get("shopAddress") or {}
+    created = shop.get("createdAt")
+    created_at = None
+    if isinstance(created, str):
+        try:
+            moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
+            created_at = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        except ValueError:
+            created_at = None
+    fields: dict[str, Any] = {
+        "email": shop.get("email") or shop.get("contactEmail"),
+        "custom_domain": primary if primary and primary not in (own, domain)
+        and not primary.endswith(".myshopify.com") else None,
+        "plan": plan.get("publicDisplayName"),
+        "currency": shop.get("currencyCode"),
+        "country": address.get("country") or address.get("countryCodeV2"),
+        "shop_created_at": created_at,
+    }
+    if shop.get("name"):
+        fields["name"] = shop["name"]
+    return fields
+
+
+def _initial_sync_underway(store_id: int) -> bool:
+    return Job.select().where(
+        (Job.store_id == store_id) & (Job.kind == "sync") & Job.state.in_(("queued", "running"))
+    ).exists()
+
+
+def record(store_id: int, found: Findings) -> dict:
+    with write_transaction():
+        store = Store.get_or_none(Store.id == store_id)
+        if store is None:
+            return {"skipped": "store no longer exists"}
+        now = utcnow()
+        if store.initial_sync_completed_at is None and all_fully_synced(store):
+            store.initial_sync_completed_at = now
+        synced = store.initial_sync_completed_at is not None
+        if synced:
+            initial: Result = (True, None)
+        elif _initial_sync_underway(store.id):
+            # Queued or running: not a failure yet, so a fresh connect does not flash Error.
+            initial = (None, "Initial sync in progress")
+        else:
+            initial = (False, Check.INITIAL_SYNC_COMPLETE.cause)
+        found.results[Check.INITIAL_SYNC_COMPLETE] = initial
+        failed = found.failed
+        if found.shop is not None:
+            for name, value in _shop_fields(found.shop, store.domain).items():
+                setattr(store, name, value)
+        if found.granted is not None:
+            store.granted_scopes = ",".join(found.granted)
+        if found.auth_error is not None:
+            if not store.needs_reauth:  # keep a more specific reason (e.g. uninstalled)
+                store.reauth_reason = found.auth_error.detail
+            store.needs_reauth = True
+        store.readiness = {
+            check.value: {"ok": ok, "detail": detail}
+            for check, (ok, detail) in ((c, found.results.get(c, (None, None))) for c in Check)
+        }
+        store.last_checked_at = now
+        labels = [check.label for check in failed]
+        # A missing scope is not part of health_failing: the status rule derives it live from
+        # granted vs required scopes, so turning the category off clears it without a re-check.
+        store.health_failing = any(check is not Check.SCOPES_GRANTED for check in failed)
+        store.health_detail = f"{HEALTH_FAILED}: {', '.join(labels)}" if failed else None
+        store.updated_at = now
+        store.save()
+        message = f"{HEALTH_FAILED}: {', '.join(labels)}" if failed else HEALTH_COMPLETED
+        record_event(
+            store, "health", message, level="error" if failed else "info",
+            data=store.readiness,
+        )
+        metrics.incr("shopsync_health_checks_total", outcome="failed" if failed else "passed")
+        refresh_status(store_id)
+    return {"ok": not failed, "failed": [check.value for check in failed]}
+
+
+async def run_health(ctx: JobContext) -> dict:
+    """Check one store's readiness; returns {"ok": bool, "failed": [check values]}."""
+    store_id = ctx.job.store_id
+    store = await asyncio.to_thread(Store.get_or_none, Store.id == store_id)
+    if store is None or store.deleting:
+        return {"skipped": "store no longer exists" if store is None else "store is being deleted"}
+    meter = WaitMeter()
+    try:
+        found = await probe(ctx, store, meter)
+    finally:
+        await asyncio.to_thread(meter.flush)
+    return await asyncio.to_thread(record, store.id, found)

@@ -1,0 +1,145 @@
+"""Database setup: SQLite in WAL mode with a busy timeout by default, PostgreSQL by URL.
+
+`open_database(url)` binds every model and applies forward migrations: the schema version lives
+in `schema_meta`; an old database file is upgraded in place, never recreated. Migrations are
+append-only: add a function to MIGRATIONS, never edit a released one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from peewee import Database, PostgresqlDatabase, SqliteDatabase
+
+from engine.domain.errors import DatabaseError
+from engine.persistence.models import ALL_MODELS, SchemaMeta, database
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 10_000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "cache_size": -16_000,
+}
+
+
+
+
+def _migration_1(db: Database) -> None:
+    db.create_tables(ALL_MODELS, safe=True)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _sqlite(path: str) -> SqliteDatabase:
+    if path != ":memory:":
+        file = Path(path)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        if not file.exists():
+            fd = os.open(file, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+        os.chmod(file, 0o600)
+    return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
+
+
+def make_database(url: str) -> Database:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
+        return _sqlite(path or ":memory:")
+    if parsed.scheme in ("postgres", "postgresql"):
+        try:
+            port = parsed.port or 5432
+        except ValueError:
+            raise DatabaseError(
+                f"invalid port in database URL {redact_url(url)}"
+            ) from None
+        return PostgresqlDatabase(
+            parsed.path.lstrip("/"),
+            user=parsed.username,
+            password=parsed.password,
+            host=parsed.hostname,
+            port=port,
+            autorollback=True,
+        )
+    raise DatabaseError(f"unsupported database URL scheme {parsed.scheme!r} (sqlite or postgresql)")
+
+
+def schema_version(db: Database) -> int:
+    if not db.table_exists(SchemaMeta._meta.table_name):
+        return 0
+    row = SchemaMeta.get_or_none(SchemaMeta.key == "schema_version")
+    return int(row.value) if row else 0
+
+
+def migrate(db: Database) -> int:
+    """Apply every migration newer than the database's version; returns the new version."""
+    with db.atomic():
+        current = schema_version(db)
+        if current > SCHEMA_VERSION:
+            raise DatabaseError(
+                f"database schema version {current} is newer than this shopsync "
+                f"({SCHEMA_VERSION}); upgrade shopsync"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version - 1](db)
+            SchemaMeta.insert(key="schema_version", value=str(version)).on_conflict(
+                conflict_target=[SchemaMeta.key], preserve=[SchemaMeta.value]
+            ).execute()
+    return SCHEMA_VERSION
+
+
+def open_database(url: str) -> Database:
+    """Create the database for `url`, bind the models to it and migrate it."""
+    db = make_database(url)
+    database.initialize(db)
+    try:
+        db.connect(reuse_if_open=True)
+        migrate(db)
+    except DatabaseError:
+        raise
+    except Exception as error:  # peewee wraps driver errors; say which database failed
+        raise DatabaseError(f"cannot open database {redact_url(url)}: {error}") from error
+    return db
+
+
+def write_transaction() -> AbstractContextManager[Any]:
+    """`database.atomic()` that takes SQLite's write lock up front (BEGIN IMMEDIATE).
+
+    A deferred SQLite transaction that reads and then writes fails at once with "database is
+    locked" (SQLITE_BUSY_SNAPSHOT, no busy-timeout wait) when another connection wrote in
+    between, which heartbeats and other stores' imports do all the time. Taking the lock first
+    makes such a transaction wait its turn instead. PostgreSQL needs nothing.
+    """
+    if isinstance(database.obj, SqliteDatabase):
+        return database.atomic(lock_type="IMMEDIATE")
+    return database.atomic()
+
+
+def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One statement over many rows on the bound database, the fast way for each driver.
+
+    sqlite3's executemany runs in C; psycopg2's sends one round trip per row, so PostgreSQL
+    gets `execute_batch` (hundreds of rows per round trip) instead.
+    """
+    cursor = database.cursor()
+    if isinstance(database.obj, PostgresqlDatabase):
+        from psycopg2.extras import execute_batch
+
+        execute_batch(cursor, sql, rows, page_size=500)
+    else:
+        cursor.executemany(sql, rows)
+
+
+def redact_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url

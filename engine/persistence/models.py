@@ -1,0 +1,353 @@
+"""Peewee models: one per table. The database is bound at runtime by engine.persistence.database.
+
+Record tables (customers, orders, …) are unique per (store, shopify_id) and carry `seen_run`,
+the id of the last complete export that saw the row (drift repair deletes rows a full run did
+not see). Their hot import path does not go through these classes but through executemany in
+engine.sync.importer; the column names here are that SQL's contract.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+database = DatabaseProxy()
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: every timestamp in the database is naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class JSONField(TextField):
+    """JSON stored as text, decoded the same way on SQLite and PostgreSQL."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    def python_value(self, value: Any) -> Any:
+        if value is None or not isinstance(value, str | bytes):
+            return value
+        return orjson.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaMeta(BaseModel):
+    key = CharField(primary_key=True)
+    value = TextField()
+
+
+class Store(BaseModel):
+    domain = CharField(unique=True)
+    name = TextField(default="")
+    # Store information, refreshed by every health check.
+    email = TextField(null=True)
+    custom_domain = TextField(null=True)
+    plan = TextField(null=True)
+    currency = CharField(null=True)
+    country = TextField(null=True)
+    shop_created_at = DateTimeField(null=True)
+    connected_at = DateTimeField(default=utcnow)  # "Created": when shopsync first connected it
+    # Credentials, Fernet-encrypted; never leave engine.persistence.vault in plaintext.
+    token_enc = TextField(null=True)
+    refresh_token_enc = TextField(null=True)
+    token_expires_at = DateTimeField(null=True)
+    refresh_expires_at = DateTimeField(null=True)
+    auth_method = CharField(default="oauth")  # oauth | token
+    granted_scopes = TextField(default="")  # comma-separated
+    # Facts the status is derived from.
+    paused = BooleanField(default=False)
+    needs_reauth = BooleanField(default=False)
+    reauth_reason = TextField(null=True)
+    health_failing = BooleanField(default=False)
+    health_detail = TextField(null=True)
+    readiness = JSONField(default=dict)  # Check value -> {"ok": bool, "detail": str|None}
+    last_checked_at = DateTimeField(null=True)
+    initial_sync_completed_at = DateTimeField(null=True)
+    # Sync settings: the five categories.
+    cat_customers = BooleanField(default=True)
+    cat_email_consent = BooleanField(default=True)
+    cat_sms_consent = BooleanField(default=True)
+    cat_orders = BooleanField(default=True)
+    cat_catalogue = BooleanField(default=True)
+    # Derived by engine.domain.status.derive_status; stored so lists can filter and sort by it.
+    status = CharField(default="connected", index=True)
+    status_detail = TextField(null=True)
+    # Delete in progress: the card shows it until cleanup removes the row.
+    deleting = BooleanField(default=False)
+    # Live data.
+    webhooks_registered_at = DateTimeField(null=True)
+    webhook_topics = TextField(default="")  # comma-separated topics registered at Shopify
+    last_webhook_at = DateTimeField(null=True)
+    last_incremental_at = DateTimeField(null=True)
+    last_reconcile_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class EntitySync(BaseModel):
+    store = ForeignKeyField(Store, on_delete="CASCADE", backref="entity_syncs")
+    entity = CharField()  # customers | orders | products | collections
+    state = CharField(default="pending")  # pending | syncing | synced | failed | off
+    done = IntegerField(default=0)
+    total = IntegerField(null=True)
+    records = IntegerField(default=0)
+    last_synced_at = DateTimeField(null=True)  # last successful *bulk* sync, never a webhook
+    error = TextField(null=True)
+    bulk_operation_id = TextField(null=True)  # adopted again after a crash
+    # Increments per run (full, incremental, reconcile); rows a run sees get seen_run = run_id.
+    run_id = IntegerField(default=0)
+    run_kind = CharField(null=True)  # full | incremental | reconcile
+    # Rows of the entity's table when the current run started: created = rows after − this,
+    # kept on the row so a resumed run (adopted bulk operation) still reports exact counts.
+    run_base = IntegerField(null=True)
+    full_synced_at = DateTimeField(null=True)  # last successful *full* run (initial sync)
+    cursor_updated_at = DateTimeField(null=True)  # incremental watermark (max updatedAt seen)
+    progress_at = DateTimeField(null=True)  # last time `done` moved: stuck detection
+    started_at = DateTimeField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("store", "entity"), True),)
+
+
+def _record_indexes() -> tuple:
+    return ((("store", "shopify_id"), True),)
+
+
+class Customer(BaseModel):
+    store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
+    shopify_id = BigIntegerField()
+    first_name = TextField(null=True)
+    last_name = TextField(null=True)
+    email = TextField(null=True)
+    phone = TextField(null=True)
+    email_marketing_state = CharField(null=True)
+    email_opt_in_level = CharField(null=True)
+    email_consent_updated_at = TextField(null=True)
+    sms_marketing_state = CharField(null=True)
+    sms_opt_in_level = CharField(null=True)
+    sms_consent_updated_at = TextField(null=True)
+    address1 = TextField(null=True)
+    address2 = TextField(null=True)
+    city = TextField(null=True)
+    province = TextField(null=True)
+    country = TextField(null=True)
+    country_code = CharField(null=True)
+    zip = CharField(null=True)
+    tags = TextField(null=True)
+    state = CharField(null=True)
+    orders_count = IntegerField(null=True)
+    amount_spent = TextField(null=True)
+    currency = CharField(null=True)
+    created_at = TextField(null=True)
+    updated_at = TextField(null=True)  # ISO-8601 UTC from Shopify; newest wins
+    seen_run = IntegerField(default=0)
+    changed_run = IntegerField(default=0)  # the run that created or last changed it
+
+    class Meta:
+        indexes = _record_indexes()
+
+
+class Order(BaseModel):
+    store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
+    shopify_id = BigIntegerField()
+    name = TextField(null=True)
+    customer_id = BigIntegerField(null=True)  # Shopify id of the customer
+    email = TextField(null=True)
+    financial_status = CharField(null=True)
+    fulfillment_status = CharField(null=True)
+    currency = CharField(null=True)
+    total_price = TextField(null=True)
+    processed_at = TextField(null=True)
+    cancelled_at = TextField(null=True)
+    closed_at = TextField(null=True)
+    created_at = TextField(null=True)
+    updated_at = TextField(null=True)
+    seen_run = IntegerField(default=0)
+    changed_run = IntegerField(default=0)  # the run that created or last changed it
+
+    class Meta:
+        indexes = _record_indexes()
+
+
+class OrderLineItem(BaseModel):
+    store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
+    shopify_id = BigIntegerField()
+    order_id = BigIntegerField()  # Shopify id of the order
+    sku = TextField(null=True)
+    title = TextField(null=True)
+    quantity = IntegerField(null=True)
+    variant_id = BigIntegerField(null=True)
+    unit_price = TextField(null=True)
+    seen_run = IntegerField(default=0)
+
+    class Meta:
+        indexes = (*_record_indexes(), (("store", "order_id"), False))
+
+
+class Product(BaseModel):
+    store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
+    shopify_id = BigIntegerField()
+    title = TextField(null=True)
+    handle = TextField(null=True)
+    status = CharField(null=True)
+    vendor = TextField(null=True)
+    product_type = TextField(null=True)
+    tags = TextField(null=True)
+    created_at = TextField(null=True)
+    updated_at = TextField(null=True)
+    seen_run = IntegerField(default=0)
+    changed_run = IntegerField(default=0)  # the run that created or last changed it
+
+    class Meta:
+        indexes = _record_indexes()
+
+
+class ProductVariant(BaseModel):
+    store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
+    shopify_id = BigIntegerField()
+    product_id = BigIntegerField()
+    title = TextField(null=True)
+    sku = TextField(null=True)
+    price = TextField(null=True)
+    updated_at = TextField(null=True)
+    seen_run = IntegerField(default=0)
+
+    class Meta:
+        indexes = (*_record_indexes(), (("store", "product_id"), False))
+
+
+class Collection(BaseModel):
+    store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
+    shopify_id = BigIntegerField()
+    handle = TextField(null=True)
+    title = TextField(null=True)
+    sort_order = CharField(null=True)
+    updated_at = TextField(null=True)
+    seen_run = IntegerField(default=0)
+    changed_run = IntegerField(default=0)  # the run that created or last changed it
+
+    class Meta:
+        indexes = _record_indexes()
+
+
+class CollectionMembership(BaseModel):
+    store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
+    collection_id = BigIntegerField()
+    product_id = BigIntegerField()
+    seen_run = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("store", "collection_id", "product_id"), True),)
+
+
+class Job(BaseModel):
+    """A durable unit of work, claimed by a runner with a lease and heartbeat."""
+
+    kind = CharField(index=True)  # sync | health | delete | webhooks | reconcile | ...
+    store_id = IntegerField(null=True, index=True)  # not a FK: delete jobs outlive the store
+    store_domain = TextField(null=True)
+    entity = CharField(null=True)
+    params = JSONField(default=dict)
+    state = CharField(default="queued", index=True)  # queued | running | done | failed | cancelled
+    lease_owner = TextField(null=True)
+    lease_expires_at = DateTimeField(null=True)
+    heartbeat_at = DateTimeField(null=True)
+    attempts = IntegerField(default=0)
+    progress_done = IntegerField(default=0)
+    progress_total = IntegerField(null=True)
+    result = JSONField(null=True)
+    error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+    started_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+
+
+class Event(BaseModel):
+    """The activity log: every action, state change, sync summary and webhook."""
+
+    at = DateTimeField(default=utcnow, index=True)
+    store_id = IntegerField(null=True, index=True)
+    store_domain = TextField(null=True)
+    kind = CharField()  # action | status | sync | health | webhook | job | connect
+    level = CharField(default="info")  # info | warning | error
+    message = TextField()
+    data = JSONField(null=True)
+
+
+class WebhookReceipt(BaseModel):
+    event_id = CharField(null=True, index=True)
+    webhook_id = CharField(null=True, index=True)
+    topic = CharField()
+    shop_domain = TextField()
+    store_id = IntegerField(null=True)
+    api_version = CharField(null=True)
+    triggered_at = TextField(null=True)
+    received_at = DateTimeField(default=utcnow, index=True)
+    body = TextField()
+    # received | applied | ignored | duplicate | failed
+    status = CharField(default="received", index=True)
+    detail = TextField(null=True)
+
+
+class OAuthState(BaseModel):
+    """A single-use OAuth `state` nonce tied to the shop and purpose it was issued for."""
+
+    state = CharField(unique=True)
+    domain = CharField()
+    purpose = CharField(default="connect")  # connect | reconnect
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+    result = TextField(null=True)  # None while pending; "ok" or an error message
+
+
+class RunnerHeartbeat(BaseModel):
+    owner = CharField(unique=True)
+    kind = CharField()  # serve | embedded | cli
+    pid = IntegerField()
+    host = TextField()
+    started_at = DateTimeField(default=utcnow)
+    beat_at = DateTimeField(default=utcnow, index=True)
+    stopping = BooleanField(default=False)
+
+
+class Metric(BaseModel):
+    """Durable counters for /metrics, shared by every process on the database."""
+
+    name = CharField()
+    labels = TextField(default="")  # canonical "k=v,k=v"
+    value = FloatField(default=0.0)
+
+    class Meta:
+        indexes = ((("name", "labels"), True),)
+
+
+RECORD_MODELS = (
+    Customer, Order, OrderLineItem, Product, ProductVariant, Collection, CollectionMembership,
+)
+
+ALL_MODELS = (
+    SchemaMeta, Store, EntitySync, *RECORD_MODELS, Job, Event, WebhookReceipt, OAuthState,
+    RunnerHeartbeat, Metric,
+)

@@ -1,0 +1,25 @@
+"""Which function runs each kind of job: the one place where the job queue meets the work.
+
+`engine.jobs` knows nothing of syncs, health checks or deletes; whoever starts a `Runner` passes
+it `JOB_HANDLERS` (or `start_runner` does). The loop jobs → handler → sync → `jobs.enqueue` is
+therefore written here, in one plain mapping, instead of hidden behind strings and decorators.
+"""
+
+from __future__ import annotations
+
+from engine.jobs.runner import Handler, Runner
+from engine.lifecycle import delete, health, subscriptions
+from engine.persistence.runtime import Runtime
+from engine.sync import job as sync_job
+
+JOB_HANDLERS: dict[str, Handler] = {
+    "sync": sync_job.run_sync,
+    "health": health.run_health,
+    "delete": delete.run_delete,
+    "webhooks": subscriptions.assert_webhooks,
+}
+
+
+def make_runner(runtime: Runtime, *, kind: str = "embedded", **options: object) -> Runner:
+    """A runner that knows every job kind (not yet started)."""
+    return Runner(runtime, kind=kind, handlers=JOB_HANDLERS, **options)  # type: ignore[arg-type]

@@ -1,0 +1,382 @@
+"""The HTTP face of `shopsync serve`, and `serve` itself: one process with every live part.
+
+`create_app(runtime, …)` is the Starlette app:
+- `POST /webhooks` (and `/webhooks/…`, e.g. the compliance URI): size cap (413), HMAC over the
+  raw body before parsing (401), JSON object (400), durable receipt, 200 — see
+  engine.webhooks.receipts;
+- `GET /oauth/callback`: completes an OAuth connect through engine.actions.complete_oauth;
+- `GET /healthz`: 200 when this process's runner heartbeat is fresh and the database reads,
+  else 503;
+- `GET /metrics`: Prometheus text (engine.serve.metrics).
+
+`serve(runtime, …)` runs that app under uvicorn with the job Runner (kind "serve"), the
+Scheduler and the webhook worker. SIGTERM/SIGINT stop it cleanly within SHUTDOWN_BUDGET: no new
+requests or jobs, running handlers interrupted at their next safe point (their jobs go back to
+the queue for the next runner), webhook receipts flushed; a second signal exits at once.
+`main()` is the entry point for a subprocess: runtime from the environment, logs to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Generator
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from engine.jobs.runner import Runner
+from engine.persistence.models import Job, RunnerHeartbeat, SchemaMeta, utcnow
+from engine.persistence.runtime import Runtime, open_runtime
+from engine.registry import make_runner
+from engine.serve.metrics import CONTENT_TYPE, ProcessCounters, render
+from engine.sync.scheduler import Scheduler
+from engine.webhooks.ingest import WebhookIngest
+from engine.webhooks.receipts import (
+    Delivery,
+    IngestUnavailable,
+    read_headers,
+    signature_valid,
+    webhook_secrets,
+)
+
+log = logging.getLogger("shopsync.serve")
+
+SHUTDOWN_BUDGET = 9.0  # seconds from the signal to the process exiting (the contract is 10)
+HEARTBEAT_FRESH = 20.0  # a runner heartbeat older than this makes /healthz answer 503
+
+
+# -- the app ------------------------------------------------------------------------------------
+
+class LiveState:
+    """What the request handlers share (on `app.state.live`)."""
+
+    def __init__(self, runtime: Runtime, ingest: WebhookIngest, runner: Runner | None,
+                 counters: ProcessCounters) -> None:
+        self.runtime = runtime
+        self.ingest = ingest
+        self.runner = runner
+        self.counters = counters
+        self.secrets = webhook_secrets(runtime.settings)
+        self.max_body = runtime.settings.webhook_max_body
+
+
+def _live(request: Request) -> LiveState:
+    return request.app.state.live
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _refuse(live: LiveState, status: int, reason: str, message: str) -> Response:
+    live.counters.incr("shopsync_webhooks_rejected_total", reason=reason)
+    return Response(message, status_code=status, media_type="text/plain")
+
+
+async def receive_webhook(request: Request) -> Response:
+    live = _live(request)
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > live.max_body):
+        return _refuse(live, 413, "too_large", "payload too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > live.max_body:
+            return _refuse(live, 413, "too_large", "payload too large")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    headers = read_headers(request.headers)
+    if not signature_valid(body, headers.hmac, live.secrets):
+        return _refuse(live, 401, "signature", "invalid signature")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _refuse(live, 400, "malformed", "body is not valid JSON")
+    if not isinstance(payload, dict):
+        return _refuse(live, 400, "malformed", "body is not a JSON object")
+    if not headers.topic or not headers.shop_domain:
+        return _refuse(live, 400, "headers", "topic and shop domain headers are required")
+    try:
+        status = await live.ingest.submit(Delivery.from_headers(headers, body, payload))
+    except IngestUnavailable:
+        return _refuse(live, 503, "unavailable", "shutting down")
+    except Exception:
+        log.exception("recording a %s webhook failed", headers.topic)
+        return _refuse(live, 503, "unavailable", "could not record the delivery")
+    return Response(status, media_type="text/plain")
+
+
+def _page(text: str) -> str:
+    return f"<!doctype html><title>shopsync</title><p>{html.escape(text)}</p>"
+
+
+async def oauth_callback(request: Request) -> Response:
+    from engine import actions
+    from engine.domain.errors import ActionError
+
+    params = dict(request.query_params)
+    try:
+        summary = await asyncio.to_thread(actions.complete_oauth, params)
+    except ActionError as error:
+        return HTMLResponse(_page(f"shopsync could not connect the store: {error}"), 400)
+    except Exception:
+        log.exception("OAuth callback failed")
+        return HTMLResponse(_page("shopsync could not connect the store: internal error"), 500)
+    runner = _live(request).runner
+    if runner is not None:
+        runner.notify()  # the connect queued its first jobs
+    return HTMLResponse(_page(f"Connected {summary.domain}. You can close this window."))
+
+
+def _health(runner: Runner | None) -> tuple[str, str]:
+    try:
+        SchemaMeta.select().limit(1).exists()
+        database = "ok"
+    except Exception as error:
+        log.warning("healthz: database unreadable: %s", type(error).__name__)
+        return "error", "unknown"
+    fresh = utcnow() - timedelta(seconds=HEARTBEAT_FRESH)
+    query = RunnerHeartbeat.select().where(RunnerHeartbeat.beat_at > fresh)
+    if runner is not None:
+        beat = query.where(RunnerHeartbeat.owner == runner.owner).first()
+        if beat is None:
+            return database, "stopped" if runner.stopping.is_set() else "stale"
+        return database, "stopping" if beat.stopping or runner.stopping.is_set() else "ok"
+    return database, "ok" if query.where(RunnerHeartbeat.stopping == False).exists() else (  # noqa: E712
+        "missing"
+    )
+
+
+async def healthz(request: Request) -> Response:
+    live = _live(request)
+    database, runner = await asyncio.to_thread(_health, live.runner)
+    webhooks = "ok" if live.ingest.alive else "stopped"
+    ok = database == "ok" and runner == "ok" and webhooks == "ok"
+    body = {"status": "ok" if ok else "unavailable", "runner": runner, "database": database,
+            "webhooks": webhooks, "webhook_backlog": live.ingest.backlog}
+    return _json(body, 200 if ok else 503)
+
+
+async def metrics(request: Request) -> Response:
+    text = await asyncio.to_thread(render, _live(request).counters)
+    return Response(text, media_type=CONTENT_TYPE)
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    ingest: WebhookIngest | None = None,
+    runner: Runner | None = None,
+    counters: ProcessCounters | None = None,
+) -> Starlette:
+    """The Starlette app; its lifespan starts and stops the webhook worker."""
+    try:
+        from engine import actions
+
+        actions.use_runtime(runtime)
+    except ImportError:  # pragma: no cover - actions is part of the engine
+        pass
+    worker = ingest or WebhookIngest(notify=runner.notify if runner else None)
+    live = LiveState(runtime, worker, runner, counters or ProcessCounters())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not worker.alive:
+            worker.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(worker.stop, 2.0)
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks", receive_webhook, methods=["POST"]),
+            Route("/webhooks/{rest:path}", receive_webhook, methods=["POST"]),
+            Route("/oauth/callback", oauth_callback, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.live = live
+    return app
+
+
+# -- serve --------------------------------------------------------------------------------------
+
+class _UvicornServer(uvicorn.Server):
+    """uvicorn's server without its own signal handling: `Serve` owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class Serve:
+    """`shopsync serve`: HTTP app + job runner + scheduler + webhook worker, in one process."""
+
+    def __init__(self, runtime: Runtime, *, host: str | None = None, port: int | None = None
+                 ) -> None:
+        settings = runtime.settings
+        default_host, default_port = settings.listen_host_port
+        self.runtime = runtime
+        self.host = host or default_host
+        self.port = port if port is not None else default_port
+        self.runner = make_runner(runtime, kind="serve")
+        self.scheduler = Scheduler(settings, notify=self.runner.notify)
+        self.app = create_app(runtime, runner=self.runner)
+        self.server = _UvicornServer(uvicorn.Config(
+            self.app, host=self.host, port=self.port, log_config=None, access_log=False,
+            lifespan="on", timeout_graceful_shutdown=3, server_header=False,
+        ))
+        self._stop = asyncio.Event()
+        self._stop_requested_at: float | None = None
+
+    def request_stop(self) -> None:
+        """Begin a clean shutdown (safe from any thread or a signal handler)."""
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
+        self.server.should_exit = True
+        self.runner.stopping.set()
+        self.runner.wake.set()
+
+    def _on_signal(self, signum: int) -> None:
+        if self._stop_requested_at is not None:
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            self.server.force_exit = True
+            return
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        self.request_stop()
+        self._stop.set()
+
+    async def run(self, *, install_signal_handlers: bool = True) -> None:
+        # Bind first: a second `serve` on a taken port must not start working the queue.
+        sock = _bind(self.host, self.port)
+        loop = asyncio.get_running_loop()
+        handled = (signal.SIGTERM, signal.SIGINT)
+        if install_signal_handlers:
+            for signum in handled:
+                loop.add_signal_handler(signum, self._on_signal, signum)
+        self.runner.start_thread()
+        scheduler = asyncio.create_task(self.scheduler.run(self._stop))
+        log.info("serve listening on %s:%d, webhooks at %s/webhooks", self.host, self.port,
+                 self.runtime.settings.public_url.rstrip("/"))
+        try:
+            await self.server.serve(sockets=[sock])
+        finally:
+            sock.close()
+            self.request_stop()
+            self._stop.set()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(scheduler, 2.0)
+            await self._stop_runner()
+            if install_signal_handlers:
+                for signum in handled:
+                    loop.remove_signal_handler(signum)
+            log.info("serve stopped")
+
+    async def _stop_runner(self) -> None:
+        started = self._stop_requested_at or time.monotonic()
+        remaining = max(0.5, SHUTDOWN_BUDGET - (time.monotonic() - started))
+        await asyncio.to_thread(self.runner.stop, remaining)
+        if not self.runner.stopped.is_set():
+            # A handler did not reach a safe point in time: hand its job back to the queue so
+            # the next runner resumes it now rather than after the lease expires. The process
+            # exits right after, taking the handler's daemon thread with it; its job-row writes
+            # are fenced by lease_owner, and record upserts are idempotent, so the resumed run
+            # repairs anything half-written.
+            released = await asyncio.to_thread(_release, self.runner.owner)
+            log.warning("runner did not stop in time; %d jobs released", released)
+
+
+class ServeError(RuntimeError):
+    """`serve` cannot start (the listen address is taken or invalid); the message says why."""
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _release(owner: str) -> int:
+    released = Job.update(state="queued", lease_owner=None, lease_expires_at=None).where(
+        (Job.lease_owner == owner) & (Job.state == "running")
+    ).execute()
+    RunnerHeartbeat.delete().where(RunnerHeartbeat.owner == owner).execute()
+    return released
+
+
+def serve(
+    runtime: Runtime,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    install_signal_handlers: bool = True,
+) -> None:
+    """Run `shopsync serve` until SIGTERM/SIGINT (or the server stops); blocking.
+
+    Raises ServeError when the listen address cannot be bound (nothing was started then).
+    """
+    _route_uvicorn_logs()
+    asyncio.run(Serve(runtime, host=host, port=port).run(
+        install_signal_handlers=install_signal_handlers
+    ))
+
+
+def _route_uvicorn_logs() -> None:
+    """uvicorn's own lines go wherever shopsync's logging was configured to go."""
+    ours = logging.getLogger("shopsync")
+    if ours.handlers:
+        for name in ("uvicorn", "uvicorn.error"):
+            other = logging.getLogger(name)
+            other.handlers = list(ours.handlers)
+            other.propagate = False
+            other.setLevel(logging.INFO)
+
+
+def main() -> None:
+    """Subprocess entry point: `python -c "from engine.serve.app import main; main()"`."""
+    from engine.config import ConfigError
+    from engine.logs import configure_logging
+    from engine.persistence.database import DatabaseError
+
+    try:
+        runtime = open_runtime()
+    except (ConfigError, DatabaseError) as error:
+        print(f"shopsync serve: {error}", file=sys.stderr)
+        sys.exit(2 if isinstance(error, ConfigError) else 1)
+    configure_logging(runtime.settings, to_file=False)
+    try:
+        serve(runtime)
+    except ServeError as error:
+        log.error("%s", error)
+        sys.exit(1)
+    finally:
+        runtime.close()
+
+
+if __name__ == "__main__":
+    main()

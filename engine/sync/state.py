@@ -1,0 +1,295 @@
+"""The sync job's database side: preparing a run, progress, and recording its outcome.
+
+Everything here is blocking (the handler in engine.sync.job calls it through asyncio.to_thread) and
+every read-then-write happens inside `write_transaction()` (BEGIN IMMEDIATE on SQLite), with
+`refresh_status` inside the same transaction so the stored status never lags the facts.
+
+Run bookkeeping on EntitySync: a new bulk operation starts a new run (`run_id` + 1, `run_kind`,
+`run_base` = rows before, `started_at`); its operation id is stored as soon as Shopify returns
+it, and an interrupted run of the same kind adopts that operation instead of starting another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from engine.domain.status import (
+    CATEGORY_SCOPE,
+    ENTITY_CATEGORY,
+    Category,
+    Entity,
+    EntityState,
+    enabled_entities,
+)
+from engine.persistence import counters as metrics
+from engine.persistence.database import write_transaction
+from engine.persistence.models import EntitySync, Store, utcnow
+from engine.persistence.reads import (
+    categories_of,
+    ensure_entity_rows,
+    granted_scopes_of,
+    record_event,
+    refresh_status,
+)
+from engine.shopify.errors import AuthError, ScopeError, ShopifyError
+from engine.sync.importer import IdMarker, Importer, Summary, count_rows
+from engine.sync.rows import ENTITY_TABLES
+
+
+@dataclass
+class Plan:
+    """What `prepare` decided: the rows to work on and whether to resume an operation."""
+
+    store: Store
+    sync: EntitySync
+    adopt_id: str | None  # a stored operation of the same kind to resume
+    stale_id: str | None  # a stored operation of another kind, to cancel
+    email_consent: bool
+    sms_consent: bool
+
+
+@dataclass
+class RunInfo:
+    """The facts about a finished run that its outcome records."""
+
+    store_id: int
+    sync_id: int
+    entity: Entity
+    mode: str
+    operation_id: str | None
+    adopted: bool = False
+    operation_finished: bool = False  # the bulk operation reached a terminal state
+
+
+def skip_reason(store: Store | None, entity: Entity) -> str | None:
+    if store is None:
+        return "store no longer exists"
+    if store.deleting:
+        return "store is being deleted"
+    if store.paused:
+        return "store is disconnected"
+    if store.needs_reauth:
+        return "store needs reconnecting"
+    category = ENTITY_CATEGORY[entity]
+    if not categories_of(store)[category]:
+        return f"{category.label} is off"
+    return None
+
+
+def prepare(store_id: int, entity: Entity, mode: str) -> Plan | str:
+    """Mark the entity Syncing and decide new run vs adoption; or say why to skip."""
+    with write_transaction():
+        store = Store.get_or_none(Store.id == store_id)
+        reason = skip_reason(store, entity)
+        if reason is not None:
+            return reason
+        assert store is not None
+        ensure_entity_rows(store)
+        sync = EntitySync.get(EntitySync.store == store.id, EntitySync.entity == entity.value)
+        stored = sync.bulk_operation_id
+        # Only an operation of the same kind may be adopted: a full run must never finish on an
+        # incremental export (its drift repair would delete everything not recently updated).
+        adopt = stored if stored and sync.run_kind == mode else None
+        now = utcnow()
+        if adopt is None:
+            new_run(sync, mode, now)
+        sync.state = EntityState.SYNCING.value
+        sync.done, sync.total, sync.error = 0, None, None
+        sync.progress_at = sync.updated_at = now
+        sync.save()
+        categories = categories_of(store)
+        return Plan(
+            store, sync, adopt, stored if adopt is None else None,
+            categories[Category.EMAIL_CONSENT], categories[Category.SMS_CONSENT],
+        )
+
+
+def new_run(sync: EntitySync, mode: str, now: datetime) -> None:
+    sync.run_id += 1
+    sync.run_kind = mode
+    sync.run_base = count_rows(sync.store_id, ENTITY_TABLES[sync.entity][0])
+    sync.bulk_operation_id = None
+    sync.started_at = now
+
+
+def restart_run(sync_id: int, mode: str) -> EntitySync:
+    """A fresh run id for a fresh operation (the stored one could not be adopted)."""
+    with write_transaction():
+        sync = EntitySync.get_by_id(sync_id)
+        new_run(sync, mode, utcnow())
+        sync.save()
+        return sync
+
+
+def set_operation(sync_id: int, operation_id: str) -> None:
+    EntitySync.update(bulk_operation_id=operation_id, updated_at=utcnow()).where(
+        EntitySync.id == sync_id
+    ).execute()
+
+
+def write_progress(sync_id: int, done: int, total: int | None) -> None:
+    # Only a moving `done` touches progress_at: it is what stuck-in-Syncing detection reads.
+    now = utcnow()
+    EntitySync.update(done=done, total=total, progress_at=now, updated_at=now).where(
+        (EntitySync.id == sync_id) & (EntitySync.done != done)
+    ).execute()
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """Shopify's DateTime as naive UTC (the database's convention); None if unparsable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def missing_scope_detail(scopes: tuple[str, ...] | list[str]) -> str:
+    return ("Missing scope " if len(scopes) == 1 else "Missing scopes ") + ", ".join(scopes)
+
+
+def all_fully_synced(store: Store) -> bool:
+    """Every enabled entity has finished a full run: "Initial sync complete"."""
+    enabled = {e.value for e in enabled_entities(categories_of(store))}
+    if not enabled:
+        return False
+    syncs = EntitySync.select().where(
+        (EntitySync.store == store.id) & EntitySync.entity.in_(list(enabled))
+    )
+    done = {s.entity for s in syncs if s.full_synced_at is not None}
+    return done >= enabled
+
+
+# -- outcomes ----------------------------------------------------------------------------------
+
+def record_success(
+    run: RunInfo, sink: Importer | IdMarker, import_seconds: float, run_base: int
+) -> dict:
+    """Finish the import (deletions, counts), mark the entity Synced, log the one summary event."""
+    label = run.entity.label
+    with write_transaction():
+        summary: Summary = (
+            sink.finish() if isinstance(sink, IdMarker) else sink.finish(run.mode, run_base)
+        )
+        sync = EntitySync.get_by_id(run.sync_id)
+        now = utcnow()
+        sync.state = EntityState.SYNCED.value
+        sync.records, sync.error, sync.bulk_operation_id = summary.records, None, None
+        sync.done, sync.total = sink.lines, sink.lines
+        sync.progress_at = sync.updated_at = now
+        if run.mode != "reconcile":
+            sync.last_synced_at = now  # "Last synced": bulk runs only, never a reconcile
+            newest = parse_time(sink.max_updated_at) if isinstance(sink, Importer) else None
+            if newest is not None and (
+                sync.cursor_updated_at is None or newest > sync.cursor_updated_at
+            ):
+                sync.cursor_updated_at = newest
+        if run.mode == "full":
+            sync.full_synced_at = now
+        sync.save()
+        store = Store.get_by_id(run.store_id)
+        # A successful sync proves the API and the grant work: it clears a failed health check.
+        store.health_failing, store.health_detail = False, None
+        if store.initial_sync_completed_at is None and all_fully_synced(store):
+            store.initial_sync_completed_at = now
+        store.updated_at = now
+        store.save()
+        elapsed = (now - sync.started_at).total_seconds() if sync.started_at else import_seconds
+        rows = sink.rows if isinstance(sink, Importer) else sink.lines
+        data = {
+            "mode": run.mode, "created": summary.created, "updated": summary.updated,
+            "removed": summary.removed, "records": summary.records, "rows": rows,
+            "rows_per_s": round(rows / import_seconds) if import_seconds > 0 else 0,
+            "seconds": round(elapsed, 3), "run_id": sync.run_id,
+            "bulk_operation_id": run.operation_id, "adopted": run.adopted,
+        }
+        if run.mode == "reconcile":
+            message = f"{label} reconciled: {summary.removed:,} removed"
+        else:
+            seen = sink.roots if isinstance(sink, Importer) else summary.records
+            kind = "" if run.mode == "full" else " (incremental)"
+            message = (
+                f"{label} synced{kind}: {seen:,} records ({summary.created:,} created, "
+                f"{summary.updated:,} updated, {summary.removed:,} removed) in {elapsed:.1f} s"
+            )
+        record_event(store, "sync", message, data=data)
+        metrics.incr("shopsync_syncs_total", entity=run.entity.value, outcome="synced")
+        refresh_status(run.store_id)
+    return {"entity": run.entity.value, **data}
+
+
+def mark_interrupted(sync_id: int) -> None:
+    """The runner stopped mid-run and requeued the job: the entity is Pending (queued) again."""
+    EntitySync.update(state=EntityState.PENDING.value, updated_at=utcnow()).where(
+        (EntitySync.id == sync_id) & (EntitySync.state == EntityState.SYNCING.value)
+    ).execute()
+
+
+def record_stopped(run: RunInfo, reason: str) -> dict:
+    """A run ended early because the store may no longer sync (engine.sync.job.SyncStopped):
+    the entity shows what it showed before the run, and nothing of the run is deleted."""
+    with write_transaction():
+        store = Store.get_or_none(Store.id == run.store_id)
+        sync = EntitySync.get_or_none(EntitySync.id == run.sync_id)
+        if store is None or sync is None:
+            return {"entity": run.entity.value, "skipped": reason}
+        synced = sync.last_synced_at is not None
+        EntitySync.update(
+            state=(EntityState.SYNCED if synced else EntityState.PENDING).value,
+            bulk_operation_id=None, updated_at=utcnow(),
+        ).where(EntitySync.id == run.sync_id).execute()
+        record_event(store, "sync", f"{run.entity.label} sync stopped: {reason}",
+                     data={"mode": run.mode, "bulk_operation_id": run.operation_id})
+        metrics.incr("shopsync_syncs_total", entity=run.entity.value, outcome="skipped")
+        refresh_status(run.store_id)
+    return {"entity": run.entity.value, "skipped": reason}
+
+
+def failure_detail(error: ShopifyError, entity: Entity) -> str:
+    if isinstance(error, ScopeError):
+        return missing_scope_detail(error.scopes or (CATEGORY_SCOPE[ENTITY_CATEGORY[entity]],))
+    return error.detail
+
+
+def record_failure(run: RunInfo, error: ShopifyError, granted: list[str] | None) -> str:
+    """Mark the entity Failed with a readable detail and apply what the error implies.
+
+    AuthError → the store needs reconnecting; ScopeError → the stored grant is corrected
+    (`granted` is what access_scopes.json said just now, None if it could not be read), so the
+    status rule shows Reconnect required for the missing scope. Returns the detail.
+    """
+    detail = failure_detail(error, run.entity)
+    with write_transaction():
+        store = Store.get_or_none(Store.id == run.store_id)
+        if store is None:
+            return detail
+        now = utcnow()
+        EntitySync.update(
+            state=EntityState.FAILED.value, error=detail, progress_at=now, updated_at=now,
+            # An operation still running at Shopify is kept so a retry can adopt it.
+            bulk_operation_id=None if run.operation_finished else run.operation_id,
+        ).where(EntitySync.id == run.sync_id).execute()
+        if isinstance(error, AuthError):
+            # Keep a more specific reason already recorded (e.g. "App uninstalled").
+            if not store.needs_reauth:
+                store.reauth_reason = error.detail
+            store.needs_reauth = True
+        if isinstance(error, ScopeError):
+            if granted is None:  # could not re-read the grant: drop what Shopify denied
+                missing = set(error.scopes or ())
+                granted = [s for s in granted_scopes_of(store) if s not in missing]
+            store.granted_scopes = ",".join(granted)
+        store.updated_at = now
+        store.save()
+        record_event(
+            store, "sync", f"{run.entity.label} sync failed: {detail}", level="error",
+            data={"mode": run.mode, "kind": error.kind, "bulk_operation_id": run.operation_id},
+        )
+        metrics.incr("shopsync_syncs_total", entity=run.entity.value, outcome="failed")
+        refresh_status(run.store_id)
+    return detail

@@ -1,0 +1,323 @@
+"""The webhook worker: one thread that records deliveries and applies them right after.
+
+`WebhookIngest.submit(delivery)` (awaited by the HTTP handler) returns once the delivery's
+receipt is committed, so the 200 that follows is durable and fast. The worker group-commits
+the receipts of concurrent requests in one transaction, then applies received deliveries in
+batches (engine.webhooks.apply) off the request path; one thread owns this process's webhook
+writes, so applying never competes with itself for SQLite's write lock.
+
+At start it applies whatever a crash left "received", and sweeps again every `sweep_interval`
+(a batch whose transaction failed is retried that way). A receipt is settled with a guarded
+UPDATE (status still "received") inside the apply's own savepoint, so two workers on one
+PostgreSQL database never apply a delivery twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from peewee import InterfaceError, OperationalError
+
+from engine.persistence.counters import incr
+from engine.persistence.database import write_transaction
+from engine.persistence.models import Store, database, utcnow
+from engine.webhooks.apply import apply
+from engine.webhooks.context import (
+    TOMBSTONE_TTL,
+    ApplyContext,
+    Outcome,
+    event_values,
+    flush_record_counts,
+    insert_rows,
+)
+from engine.webhooks.receipts import (
+    Delivery,
+    IngestUnavailable,
+    event_row,
+    label,
+    received_deliveries,
+    recent_deletions,
+    record_receipts,
+    settle,
+)
+from engine.webhooks.rows import parse_time
+
+log = logging.getLogger("shopsync.webhooks")
+
+# A "received" receipt older than this that nobody holds in memory is applied by the sweep.
+SWEEP_AGE = timedelta(seconds=5)
+ENTITY_PREFIXES = frozenset(("customers", "orders", "products", "collections"))
+_STOP = object()
+
+
+class _AlreadySettled(Exception):
+    """The receipt was settled by someone else while this worker applied it."""
+
+
+class WebhookIngest:
+    """Records deliveries durably and applies them, on one background thread."""
+
+    def __init__(
+        self,
+        *,
+        notify: Callable[[], None] | None = None,
+        batch_size: int = 200,
+        apply_batch: int = 100,
+        sweep_interval: float = 10.0,
+    ) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._work: deque[tuple[int, Delivery]] = deque()
+        self._inflight: set[int] = set()
+        self.batch_size = batch_size
+        self.apply_batch = apply_batch
+        self.sweep_interval = sweep_interval
+        self.ctx = ApplyContext(notify=notify)
+        self._stopping = threading.Event()
+        self._deadline: float | None = None
+        self._thread: threading.Thread | None = None
+        self._busy = False
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> WebhookIngest:
+        self._thread = threading.Thread(target=self._main, name="shopsync-webhooks", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Record what is queued, apply what fits in `timeout`, leave the rest for the sweep."""
+        self._deadline = time.monotonic() + timeout
+        self._stopping.set()
+        self._queue.put(_STOP)
+        if self._thread is not None:
+            self._thread.join(timeout + 1.0)
+        self._closed = True
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._closed
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize() + len(self._work)
+
+    def idle(self) -> bool:
+        """Nothing submitted is left unrecorded or unapplied."""
+        return self._queue.unfinished_tasks == 0 and not self._work and not self._busy
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.01)
+        return self.idle()
+
+    async def submit(self, delivery: Delivery) -> str:
+        """Record the delivery; returns "received" or "duplicate" once it is committed."""
+        if not self.alive or self._stopping.is_set():
+            raise IngestUnavailable("webhook worker is not running")
+        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._queue.put((delivery, future))
+        return await asyncio.wrap_future(future)
+
+    # -- the thread -----------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            self._load_tombstones()
+            self._sweep(initial=True)
+        except Exception:
+            log.exception("webhook startup sweep failed")
+        last_sweep = time.monotonic()
+        try:
+            while True:
+                items = self._take(block=not self._work)
+                if items:
+                    self._busy = True
+                    self._write_receipts(items)
+                if self._work and not self._past_deadline():
+                    self._busy = True
+                    self._apply_batch()
+                self._busy = False
+                if self._stopping.is_set() and self._queue.empty() and (
+                    not self._work or self._past_deadline()
+                ):
+                    break
+                if time.monotonic() - last_sweep > self.sweep_interval:
+                    last_sweep = time.monotonic()
+                    try:
+                        self._sweep(initial=False)
+                    except Exception:
+                        log.exception("webhook sweep failed")
+        finally:
+            self._busy = False
+            self._closed = True
+            self._fail_pending()
+            if self._work:
+                log.info("webhook worker stopped with %d receipts left for the next start",
+                         len(self._work))
+            database.close()
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() > self._deadline
+
+    def _take(self, *, block: bool) -> list[tuple[Delivery, concurrent.futures.Future[str]]]:
+        items: list[Any] = []
+        try:
+            first = self._queue.get(timeout=0.2) if block else self._queue.get_nowait()
+        except queue.Empty:
+            return []
+        if first is _STOP:
+            self._queue.task_done()
+        else:
+            items.append(first)
+        while len(items) < self.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.task_done()
+            else:
+                items.append(item)
+        return items
+
+    def _fail_pending(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP and not item[1].done():
+                item[1].set_exception(IngestUnavailable("webhook worker stopped"))
+            self._queue.task_done()
+
+    # -- receipts -------------------------------------------------------------------------------
+
+    def _write_receipts(self, items: list[tuple[Delivery, concurrent.futures.Future[str]]]
+                        ) -> None:
+        try:
+            results = record_receipts([delivery for delivery, _future in items])
+        except Exception as error:
+            log.exception("recording %d webhook deliveries failed", len(items))
+            for _delivery, future in items:
+                if not future.done():
+                    future.set_exception(error)
+                self._queue.task_done()
+            return
+        for (delivery, future), (receipt_id, status) in zip(items, results, strict=True):
+            if status == "received":
+                self._inflight.add(receipt_id)
+                self._work.append((receipt_id, delivery))
+            if not future.done():
+                future.set_result(status)
+            self._queue.task_done()
+
+    # -- applying -------------------------------------------------------------------------------
+
+    def _apply_batch(self) -> None:
+        batch = [self._work.popleft() for _ in range(min(self.apply_batch, len(self._work)))]
+        try:
+            self._apply(batch)
+        except Exception:
+            log.exception("applying %d webhook deliveries failed; the sweep retries them",
+                          len(batch))
+            self.ctx.forget_batch()
+        finally:
+            for receipt_id, _delivery in batch:
+                self._inflight.discard(receipt_id)
+        for callback in list(self.ctx.after_commit):
+            try:
+                callback()
+            except Exception:
+                log.exception("webhook follow-up failed")
+        self.ctx.forget_batch()
+
+    def _apply(self, batch: list[tuple[int, Delivery]]) -> None:
+        ctx = self.ctx
+        events: list[dict[str, Any]] = []
+        counts: Counter[tuple[str, str]] = Counter()
+        touched: set[int] = set()
+        with write_transaction():
+            stores = {
+                s.domain: s for s in Store.select().where(
+                    Store.domain.in_({d.shop_domain for _rid, d in batch})
+                )
+            }
+            for receipt_id, delivery in batch:
+                store = stores.get(delivery.shop_domain)
+                outcome = self._apply_one(receipt_id, delivery, store)
+                if outcome is None:  # another worker got there first
+                    continue
+                if store is not None:
+                    touched.add(store.id)
+                    if delivery.topic.split("/")[0] not in ENTITY_PREFIXES:
+                        stores[store.domain] = Store.get_by_id(store.id)  # flags may change
+                counts[(delivery.topic, outcome.status)] += 1
+                events.append(event_row(delivery, store.id if store else None, outcome.status,
+                                     outcome.detail, outcome.level, label(delivery, outcome),
+                                     receipt_id))
+            flush_record_counts(ctx)
+            if touched:
+                Store.update(last_webhook_at=utcnow()).where(Store.id.in_(touched)).execute()
+            insert_rows("event", event_values(events))
+            for (topic, outcome_name), n in counts.items():
+                incr("shopsync_webhooks_total", n, topic=topic, outcome=outcome_name)
+
+    def _apply_one(self, receipt_id: int, delivery: Delivery, store: Store | None
+                   ) -> Outcome | None:
+        if store is None:
+            outcome = Outcome("ignored", "unknown shop")
+        elif store.deleting:
+            outcome = Outcome("ignored", "store being deleted")
+        else:
+            mark = self.ctx.checkpoint()
+            try:
+                with database.atomic():  # a savepoint: a failed delivery leaves no trace
+                    outcome = apply(self.ctx, store, delivery.topic, delivery.payload,
+                                    parse_time(delivery.triggered_at))
+                    if not settle(receipt_id, outcome, store.id):
+                        raise _AlreadySettled()
+                return outcome
+            except _AlreadySettled:
+                self.ctx.rollback(mark)
+                return None
+            except (OperationalError, InterfaceError):
+                raise  # the database, not the delivery: the batch is retried by the sweep
+            except Exception as error:
+                self.ctx.rollback(mark)
+                log.exception("webhook %s for %s failed", delivery.topic, delivery.shop_domain)
+                outcome = Outcome("failed", f"{type(error).__name__}: {error}", level="error")
+        return outcome if settle(receipt_id, outcome, store.id if store else None) else None
+
+    # -- recovery -------------------------------------------------------------------------------
+
+    def _sweep(self, *, initial: bool) -> None:
+        """Queue "received" receipts nobody holds: left by a crash, or by a failed batch."""
+        found = 0
+        for receipt_id, delivery in received_deliveries(
+            older_than=None if initial else SWEEP_AGE
+        ):
+            if receipt_id in self._inflight:
+                continue
+            self._inflight.add(receipt_id)
+            self._work.append((receipt_id, delivery))
+            found += 1
+        if found:
+            log.info("webhook sweep: %d received deliveries queued for applying", found)
+        self.ctx.prune_tombstones()
+
+    def _load_tombstones(self) -> None:
+        """Deletions of the last TOMBSTONE_TTL, so a late older update cannot resurrect them."""
+        self.ctx.tombstones.update(recent_deletions(TOMBSTONE_TTL))

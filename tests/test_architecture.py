@@ -1,0 +1,49 @@
+"""The architecture's guard rails that import-linter cannot express."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from engine import simulator
+from engine.config import SIMULATOR_APP_KEY
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _contracts() -> dict[str, dict]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return {c["name"]: c for c in data["tool"]["importlinter"]["contracts"]}
+
+
+def test_the_simulator_is_forbidden_every_layer_of_the_engine() -> None:
+    """The layers contract is exhaustive; the simulator's forbidden list must name each layer."""
+    contracts = _contracts()
+    layers = {
+        f"engine.{name.strip()}"
+        for layer in contracts["The engine's packages are layered"]["layers"]
+        for name in layer.split("|")
+    }
+    forbidden = set(contracts["The simulator imports nothing from the rest of the engine"][
+        "forbidden_modules"])
+    assert layers <= forbidden, sorted(layers - forbidden)
+
+
+def test_every_engine_package_is_placed_in_a_layer() -> None:
+    contracts = _contracts()
+    placed = {
+        name.strip()
+        for layer in contracts["The engine's packages are layered"]["layers"]
+        for name in layer.split("|")
+    } | {"simulator"}
+    present = {
+        path.stem if path.is_file() else path.name
+        for path in (ROOT / "engine").iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__")
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    assert present == placed
+
+
+def test_the_engine_knows_the_simulators_demo_app_key() -> None:
+    assert simulator.DEMO_API_KEY == SIMULATOR_APP_KEY
