@@ -34,14 +34,8 @@ from engine.lifecycle.diagnosis import Finding, active_sync_entities, diagnose
 from engine.lifecycle.oauth_listener import stop_listener
 from engine.persistence.database import write_transaction
 from engine.persistence.models import EntitySync, Store, utcnow
-from engine.persistence.reads import (
-    StoreNotFound,
-    categories_of,
-    record_event,
-    refresh_status,
-    store_detail,
-    store_summary,
-)
+from engine.persistence.reads import StoreNotFound, categories_of, store_detail, store_summary
+from engine.persistence.records import record_event, refresh_status
 from engine.persistence.runtime import Runtime
 from engine.registry import make_runner
 

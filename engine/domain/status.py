@@ -2,7 +2,7 @@
 
 Status is never stored by hand: `derive_status` computes it from facts (paused flag, re-auth flag,
 missing scopes, latest health result, entity states), and every writer calls it
-through `engine.persistence.reads.refresh_status`. The UI strings here are the exact ones
+through `engine.persistence.records.refresh_status`. The UI strings here are the exact ones
 of reference/product.md.
 """
 

@@ -22,7 +22,7 @@ from engine.domain.errors import ActionError, InvalidInput
 from engine.jobs.queue import enqueue
 from engine.persistence.database import write_transaction
 from engine.persistence.models import OAuthState, Store, utcnow
-from engine.persistence.reads import ensure_entity_rows, record_event, refresh_status
+from engine.persistence.records import ensure_entity_rows, record_event, refresh_status
 from engine.persistence.runtime import Runtime
 from engine.shopify import documents, oauth
 from engine.shopify.client import ShopifyClient, StaticToken

@@ -12,7 +12,7 @@ import logging
 from engine.jobs.runner import JobContext
 from engine.persistence.database import write_transaction
 from engine.persistence.models import RECORD_MODELS, EntitySync, Job, Store
-from engine.persistence.reads import record_event
+from engine.persistence.records import record_event
 from engine.shopify import oauth
 from engine.shopify.errors import AuthError, ShopifyError
 

@@ -37,7 +37,8 @@ from engine.jobs.runner import JobContext
 from engine.persistence import counters as metrics
 from engine.persistence.database import write_transaction
 from engine.persistence.models import Job, Store, utcnow
-from engine.persistence.reads import categories_of, record_event, refresh_status
+from engine.persistence.reads import categories_of
+from engine.persistence.records import record_event, refresh_status
 from engine.shopify.client import ShopifyClient
 from engine.shopify.documents import SHOP_INFO
 from engine.shopify.errors import AuthError, ShopifyError
@@ -48,7 +49,9 @@ Result = tuple[bool | None, str | None]
 
 
 @dataclass
-class Findings:
+class ProbeResults:
+    """What the live probes found for one store (not to be confused with diagnosis.Finding)."""
+
     results: dict[Check, Result] = field(default_factory=dict)
     granted: list[str] | None = None
     shop: dict[str, Any] | None = None
@@ -63,9 +66,9 @@ def _not_checked(reason: str) -> Result:
     return None, f"Not checked: {reason}"
 
 
-async def probe(ctx: JobContext, store: Store, meter: WaitMeter) -> Findings:
+async def probe(ctx: JobContext, store: Store, meter: WaitMeter) -> ProbeResults:
     """Run the four live probes against Shopify (no database writes)."""
-    found = Findings()
+    found = ProbeResults()
     try:
         async with open_client(ctx.runtime, store, on_wait=meter) as client:
             tokens = client.tokens
@@ -101,7 +104,7 @@ async def probe(ctx: JobContext, store: Store, meter: WaitMeter) -> Findings:
     return found
 
 
-async def _probe_grant(client: ShopifyClient, found: Findings) -> None:
+async def _probe_grant(client: ShopifyClient, found: ProbeResults) -> None:
     try:
         found.granted = await access_scopes(client)
         found.results[Check.OAUTH_CONNECTED] = (True, None)
@@ -114,7 +117,7 @@ async def _probe_grant(client: ShopifyClient, found: Findings) -> None:
         found.results[Check.SCOPES_GRANTED] = _not_checked("the granted scopes are unknown")
 
 
-async def _probe_api(client: ShopifyClient, found: Findings) -> None:
+async def _probe_api(client: ShopifyClient, found: ProbeResults) -> None:
     try:
         data = await client.graphql(SHOP_INFO)
     except AuthError as error:
@@ -184,7 +187,7 @@ def _initial_sync_underway(store_id: int) -> bool:
     ).exists()
 
 
-def record(store_id: int, found: Findings) -> dict:
+def record(store_id: int, found: ProbeResults) -> dict:
     with write_transaction():
         store = Store.get_or_none(Store.id == store_id)
         if store is None:

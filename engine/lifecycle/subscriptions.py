@@ -22,7 +22,8 @@ from engine.credentials import open_client
 from engine.domain.status import ENTITY_CATEGORY, Entity
 from engine.jobs.runner import JobContext, JobFailed
 from engine.persistence.models import Store, utcnow
-from engine.persistence.reads import categories_of, record_event
+from engine.persistence.reads import categories_of
+from engine.persistence.records import record_event
 from engine.shopify.documents import WEBHOOK_CREATE, WEBHOOK_LIST
 from engine.shopify.errors import ShopifyError
 

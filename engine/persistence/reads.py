@@ -1,7 +1,7 @@
-"""Engine queries: how the TUI and the CLI read state, and the shared write helpers.
+"""Engine reads: how the TUI and the CLI read state. Nothing here writes.
 
-Reads return the frozen values of engine.domain.views. `refresh_status` is the one place a store's
-stored status is recomputed (every writer calls it); `record_event` appends to the activity log.
+Reads return the frozen values of engine.domain.views (or, for the engine's own use, the facts a
+rule needs). The shared writers (status refresh, activity log) live in engine.persistence.records.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from engine.domain.status import (
     EntityState,
     Status,
     StatusFacts,
-    derive_status,
     missing_scopes,
     required_scopes,
 )
@@ -33,7 +32,6 @@ from engine.domain.views import (
     StoreDetail,
     StoreSummary,
 )
-from engine.persistence.database import write_transaction
 from engine.persistence.models import (
     RECORD_MODELS,
     EntitySync,
@@ -94,53 +92,7 @@ def _ordered(syncs: list[EntitySync]) -> list[EntitySync]:
     return sorted(syncs, key=lambda s: rank.get(s.entity, 99))
 
 
-def refresh_status(store: Store | int) -> tuple[Status, str | None]:
-    """Recompute and store the derived status; records a status event when it changes."""
-    with write_transaction():
-        store = Store.get_by_id(store) if isinstance(store, int) else Store.get_by_id(store.id)
-        syncs = list(EntitySync.select().where(EntitySync.store == store.id))
-        status, detail = derive_status(status_facts(store, syncs))
-        if status.value != store.status or detail != store.status_detail:
-            previous = Status(store.status)
-            Store.update(status=status.value, status_detail=detail, updated_at=utcnow()).where(
-                Store.id == store.id
-            ).execute()
-            if status is not previous:
-                record_event(
-                    store,
-                    "status",
-                    f"Status {previous.label} → {status.label}"
-                    + (f": {detail}" if detail else ""),
-                    level="error" if status is Status.ERROR else "info",
-                )
-        return status, detail
-
-
-def ensure_entity_rows(store: Store) -> None:
-    for entity in ENTITY_ORDER:
-        EntitySync.get_or_create(store=store.id, entity=entity.value)
-
-
 # -- events -------------------------------------------------------------------------------------
-
-def record_event(
-    store: Store | None,
-    kind: str,
-    message: str,
-    *,
-    level: str = "info",
-    data: dict | None = None,
-    domain: str | None = None,
-) -> None:
-    Event.create(
-        store_id=store.id if store else None,
-        store_domain=store.domain if store else domain,
-        kind=kind,
-        level=level,
-        message=message,
-        data=data,
-    )
-
 
 def events(
     *,

@@ -25,13 +25,8 @@ from engine.domain.status import (
 from engine.persistence import counters as metrics
 from engine.persistence.database import write_transaction
 from engine.persistence.models import EntitySync, Store, utcnow
-from engine.persistence.reads import (
-    categories_of,
-    ensure_entity_rows,
-    granted_scopes_of,
-    record_event,
-    refresh_status,
-)
+from engine.persistence.reads import categories_of, granted_scopes_of
+from engine.persistence.records import ensure_entity_rows, record_event, refresh_status
 from engine.shopify.errors import AuthError, ScopeError, ShopifyError
 from engine.sync.importer import IdMarker, Importer, Summary, count_rows
 from engine.sync.rows import ENTITY_TABLES

@@ -38,7 +38,7 @@ from engine.persistence.models import (
     database,
     utcnow,
 )
-from engine.persistence.reads import record_event, refresh_status
+from engine.persistence.records import record_event, refresh_status
 from engine.webhooks.context import ApplyContext, Outcome, upsert_sql, where_sql
 from engine.webhooks.rows import (
     as_dict,

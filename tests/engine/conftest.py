@@ -23,7 +23,7 @@ import pytest
 from engine.config import Settings
 from engine.domain.views import JobView
 from engine.persistence.models import Store
-from engine.persistence.reads import ensure_entity_rows, refresh_status
+from engine.persistence.records import ensure_entity_rows, refresh_status
 from engine.shopify.oauth import TokenSet, authorize_url, exchange_code
 
 REDIRECT = "http://127.0.0.1:9/oauth/callback"

@@ -20,7 +20,7 @@ import orjson
 import uvicorn
 
 from engine.persistence.models import ALL_MODELS, EntitySync, Store, database, utcnow
-from engine.persistence.reads import ensure_entity_rows, refresh_status
+from engine.persistence.records import ensure_entity_rows, refresh_status
 from engine.webhooks.receipts import sign
 
 ALL_SCOPES = "read_customers,read_orders,read_products"

@@ -11,7 +11,8 @@ from engine import actions
 from engine.domain.status import EntityState
 from engine.persistence.database import write_transaction
 from engine.persistence.models import EntitySync, Job, Store, utcnow
-from engine.persistence.reads import ensure_entity_rows, refresh_status, store_summary
+from engine.persistence.reads import store_summary
+from engine.persistence.records import ensure_entity_rows, refresh_status
 from engine.webhooks.apply import apply
 from engine.webhooks.context import ApplyContext
 

@@ -10,7 +10,7 @@ from engine.domain.status import ENTITY_ORDER, Check
 from engine.lifecycle.diagnosis import ACTION_KEYS, STUCK_AFTER, Finding, diagnose
 from engine.lifecycle.subscriptions import ALL_TOPICS, SILENT_AFTER
 from engine.persistence.models import EntitySync, Store
-from engine.persistence.reads import refresh_status
+from engine.persistence.records import refresh_status
 
 NOW = datetime(2026, 11, 27, 12, 0, 0)
 

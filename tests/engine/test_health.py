@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from engine.domain.status import ENTITY_ORDER, HEALTH_COMPLETED, HEALTH_FAILED, Check, Status
 from engine.persistence.models import Event, Store, utcnow
-from engine.persistence.reads import refresh_status
+from engine.persistence.records import refresh_status
 
 FAST = {"bulk_rate": 500_000}
 

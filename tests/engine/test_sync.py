@@ -28,7 +28,7 @@ from engine.persistence.models import (
     Store,
     utcnow,
 )
-from engine.persistence.reads import refresh_status
+from engine.persistence.records import refresh_status
 from engine.registry import make_runner
 from engine.sync.job import run_sync
 from engine.sync.rows import gid_number

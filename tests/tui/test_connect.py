@@ -195,7 +195,7 @@ class TestConnectAgainstTheSimulator:
     async def test_reconnect_a_store_that_needs_a_fresh_grant(self, simulator, runtime,
                                                               unique_domain) -> None:
         from engine import actions
-        from engine.persistence.reads import refresh_status
+        from engine.persistence.records import refresh_status
         from tui.app import ShopsyncApp
         from tui.screens.store import StoreScreen
 
@@ -224,7 +224,7 @@ class TestConnectAgainstTheSimulator:
     async def test_reconnect_a_token_store_with_a_new_token(self, simulator, runtime,
                                                           unique_domain) -> None:
         from engine import actions
-        from engine.persistence.reads import refresh_status
+        from engine.persistence.records import refresh_status
         from tui.app import ShopsyncApp
         from tui.screens.store import StoreScreen
 
