@@ -35,9 +35,9 @@ from engine.persistence.runtime import Runtime, open_runtime
 from tui.clock import Clock, utc_now
 from tui.commands import StoreActionCommands, StoreCommands, ThemeCommands
 from tui.messages import DataChanged, RunnerChecked
-from tui.operations import Operations
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen, binding_sections
+from tui.store_actions import StoreActions
 
 log = logging.getLogger("shopsync.tui")
 
@@ -68,7 +68,7 @@ def save_prefs(home: Path, **changes: Any) -> None:
 _BLOCKED_UNDER_MODAL = frozenset({"connect", "troubleshoot", "activity", "quit"})
 
 
-class ShopsyncApp(Operations, App[None]):
+class ShopsyncApp(StoreActions, App[None]):
     """The terminal operations console (see the module docstring for the constructor)."""
 
     CSS_PATH = "app.tcss"
@@ -195,7 +195,7 @@ class ShopsyncApp(Operations, App[None]):
         if self.dashboard.select_store(store_id):
             store = next(s for s in self.dashboard.all_stores if s.id == store_id)
             if not store.deleting:
-                self.operate("open", store)
+                self.request_action("open", store)
 
     def on_data_changed(self, message: DataChanged) -> None:
         """An action wrote something: every screen on the stack re-reads now."""

@@ -16,8 +16,8 @@ from textual.content import Content
 
 from engine import actions
 from engine.domain.views import StoreSummary
-from tui.operations import LABELS, STORE_ACTIONS
 from tui.safe_text import safe
+from tui.store_actions import LABELS, STORE_ACTIONS
 
 TERMINAL_THEMES = ("ansi-dark", "ansi-light")
 
@@ -81,7 +81,7 @@ class StoreActionCommands(Provider):
             return []
         app: Any = self.app
         return [
-            (f"{LABELS[action]}: ", store.name, partial(app.operate, action, store),
+            (f"{LABELS[action]}: ", store.name, partial(app.request_action, action, store),
              "Run it for the selected store")
             for action in STORE_ACTIONS
             if actions.can(store, action)

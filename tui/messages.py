@@ -31,7 +31,7 @@ class FleetStale(Message):
         self.reason = reason
 
 
-class OperationDone(Message):
+class ActionDone(Message):
     """An operator action finished (or failed to start): say so in a toast and refresh."""
 
     def __init__(

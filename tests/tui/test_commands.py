@@ -19,7 +19,7 @@ class TestStoreCommands:
                           key=lambda hit: -hit.score)  # the palette shows the best first
             assert hits[0].text == "Open store: Mega Mart (large-mega-mart.myshopify.com)"
             # Choosing it puts the cursor on its card (and opens the store screen).
-            app.operate = lambda action, store, **kw: opened.append((action, store.name))
+            app.request_action = lambda action, store, **kw: opened.append((action, store.name))
             opened: list[tuple[str, str]] = []
             hits[0].command()
             await pilot.pause()
@@ -50,7 +50,7 @@ class TestStoreActionCommands:
             assert offered == [f"{label}: Paused Pottery" for label in (
                 "Check health", "Reconnect", "Delete", "Sync settings", "View details")]
 
-    async def test_running_one_goes_through_the_operations(self, make_app, fleet) -> None:
+    async def test_running_one_goes_through_the_store_actions(self, make_app, fleet) -> None:
         app = make_app()
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)

@@ -205,7 +205,7 @@ class TestConfirmedActions:
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             store = next(s for s in app.screen.all_stores if s.name == "Acme Outdoor")
-            app.run_operation("retry", store.id, store.name)  # nothing failed: NotAllowed
+            app.perform_action("retry", store.id, store.name)  # nothing failed: NotAllowed
             assert await wait_until(pilot, lambda: any("no Failed entity" in t
                                                        for t in toasts(app)))
             assert list(app._notifications)[-1].severity == "error"

@@ -5,7 +5,7 @@
 
 Items that cannot run for the store now are disabled; "Check health" reads "Checking…" (and is
 disabled) while a health check is queued or running. Dismisses with the chosen action name
-(one of tui.operations.STORE_ACTIONS) or None on escape.
+(one of tui.store_actions.STORE_ACTIONS) or None on escape.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ not move). Polling pauses while another screen (a modal, the store screen) is on
 header shows a stale marker when the database cannot be read.
 
 Store keys act on the store under the cursor and are dimmed in the footer when they cannot run
-for it (`check_action` returns None); they all go through `app.operate` (tui/operations.py).
+for it (`check_action` returns None); they all go through
+`app.request_action` (tui/store_actions.py).
 """
 
 from __future__ import annotations
@@ -238,17 +239,17 @@ class DashboardScreen(Screen[None]):
 
     def action_open_store(self) -> None:
         if self.current is not None:
-            self.app.operate("open", self.current)  # type: ignore[attr-defined]
+            self.app.request_action("open", self.current)  # type: ignore[attr-defined]
 
     def on_store_chosen(self, message: StoreChosen) -> None:
         message.stop()
         store = next((s for s in self.all_stores if s.id == message.store_id), None)
         if store is not None and not store.deleting:
-            self.app.operate("open", store)  # type: ignore[attr-defined]
+            self.app.request_action("open", store)  # type: ignore[attr-defined]
 
     def action_store_action(self, action: str) -> None:
         if self.current is not None:
-            self.app.operate(action, self.current)  # type: ignore[attr-defined]
+            self.app.request_action(action, self.current)  # type: ignore[attr-defined]
 
     def action_menu(self) -> None:
         store = self.current
@@ -257,7 +258,7 @@ class DashboardScreen(Screen[None]):
 
         def chosen(action: str | None) -> None:
             if action:
-                self.app.operate(action, store)  # type: ignore[attr-defined]
+                self.app.request_action(action, store)  # type: ignore[attr-defined]
 
         self.app.push_screen(CardMenu(store), chosen)
 

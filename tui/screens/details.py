@@ -201,10 +201,10 @@ class DetailsScreen(Live, ModalScreen[None]):
 
     def action_store_action(self, action: str) -> None:
         if self.detail is not None:
-            self.app.operate(action, self.detail.summary)  # type: ignore[attr-defined]
+            self.app.request_action(action, self.detail.summary)  # type: ignore[attr-defined]
 
     def action_settings(self) -> None:
         if self.detail is not None:
             summary = self.detail.summary
             self.dismiss(None)
-            self.app.operate("settings", summary)  # type: ignore[attr-defined]
+            self.app.request_action("settings", summary)  # type: ignore[attr-defined]

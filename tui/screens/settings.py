@@ -298,7 +298,7 @@ class SettingsScreen(Live, ModalScreen[None]):
     def on_entity_table_retry_requested(self, message: EntityTable.RetryRequested) -> None:
         message.stop()
         if self.detail is not None:
-            self.app.operate(  # type: ignore[attr-defined]
+            self.app.request_action(  # type: ignore[attr-defined]
                 "retry", self.detail.summary, entity=message.entity.value)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -309,7 +309,7 @@ class SettingsScreen(Live, ModalScreen[None]):
 
     def action_resync(self) -> None:
         if self.detail is not None:
-            self.app.operate("resync", self.detail.summary)  # type: ignore[attr-defined]
+            self.app.request_action("resync", self.detail.summary)  # type: ignore[attr-defined]
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -229,7 +229,7 @@ class StoreScreen(Live, Screen[None]):
 
     def action_store_action(self, action: str) -> None:
         if self.summary is not None:
-            self.app.operate(action, self.summary)  # type: ignore[attr-defined]
+            self.app.request_action(action, self.summary)  # type: ignore[attr-defined]
 
     def action_retry(self) -> None:
         """Retry the highlighted Failed entity, or every Failed entity from elsewhere."""
@@ -238,11 +238,11 @@ class StoreScreen(Live, Screen[None]):
                 and isinstance(self.focused, (EntityTable, Button)):
             self._retry_entity(row.entity)
         elif self.summary is not None:
-            self.app.operate("retry", self.summary)  # type: ignore[attr-defined]
+            self.app.request_action("retry", self.summary)  # type: ignore[attr-defined]
 
     def _retry_entity(self, entity: Entity) -> None:
         if self.summary is not None:
-            self.app.operate("retry", self.summary, entity=entity.value)  # type: ignore[attr-defined]
+            self.app.request_action("retry", self.summary, entity=entity.value)  # type: ignore[attr-defined]
 
     def on_entity_table_retry_requested(self, message: EntityTable.RetryRequested) -> None:
         message.stop()

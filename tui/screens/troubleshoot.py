@@ -1,9 +1,9 @@
 """Troubleshoot (`t`): every store's detected problems, grouped by store, each with its fix.
 
 The findings come from engine.lifecycle.diagnosis (the documented diagnosis tree of product.md
-§10) and refresh live. `enter` runs the highlighted finding's fix through the app's operations (so a
-Re-sync still asks first); the store keys (c r s x e i) act on the highlighted finding's store
-and are dimmed when they cannot run. A clean fleet says so.
+§10) and refresh live. `enter` runs the highlighted finding's fix through the app's store
+actions (so a Re-sync still asks first); the store keys (c r s x e i) act on the highlighted
+finding's store and are dimmed when they cannot run. A clean fleet says so.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ class TroubleshootScreen(Live, Screen[None]):
         kw: dict[str, Any] = {}
         if action == "retry" and finding.action == "retry" and finding.entity:
             kw["entity"] = finding.entity
-        self.app.operate(action, summary, **kw)  # type: ignore[attr-defined]
+        self.app.request_action(action, summary, **kw)  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         finding = self.current

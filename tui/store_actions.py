@@ -1,6 +1,8 @@
-"""Operator actions from any screen: confirm where needed, run in a thread worker, toast the result.
+"""The TUI side of engine.actions: request a store action from any screen, run it, toast it.
 
-`ShopsyncApp` mixes in `Operations`; screens call `self.app.operate(action, store)`:
+An "action" is one concept from the engine to the keys: engine.actions performs it, this mixin
+is how the UI asks for it. `ShopsyncApp` mixes in `StoreActions`; screens call
+`self.app.request_action(action, store)`, which does what the key press means:
 
     check_health   runs at once; waits for the job; "Health check completed" / "Health check failed"
     retry          retries one entity (`entity="orders"`) or every Failed entity
@@ -13,11 +15,11 @@
     settings       opens SettingsScreen        details   opens DetailsScreen
     open           opens StoreScreen
 
-`run_operation(action, store_id, name, **kw)` is the same without confirmation or screens (not
-`run_action`: that name is Textual's own action dispatcher). Every engine call runs in a
-thread worker (`exit_on_error=False`) that posts messages back; an ActionError's text is the
-toast. Confirmations are safe by default (Cancel focused, enter never
-confirms a destructive action, escape cancels): see tui/screens/confirm.py.
+`perform_action(action, store_id, name, **kw)` runs the engine action itself, without
+confirmation or screens (not `run_action`: that name is Textual's own key-binding dispatcher).
+Every engine call runs in a thread worker (`exit_on_error=False`) that posts `ActionDone` back;
+an ActionError's text is the toast. Confirmations are safe by default (Cancel focused, enter
+never confirms a destructive action, escape cancels): see tui/screens/confirm.py.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from engine.domain.status import (
 )
 from engine.domain.views import JobView, StoreDetail, StoreSummary
 from engine.persistence.reads import store_detail
-from tui.messages import DataChanged, OperationDone
+from tui.messages import ActionDone, DataChanged
 from tui.safe_text import safe
 
 if TYPE_CHECKING:
@@ -87,14 +89,14 @@ def health_outcome(view: JobView) -> tuple[str, str]:
     return f"{HEALTH_FAILED}: {safe(reason)}", "error"
 
 
-class Operations:
-    """Mixin for the App: the one place that runs operator actions (see the module docstring)."""
+class StoreActions:
+    """Mixin for the App: the one place that runs store actions (see the module docstring)."""
 
     runtime: Runtime
 
     # -- entry points -------------------------------------------------------------------------
 
-    def operate(self, action: str, store: StoreSummary, **kw: Any) -> None:
+    def request_action(self, action: str, store: StoreSummary, **kw: Any) -> None:
         """Run `action` for `store` as a key press would: screens open, confirmations first."""
         app: Any = self
         if action in STORE_ACTIONS and not actions.can(store, action):
@@ -124,7 +126,7 @@ class Operations:
         elif action == "delete":
             self._load_detail_for_delete(store.id)
         else:
-            self.run_operation(action, store.id, store.name, **kw)
+            self.perform_action(action, store.id, store.name, **kw)
 
     def _confirm(self, store: StoreSummary, action: str, title: str, message: str,
                  label: str, *, destructive: bool = False) -> None:
@@ -132,7 +134,7 @@ class Operations:
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self.run_operation(action, store.id, store.name)
+                self.perform_action(action, store.id, store.name)
 
         app: Any = self
         app.push_screen(ConfirmScreen(title, message, label, destructive=destructive), done)
@@ -145,26 +147,26 @@ class Operations:
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self.run_operation("delete", summary.id, summary.name)
+                self.perform_action("delete", summary.id, summary.name)
 
         app: Any = self
         app.push_screen(DeleteConfirmScreen(detail), done)
 
     # -- workers ------------------------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="operations")
+    @work(thread=True, exit_on_error=False, group="store-actions")
     def _load_detail_for_delete(self, store_id: int) -> None:
         app: Any = self
         try:
             with self.runtime.db.connection_context():
                 detail = store_detail(store_id)
         except Exception as error:  # the store vanished or the database is unreadable
-            app.post_message(OperationDone("delete", store_id, safe(error), "error"))
+            app.post_message(ActionDone("delete", store_id, safe(error), "error"))
             return
         app.call_from_thread(self.confirm_delete, detail)
 
-    @work(thread=True, exit_on_error=False, group="operations")
-    def run_operation(self, action: str, store_id: int, name: str = "", **kw: Any) -> None:
+    @work(thread=True, exit_on_error=False, group="store-actions")
+    def perform_action(self, action: str, store_id: int, name: str = "", **kw: Any) -> None:
         """Run one engine action now (no confirmation) and report it with a toast."""
         app: Any = self
         worker = get_current_worker()
@@ -182,7 +184,7 @@ class Operations:
             text, severity = f"{LABELS.get(action, action)} failed: {safe(error)}", "error"
         app.post_message(DataChanged(store_id))
         if text:
-            app.post_message(OperationDone(action, store_id, f"{title}\n{text}" if title
+            app.post_message(ActionDone(action, store_id, f"{title}\n{text}" if title
                                            else text, severity))
 
     def _perform(self, action: str, store_id: int, cancelled: Callable[[], bool],
@@ -254,7 +256,7 @@ class Operations:
 
     # -- results ------------------------------------------------------------------------------
 
-    def on_operation_done(self, message: OperationDone) -> None:
+    def on_action_done(self, message: ActionDone) -> None:
         app: Any = self
         title, _, text = message.message.partition("\n")
         if not text:
