@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from engine.credentials import StoreTokens, WaitMeter, open_client
+from engine.domain.coerce import naive_utc
 from engine.domain.status import (
     HEALTH_COMPLETED,
     HEALTH_FAILED,
@@ -159,14 +159,7 @@ def _shop_fields(shop: dict[str, Any], domain: str) -> dict[str, Any]:
     own = shop.get("myshopifyDomain") or domain
     plan = shop.get("plan") or {}
     address = shop.get("shopAddress") or {}
-    created = shop.get("createdAt")
-    created_at = None
-    if isinstance(created, str):
-        try:
-            moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
-            created_at = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-        except ValueError:
-            created_at = None
+    created_at = naive_utc(shop.get("createdAt"))
     fields: dict[str, Any] = {
         "email": shop.get("email") or shop.get("contactEmail"),
         "custom_domain": primary if primary and primary not in (own, domain)

@@ -6,6 +6,7 @@ upsert; callers batch (per import chunk, per webhook) so this never sits on a pe
 
 from __future__ import annotations
 
+from engine.domain.coerce import take_malformed
 from engine.persistence.models import Metric
 
 
@@ -27,3 +28,15 @@ def snapshot() -> list[tuple[str, dict[str, str], float]]:
         labels = dict(part.split("=", 1) for part in metric.labels.split(",") if part)
         rows.append((metric.name, labels, metric.value))
     return rows
+
+
+def count_malformed() -> int:
+    """Move the payload coercers' dropped-value tally into the durable counters.
+
+    `shopsync_malformed_values_total{kind}` counts values stored as NULL because of their shape
+    (engine.domain.coerce). Returns how many were moved, for the caller's warning.
+    """
+    counts = take_malformed()
+    for kind, n in counts.items():
+        incr("shopsync_malformed_values_total", n, kind=kind)
+    return sum(counts.values())

@@ -2,10 +2,10 @@
 
 Counters come from engine.persistence.counters (durable, shared by every process on the
 database: syncs by entity and outcome, webhooks by topic and outcome, import rows, throttle
-waits, …). Gauges are computed from the database at scrape time: jobs by kind and state, stores
-by status, webhook
-receipts waiting to be applied, live runners. A process may add its own in-memory counters
-(`ProcessCounters`, e.g. webhook deliveries refused before anything was written).
+waits, malformed payload values, …). Gauges are computed from the database at scrape time: jobs
+by kind and state, stores by status, webhook receipts waiting to be applied, live runners. A
+process may add its own in-memory counters (`ProcessCounters`, e.g. webhook deliveries refused
+before anything was written).
 prometheus_client renders the text, so escaping and the format are its job.
 """
 
@@ -32,6 +32,8 @@ HELP: dict[str, str] = {
     "shopsync_import_rows_total": "Rows written by bulk imports, by entity.",
     "shopsync_throttle_waits_total": "Waits for Shopify's rate limits, by reason.",
     "shopsync_webhooks_total": "Webhook deliveries by topic and outcome.",
+    "shopsync_malformed_values_total":
+        "Payload values of the wrong shape stored as NULL, by kind (int, text, time, …).",
     "shopsync_webhooks_rejected_total":
         "Webhook requests refused before anything was written, by reason (this process).",
 }

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from peewee import PostgresqlDatabase
 
+from engine.domain.coerce import gid_number, scalar_row
 from engine.persistence.database import execute_many, write_transaction
 from engine.persistence.models import database
+from engine.persistence.sql import is_postgres, quote, upsert_sql
 from engine.sync.rows import (
     ENTITY_TABLES,
     TABLES,
@@ -36,7 +37,6 @@ from engine.sync.rows import (
     Table,
     collection_row,
     customer_row,
-    gid_number,
     line_item_row,
     membership_row,
     order_row,
@@ -47,33 +47,15 @@ from engine.sync.rows import (
 BATCH = 500
 
 
-def _q(name: str) -> str:
-    return f'"{name}"'
-
-
-def upsert_sql(table: Table, param: str, postgres: bool) -> str:
+def table_upsert_sql(table: Table, param: str, postgres: bool) -> str:
+    """The upsert of one record table's rows: (store_id, *columns, seen_run[, changed_run])."""
     columns = ("store_id", *table.columns, "seen_run") + (
         ("changed_run",) if table.tracks_changes else ()
     )
-    updates = [f"{_q(c)} = excluded.{_q(c)}" for c in table.columns if c not in table.key]
-    updates.append('"seen_run" = excluded."seen_run"')
-    if table.tracks_changes:
-        differs = "IS DISTINCT FROM" if postgres else "IS NOT"
-        updates.append(
-            f'"changed_run" = CASE WHEN {_q(table.name)}."updated_at" {differs} '
-            f'excluded."updated_at" THEN excluded."changed_run" '
-            f'ELSE {_q(table.name)}."changed_run" END'
-        )
-    target = ", ".join(_q(c) for c in ("store_id", *table.key))
-    return (
-        f"INSERT INTO {_q(table.name)} ({', '.join(_q(c) for c in columns)}) "
-        f"VALUES ({', '.join([param] * len(columns))}) "
-        f"ON CONFLICT ({target}) DO UPDATE SET {', '.join(updates)}"
+    return upsert_sql(
+        table.name, columns, ("store_id", *table.key), param,
+        changed_run=table.tracks_changes, postgres=postgres,
     )
-
-
-def _is_postgres() -> bool:
-    return isinstance(database.obj, PostgresqlDatabase)
 
 
 @dataclass
@@ -119,8 +101,10 @@ class Importer:
         for child in self.children:
             self._buffers[child] = []
         param = database.param
-        postgres = _is_postgres()
-        self._sql = {name: upsert_sql(TABLES[name], param, postgres) for name in self._buffers}
+        postgres = is_postgres()
+        self._sql = {
+            name: table_upsert_sql(TABLES[name], param, postgres) for name in self._buffers
+        }
         self._prefix = (store_id,)
         tracks = {name: TABLES[name].tracks_changes for name in self._buffers}
         self._suffix = {name: (run, run) if tracks[name] else (run,) for name in self._buffers}
@@ -168,14 +152,16 @@ class Importer:
             if parent != self._parent_gid:  # siblings usually follow each other: parse once
                 self._parent_gid, self._parent_id = parent, gid_number(parent)
             parent_id = self._parent_id
-        row = mapper(obj, parent_id)
+        row = scalar_row(mapper(obj, parent_id))
         if row[0] is None:  # no usable id
             self.skipped += 1
             return False
         if parent is None:
             self.roots += 1
             updated = obj.get("updatedAt")
-            if updated and (self.max_updated_at is None or updated > self.max_updated_at):
+            if isinstance(updated, str) and (
+                self.max_updated_at is None or updated > self.max_updated_at
+            ):
                 self.max_updated_at = updated
         buffer = self._buffers[table]
         buffer.append(self._prefix + row + self._suffix[table])
@@ -235,8 +221,8 @@ class Importer:
                     column = TABLES[child].parent_column
                     _delete(
                         child, self.store_id,
-                        f'"seen_run" <> {p} AND {_q(column or "")} IN (SELECT "shopify_id" '
-                        f'FROM {_q(self.root)} WHERE "store_id" = {p} AND "seen_run" = {p})',
+                        f'"seen_run" <> {p} AND {quote(column or "")} IN (SELECT "shopify_id" '
+                        f'FROM {quote(self.root)} WHERE "store_id" = {p} AND "seen_run" = {p})',
                         self.run, self.store_id, self.run,
                     )
             return Summary(created, updated, removed, after - removed)
@@ -255,7 +241,7 @@ class IdMarker:
         self._ids: list[tuple[int, int, int]] = []
         p = database.param
         self._sql = (
-            f'UPDATE {_q(self.root)} SET "seen_run" = {p} '
+            f'UPDATE {quote(self.root)} SET "seen_run" = {p} '
             f'WHERE "store_id" = {p} AND "shopify_id" = {p}'
         )
 
@@ -291,7 +277,7 @@ class IdMarker:
                 column = TABLES[child].parent_column or ""
                 _delete(
                     child, self.store_id,
-                    f'{_q(column)} NOT IN (SELECT "shopify_id" FROM {_q(self.root)} '
+                    f'{quote(column)} NOT IN (SELECT "shopify_id" FROM {quote(self.root)} '
                     f'WHERE "store_id" = {p})',
                     self.store_id,
                 )
@@ -301,7 +287,7 @@ class IdMarker:
 
 def count_rows(store_id: int, table: str, where: str = "", *args: Any) -> int:
     p = database.param
-    sql = f'SELECT COUNT(*) FROM {_q(table)} WHERE "store_id" = {p}' + (
+    sql = f'SELECT COUNT(*) FROM {quote(table)} WHERE "store_id" = {p}' + (
         f" AND {where}" if where else ""
     )
     cursor = database.execute_sql(sql, (store_id, *args))
@@ -311,6 +297,6 @@ def count_rows(store_id: int, table: str, where: str = "", *args: Any) -> int:
 def _delete(table: str, store_id: int, where: str, *args: Any) -> int:
     p = database.param
     cursor = database.execute_sql(
-        f'DELETE FROM {_q(table)} WHERE "store_id" = {p} AND {where}', (store_id, *args)
+        f'DELETE FROM {quote(table)} WHERE "store_id" = {p} AND {where}', (store_id, *args)
     )
     return int(cursor.rowcount or 0)

@@ -280,8 +280,14 @@ class SyncRun:
             return IdMarker(self.store.id, self.entity.value, self.sync.run_id)
         entity = self.entity.value
 
+        domain = self.store.domain
+
         def counted(rows: int) -> None:
             metrics.incr("shopsync_import_rows_total", rows, entity=entity)
+            malformed = metrics.count_malformed()
+            if malformed:
+                log.warning("%s %s: %d malformed values stored as empty", domain, entity,
+                            malformed)
 
         return Importer(
             self.store.id, entity, self.sync.run_id,

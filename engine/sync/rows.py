@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.domain.coerce import as_int, gid_number, tags
 from engine.persistence.models import (
     Collection,
     CollectionMembership,
@@ -23,31 +24,6 @@ from engine.persistence.models import (
 )
 
 Row = tuple[Any, ...]
-
-
-def gid_number(value: Any) -> int | None:
-    """`gid://shopify/Order/123` → 123 (None for anything that is not a GID)."""
-    try:  # the hot path: called for every id, parent id and reference of every line
-        return int(value[value.rindex("/") + 1:])
-    except (ValueError, TypeError, AttributeError):
-        pass
-    if not isinstance(value, str):
-        return None
-    tail = value.rsplit("/", 1)[-1].split("?", 1)[0]  # gid://shopify/Order/123?x=y
-    return int(tail) if tail.isdigit() else None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _tags(value: Any) -> str | None:
-    if isinstance(value, list):
-        return ", ".join(str(t) for t in value)
-    return value if isinstance(value, str) else None
 
 
 def _ref_id(value: Any) -> int | None:
@@ -82,7 +58,7 @@ def customer_row(o: dict, email_on: bool, sms_on: bool) -> Row:
         phone.get("marketingUpdatedAt") if sms_on else None,
         address.get("address1"), address.get("address2"), address.get("city"),
         address.get("province"), address.get("country"), address.get("countryCodeV2"),
-        address.get("zip"), _tags(o.get("tags")), o.get("state"), _int(o.get("numberOfOrders")),
+        address.get("zip"), tags(o.get("tags")), o.get("state"), as_int(o.get("numberOfOrders")),
         spent.get("amount"), spent.get("currencyCode"), o.get("createdAt"), o.get("updatedAt"),
     )
 
@@ -99,7 +75,7 @@ def order_row(o: dict) -> Row:
 
 def line_item_row(o: dict, parent: int | None) -> Row:
     return (
-        gid_number(o.get("id")), parent, o.get("sku"), o.get("title"), _int(o.get("quantity")),
+        gid_number(o.get("id")), parent, o.get("sku"), o.get("title"), as_int(o.get("quantity")),
         _ref_id(o.get("variant")), _amount(o.get("originalUnitPriceSet")),
     )
 
@@ -107,7 +83,7 @@ def line_item_row(o: dict, parent: int | None) -> Row:
 def product_row(o: dict) -> Row:
     return (
         gid_number(o.get("id")), o.get("title"), o.get("handle"), o.get("status"),
-        o.get("vendor"), o.get("productType"), _tags(o.get("tags")), o.get("createdAt"),
+        o.get("vendor"), o.get("productType"), tags(o.get("tags")), o.get("createdAt"),
         o.get("updatedAt"),
     )
 

@@ -12,8 +12,9 @@ it, and an interrupted run of the same kind adopts that operation instead of sta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from engine.domain.coerce import naive_utc
 from engine.domain.status import (
     CATEGORY_SCOPE,
     ENTITY_CATEGORY,
@@ -131,19 +132,6 @@ def write_progress(sync_id: int, done: int, total: int | None) -> None:
     ).execute()
 
 
-def parse_time(text: str | None) -> datetime | None:
-    """Shopify's DateTime as naive UTC (the database's convention); None if unparsable."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
 def missing_scope_detail(scopes: tuple[str, ...] | list[str]) -> str:
     return ("Missing scope " if len(scopes) == 1 else "Missing scopes ") + ", ".join(scopes)
 
@@ -179,7 +167,7 @@ def record_success(
         sync.progress_at = sync.updated_at = now
         if run.mode != "reconcile":
             sync.last_synced_at = now  # "Last synced": bulk runs only, never a reconcile
-            newest = parse_time(sink.max_updated_at) if isinstance(sink, Importer) else None
+            newest = naive_utc(sink.max_updated_at) if isinstance(sink, Importer) else None
             if newest is not None and (
                 sync.cursor_updated_at is None or newest > sync.cursor_updated_at
             ):

@@ -20,6 +20,7 @@ from typing import Any
 
 from peewee import Model
 
+from engine.domain.coerce import as_dict, as_int, parse_time
 from engine.domain.status import ENTITY_CATEGORY, Entity
 from engine.jobs import wakeups
 from engine.jobs.queue import cancel_store_jobs, enqueue
@@ -39,15 +40,13 @@ from engine.persistence.models import (
     utcnow,
 )
 from engine.persistence.records import record_event, refresh_status
-from engine.webhooks.context import ApplyContext, Outcome, upsert_sql, where_sql
+from engine.persistence.sql import upsert_sql, where_sql
+from engine.webhooks.context import ApplyContext, Outcome
 from engine.webhooks.rows import (
-    as_dict,
-    as_int,
     collection_row,
     customer_row,
     line_item_rows,
     order_row,
-    parse_time,
     product_row,
     variant_rows,
 )

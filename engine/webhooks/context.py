@@ -1,11 +1,10 @@
 """What the webhook modules share: a delivery's Outcome, the worker's ApplyContext (per-batch
 caches, deferred side effects, and the memory kept across batches: tombstones of deleted records
-and the trigger time of each record's last write), and the cached raw SQL of the hot path.
+and the trigger time of each record's last write), and the row inserts of the hot path.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from peewee import PostgresqlDatabase
 
 from engine.persistence.database import execute_many
 from engine.persistence.models import EntitySync, database
+from engine.persistence.sql import insert_sql, is_postgres
 
 # How long a deleted record's id is remembered against late updates (Shopify retries for 4 h).
 TOMBSTONE_TTL = timedelta(hours=48)
@@ -107,60 +106,7 @@ def flush_record_counts(ctx: ApplyContext) -> None:
         ).execute()
 
 
-# -- raw SQL for the hot path ----------------------------------------------------------------------
-# Peewee spends ~10x the SQLite execution time building these statements (stack-notes; measured
-# here: 7.5 ms of SQL generation per order delivery). Built once per shape and cached; the
-# identifiers come from the models, never from payloads. Valid on SQLite and PostgreSQL.
-
-def _q(name: str) -> str:
-    return f'"{name}"'
-
-
-@functools.cache
-def upsert_sql(table: str, columns: tuple[str, ...], conflict: tuple[str, ...], param: str,
-               keep: tuple[str, ...] = ()) -> str:
-    """INSERT … ON CONFLICT (conflict) DO UPDATE SET every other column not in `keep`."""
-    fixed = set(conflict) | set(keep)
-    updates = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in columns if c not in fixed)
-    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-    return (
-        f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in columns)}) "
-        f"VALUES ({', '.join([param] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(_q(c) for c in conflict)}) {action}"
-    )
-
-
-@functools.cache
-def insert_sql(table: str, columns: tuple[str, ...], param: str, returning: bool) -> str:
-    return (
-        f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in columns)}) "
-        f"VALUES ({', '.join([param] * len(columns))})" + (' RETURNING "id"' if returning else "")
-    )
-
-
-@functools.cache
-def where_sql(verb: str, table: str, columns: tuple[str, ...], keys: tuple[str, ...],
-              param: str, unindexed: tuple[str, ...] = ()) -> str:
-    """SELECT columns / DELETE / UPDATE SET columns … WHERE every key = param.
-
-    Keys in `unindexed` are written `+"key"`, which keeps SQLite's planner off their indexes:
-    without statistics it prefers the (store_id, shopify_id) index for `store_id = ? AND
-    order_id = ?` and scans the whole store, where the order_id index finds a few rows.
-    """
-    where = " AND ".join(
-        f"{'+' if k in unindexed else ''}{_q(k)} = {param}" for k in keys
-    )
-    if verb == "SELECT":
-        return f"SELECT {', '.join(_q(c) for c in columns)} FROM {_q(table)} WHERE {where}"
-    if verb == "DELETE":
-        return f"DELETE FROM {_q(table)} WHERE {where}"
-    sets = ", ".join(f"{_q(c)} = {param}" for c in columns)
-    return f"UPDATE {_q(table)} SET {sets} WHERE {where}"
-
-
-def is_postgres() -> bool:
-    return isinstance(database.obj, PostgresqlDatabase)
-
+# -- raw SQL for the hot path (built by engine.persistence.sql) ----------------------------------
 
 def insert_row(table: str, row: dict[str, Any]) -> int:
     """Insert one row; returns its id."""

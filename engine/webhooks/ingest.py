@@ -27,7 +27,8 @@ from typing import Any
 
 from peewee import InterfaceError, OperationalError
 
-from engine.persistence.counters import incr
+from engine.domain.coerce import parse_time
+from engine.persistence.counters import count_malformed, incr
 from engine.persistence.database import write_transaction
 from engine.persistence.models import Store, database, utcnow
 from engine.webhooks.apply import apply
@@ -49,7 +50,6 @@ from engine.webhooks.receipts import (
     record_receipts,
     settle,
 )
-from engine.webhooks.rows import parse_time
 
 log = logging.getLogger("shopsync.webhooks")
 
@@ -274,6 +274,9 @@ class WebhookIngest:
             insert_rows("event", event_values(events))
             for (topic, outcome_name), n in counts.items():
                 incr("shopsync_webhooks_total", n, topic=topic, outcome=outcome_name)
+            malformed = count_malformed()
+            if malformed:
+                log.warning("webhooks: %d malformed values stored as empty", malformed)
 
     def _apply_one(self, receipt_id: int, delivery: Delivery, store: Store | None
                    ) -> Outcome | None:

@@ -27,18 +27,18 @@ from typing import Any
 import orjson
 
 from engine.config import Settings
+from engine.domain.coerce import as_int, parse_time
 from engine.persistence.counters import incr
 from engine.persistence.database import write_transaction
 from engine.persistence.models import Store, WebhookReceipt, database, utcnow
+from engine.persistence.sql import where_sql
 from engine.webhooks.apply import DELETE, ENTITY_TOPICS
 from engine.webhooks.context import (
     Outcome,
     event_values,
     insert_row,
     insert_rows,
-    where_sql,
 )
-from engine.webhooks.rows import as_int, parse_time
 
 # Receipts are kept this long: the dedupe window (Shopify retries for 4 h) and the audit trail.
 RECEIPT_RETENTION = timedelta(days=7)

@@ -36,7 +36,7 @@ from engine.persistence.runtime import Runtime, open_runtime
 from engine.shopify import bulk
 from engine.shopify.documents import bulk_query
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
-from engine.sync.importer import BATCH, TABLES, Importer, upsert_sql
+from engine.sync.importer import BATCH, TABLES, Importer, table_upsert_sql
 from engine.sync.job import run_sync
 from tests.engine.conftest import Sim, connect_store
 
@@ -143,7 +143,7 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute("PRAGMA journal_mode=wal")
     raw.execute("PRAGMA synchronous=normal")
-    statements = {name: upsert_sql(TABLES[name], "?", False) for name in batches}
+    statements = {name: table_upsert_sql(TABLES[name], "?", False) for name in batches}
     started = time.perf_counter()
     raw.execute("BEGIN")
     for name, batch in batches.items():

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from engine.domain.coerce import gid_number
 from engine.domain.status import ENTITY_ORDER, EntityState, Status
 from engine.jobs.queue import enqueue, get_job, wait_for_job
 from engine.jobs.runner import JobContext, JobInterrupted
@@ -31,7 +32,6 @@ from engine.persistence.models import (
 from engine.persistence.records import refresh_status
 from engine.registry import make_runner
 from engine.sync.job import run_sync
-from engine.sync.rows import gid_number
 from tests.engine.conftest import enqueue_now
 
 MODELS = {"customers": Customer, "orders": Order, "products": Product, "collections": Collection}

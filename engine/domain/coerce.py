@@ -1,0 +1,139 @@
+"""Payload values → column values: the one set of coercers for bulk exports and webhooks.
+
+Shopify's payloads are untrusted JSON: a field may hold the wrong type (an object where a name
+belongs, text where a date belongs, a negative id). A coercer never raises and never stores a
+Python repr: a value of the wrong shape becomes None (NULL), and `MALFORMED` counts it by kind so
+the caller can report how many it dropped (`take_malformed`). A missing value (None, "") is not
+malformed.
+
+The GraphQL (bulk export) and REST (webhook) shapes are normalised to the same column values:
+enums upper-case with underscores, timestamps as UTC `YYYY-MM-DDTHH:MM:SSZ`, tags as one
+comma-separated string, ids as non-negative integers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+# Values dropped because of their shape, by coercer ("int", "text", "time", …); process-local.
+MALFORMED: Counter[str] = Counter()
+
+
+def _malformed(kind: str) -> None:
+    MALFORMED[kind] += 1
+    return None
+
+
+def take_malformed() -> dict[str, int]:
+    """The malformed counts since the last call, by kind (and reset them)."""
+    counts = dict(MALFORMED)
+    MALFORMED.clear()
+    return counts
+
+
+def gid_number(value: Any) -> int | None:
+    """`gid://shopify/Order/123` → 123 (None for anything that is not a GID)."""
+    try:  # the hot path: called for every id, parent id and reference of every line
+        number = int(value[value.rindex("/") + 1:])
+    except (ValueError, TypeError, AttributeError):
+        pass
+    else:
+        return number if number >= 0 else _malformed("id")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return _malformed("id")
+    tail = value.rsplit("/", 1)[-1].split("?", 1)[0]  # gid://shopify/Order/123?x=y
+    return int(tail) if tail.isdigit() else _malformed("id")
+
+
+def as_int(value: object) -> int | None:
+    """A non-negative integer (an id, a count, a quantity) from a JSON number, digits or a GID."""
+    if type(value) is int:  # the common case first; bool is not an int here
+        return value if value >= 0 else _malformed("int")
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str):
+        text = value.rsplit("/", 1)[-1]  # also accepts gid://shopify/Order/5
+        if text.isdigit():
+            return int(text)
+    return _malformed("int")
+
+
+def text(value: object) -> str | None:
+    """A string column: text as is, a number in its JSON spelling, anything else None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return _malformed("text")
+
+
+def tags(value: object) -> str | None:
+    """Tags as one comma-separated string (GraphQL sends a list, REST a string)."""
+    if isinstance(value, list):
+        return ", ".join(t for t in (text(t) for t in value) if t is not None)
+    if value is None or isinstance(value, str):
+        return value
+    return _malformed("tags")
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    """A nested object, or {} when the payload has anything else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def enum(value: object) -> str | None:
+    """REST's `partially_refunded` / `best-selling` in GraphQL's `PARTIALLY_REFUNDED` form."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        return _malformed("enum")
+    return value.upper().replace("-", "_").replace(" ", "_")
+
+
+def parse_time(value: object) -> datetime | None:
+    """An aware UTC datetime from an ISO-8601 string (`Z`, offsets, or naive = UTC); else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def naive_utc(value: object) -> datetime | None:
+    """As parse_time, as the naive UTC datetime the database stores."""
+    moment = parse_time(value)
+    return None if moment is None else moment.replace(tzinfo=None)
+
+
+def iso_utc(value: object) -> str | None:
+    """`2026-10-05T10:05:00-04:00` → `2026-10-05T14:05:00Z`; anything not a time → None."""
+    if value is None or value == "":
+        return None
+    moment = parse_time(value)
+    if moment is None:
+        return _malformed("time")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_SCALARS = (str, int, float, type(None))
+
+
+def scalar_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`row` with every value a database can bind: an object or list where a scalar belongs
+    becomes None (the bulk mappers pass most values through untouched, for speed)."""
+    for value in row:
+        if type(value) not in _SCALARS:
+            return tuple(value if type(value) in _SCALARS else text(value) for value in row)
+    return row
