@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -100,6 +101,12 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.home / 'shopsync.db'}"
 
     @property
+    def database_label(self) -> str:
+        """Which database this is, for headers: the SQLite file's path (~ for the home
+        directory) or PostgreSQL's host/name. Never the user or the password."""
+        return database_label(self.resolved_database_url)
+
+    @property
     def key_file(self) -> Path:
         return self.home / "secret.key"
 
@@ -119,6 +126,27 @@ class Settings(BaseSettings):
                 f"SHOPSYNC_HOME {self.home} cannot be used: {error.strerror or error}"
             ) from None
         return self.home
+
+
+def database_label(url: str) -> str:
+    """`sqlite:////home/ops/.local/share/shopsync/shopsync.db` → `~/.local/share/shopsync/
+    shopsync.db`; `postgresql://user:secret@db.internal:5432/shopsync` → `db.internal/shopsync`
+    (the port only when it is not 5432). Credentials never appear."""
+    parsed = urlsplit(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
+        if not path or path == ":memory:":
+            return "in-memory SQLite"
+        home = str(Path.home())
+        return "~" + path[len(home):] if path.startswith(home + os.sep) else path
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    host = parsed.hostname or "localhost"
+    if port not in (None, 5432):
+        host = f"{host}:{port}"
+    return f"{host}/{parsed.path.lstrip('/')}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,7 +1,8 @@
 """The shopsync Textual app: the dashboard, the global keys, the job runner and the theme.
 
     ShopsyncApp(runtime=None, *, clock=None, poll=True, poll_interval=1.0,
-                embedded_runner="auto", mouse=True, theme=None)
+                embedded_runner="auto", mouse=True, theme=None, read_only=False,
+                demo=False, context=None)
 
 - `runtime`: an open engine Runtime; opened (and closed on exit) when not given.
 - `clock`: returns naive UTC "now" for relative times; tests pass a frozen one.
@@ -12,6 +13,12 @@
 - `mouse`: the default for `run(mouse=...)` (the CLI's --no-mouse).
 - `theme`: a theme name; otherwise the one remembered in SHOPSYNC_HOME/tui.json. Themes chosen
   from the command palette are remembered there.
+- `read_only`: look without touching: every action that would change something is unavailable
+  with the reason "read-only" (keys dimmed, menu items disabled, the palette offers none) and
+  no job runner is started, whatever `embedded_runner` says.
+- `demo`: the header shows a DEMO badge (`shopsync demo`).
+- `context`: what the header names as the database; None: the runtime's own (the SQLite path
+  or PostgreSQL's host/name, never a password); "" names none.
 """
 
 from __future__ import annotations
@@ -93,19 +100,25 @@ class ShopsyncApp(StoreActions, App[None]):
         embedded_runner: bool | Literal["auto"] = "auto",
         mouse: bool = True,
         theme: str | None = None,
+        read_only: bool = False,
+        demo: bool = False,
+        context: str | None = None,
     ) -> None:
         super().__init__()
+        self.read_only = read_only
+        self.demo = demo
         self._owns_runtime = runtime is None
         self.runtime = runtime if runtime is not None else open_runtime()
         actions.use_runtime(self.runtime)
         self.clock: Clock = clock or utc_now
         self.poll = poll
         self.poll_interval = poll_interval
-        self.embedded_runner = embedded_runner
+        self.embedded_runner: bool | Literal["auto"] = False if read_only else embedded_runner
         self.mouse = mouse
         self.runner: actions.Runner | None = None
         self.runner_mode = ""
         self.home = self.runtime.settings.home
+        self.context = self.runtime.settings.database_label if context is None else context
         chosen = theme or load_prefs(self.home).get("theme")
         self.theme = chosen if chosen in self.available_themes else DEFAULT_THEME
         self.dashboard = DashboardScreen(poll=poll, poll_interval=poll_interval)
@@ -211,10 +224,17 @@ class ShopsyncApp(StoreActions, App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # App-wide keys must not reach through a dialog or drawer: `q` on a focused button
         # in a confirmation, or `n` over a delete prompt, would surprise the operator.
-        return not (action in _BLOCKED_UNDER_MODAL and isinstance(self.screen, ModalScreen))
+        if action in _BLOCKED_UNDER_MODAL and isinstance(self.screen, ModalScreen):
+            return False
+        if action == "connect" and self.read_only:
+            return None  # dimmed: the header says why (read-only)
+        return True
 
     def action_connect(self) -> None:
         from tui.screens.connect import ConnectScreen
+
+        if self.refuse_read_only("Connect"):
+            return
 
         self.push_screen(ConnectScreen())
 

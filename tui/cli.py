@@ -65,12 +65,14 @@ def main(ctx: click.Context, no_mouse: bool) -> None:
 
 @main.command("tui")
 @click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
-def tui_command(no_mouse: bool) -> None:
+@click.option("--read-only", is_flag=True,
+              help="Look without touching: no actions, no job runner.")
+def tui_command(no_mouse: bool, read_only: bool = False) -> None:
     """The dashboard on the configured database."""
     from tui.app import ShopsyncApp
 
     runtime = _runtime()
-    ShopsyncApp(runtime).run(mouse=not no_mouse)
+    ShopsyncApp(runtime, read_only=read_only).run(mouse=not no_mouse)
 
 
 @main.command()

@@ -14,7 +14,6 @@ from typing import Any
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 
-from engine import actions
 from engine.domain.views import StoreSummary
 from tui.safe_text import safe
 from tui.store_actions import LABELS, STORE_ACTIONS
@@ -84,7 +83,7 @@ class StoreActionCommands(Provider):
             (f"{LABELS[action]}: ", store.name, partial(app.request_action, action, store),
              "Run it for the selected store")
             for action in STORE_ACTIONS
-            if actions.can(store, action)
+            if app.available(store, action)
         ]
 
     async def discover(self) -> Hits:

@@ -1,9 +1,11 @@
 """`shopsync demo`: the bundled simulator, a demo fleet, the engine and the dashboard.
 
 Everything runs on this machine with no Shopify account: the simulator and `shopsync serve`
-run as child processes, the demo database lives in its own folder (wiped at every start, never
-your real SHOPSYNC_HOME data), and the fleet is connected in the background while the
-dashboard is already up, so cards appear within seconds and every status shows up.
+run as child processes, the demo database lives in its own folder (the header shows where;
+wiped at every start, but only when the demo created it: a folder without the demo's marker
+file is never touched, and never your real SHOPSYNC_HOME data), and the fleet is connected
+in the background while the dashboard is already up, so cards appear within seconds and
+every status shows up.
 """
 
 from __future__ import annotations
@@ -34,8 +36,25 @@ _BEFORE_SYNC = {"fail_bulk", "throttle", "throttle_mode", "error_rate", "latency
 SPARE_SHOP = "new-arrivals.myshopify.com"
 
 
+MARKER = ".shopsync-demo"  # written into the folder the demo creates; only such a folder is wiped
+
+
 def demo_home() -> Path:
     return Path(platformdirs.user_data_dir("shopsync", appauthor=False)) / "demo"
+
+
+def prepare_home(home: Path) -> None:
+    """Start from an empty demo folder: wipe the last demo's, create a new one with the marker.
+
+    A folder at that path that the demo did not create (no marker, not empty) is left alone and
+    the demo refuses to start (RuntimeError) rather than delete someone's files."""
+    if home.exists():
+        if not (home / MARKER).is_file() and (not home.is_dir() or any(home.iterdir())):
+            raise RuntimeError(f"{home} exists and was not created by `shopsync demo`; move it "
+                               "away (the demo wipes its folder at every start)")
+        shutil.rmtree(home)
+    home.mkdir(parents=True, mode=0o700)
+    (home / MARKER).write_text("created by `shopsync demo`; wiped at its next start\n")
 
 
 def _free_port() -> int:
@@ -165,11 +184,10 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
     home = demo_home()
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True, mode=0o700)
     simulator = serve = None
     stop = threading.Event()
     try:
+        prepare_home(home)
         # Everything the dashboard waits for starts at once, side by side: the simulator (on a
         # port chosen here, so its URL is known before it is up), `serve`, and this process's
         # own imports. The fleet connects in the background while the cards appear.
@@ -209,7 +227,8 @@ def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
                 while True:
                     time.sleep(3600)
             return 0
-        ShopsyncApp(runtime).run(mouse=mouse)
+        ShopsyncApp(runtime, demo=True).run(mouse=mouse)
+        print(f"shopsync demo: its data is in {home} (wiped at the next start)", file=sys.stderr)
         return 0
     except RuntimeError as error:
         print(f"shopsync demo: {error}", file=sys.stderr)

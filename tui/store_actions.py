@@ -62,6 +62,12 @@ LABELS = {
 }
 
 
+# Actions that only look: they stay available in read-only mode (the settings drawer opens
+# with its switches and buttons disabled).
+VIEW_ACTIONS = frozenset({"open", "details", "settings"})
+READ_ONLY = "read-only"
+
+
 class WaitCancelled(Exception):
     """The app is closing while a worker waits for a job."""
 
@@ -93,12 +99,39 @@ class StoreActions:
     """Mixin for the App: the one place that runs store actions (see the module docstring)."""
 
     runtime: Runtime
+    read_only: bool = False
+
+    # -- availability -------------------------------------------------------------------------
+
+    def why_not(self, store: StoreSummary | None, action: str) -> str | None:
+        """Why `action` cannot run for `store` now ("read-only", …), or None when it can."""
+        if self.read_only and action not in VIEW_ACTIONS:
+            return READ_ONLY
+        if store is None:
+            return "no store selected"
+        if action in VIEW_ACTIONS:
+            return "being deleted" if store.deleting else None
+        return None if actions.can(store, action) else "cannot run for this store now"
+
+    def available(self, store: StoreSummary | None, action: str) -> bool:
+        """check_action's answer for a store key: True, or None (dimmed) when it cannot run."""
+        return self.why_not(store, action) is None
+
+    def refuse_read_only(self, label: str) -> bool:
+        """In read-only mode: say so in a toast and return True (the caller stops)."""
+        if not self.read_only:
+            return False
+        app: Any = self
+        app.notify(f"{label} is unavailable: {READ_ONLY}", severity="warning", markup=False)
+        return True
 
     # -- entry points -------------------------------------------------------------------------
 
     def request_action(self, action: str, store: StoreSummary, **kw: Any) -> None:
         """Run `action` for `store` as a key press would: screens open, confirmations first."""
         app: Any = self
+        if action not in VIEW_ACTIONS and self.refuse_read_only(LABELS.get(action, action)):
+            return
         if action in STORE_ACTIONS and not actions.can(store, action):
             app.notify(f"{LABELS[action]} cannot run for this store now", title=safe(store.name),
                        severity="warning", markup=False)
@@ -169,6 +202,10 @@ class StoreActions:
     def perform_action(self, action: str, store_id: int, name: str = "", **kw: Any) -> None:
         """Run one engine action now (no confirmation) and report it with a toast."""
         app: Any = self
+        if self.read_only:  # every path to a write ends here: the last line of defence
+            app.post_message(OperationDone(action, store_id, f"{LABELS.get(action, action)} is "
+                                           f"unavailable: {READ_ONLY}", "warning"))
+            return
         worker = get_current_worker()
         title = safe(name)
         try:

@@ -55,6 +55,7 @@ def make_database(url: str) -> Database:
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
         return _sqlite(path or ":memory:")
     if parsed.scheme in ("postgres", "postgresql"):
+        _require_postgres_driver()
         try:
             port = parsed.port or 5432
         except ValueError:
@@ -70,6 +71,19 @@ def make_database(url: str) -> Database:
             autorollback=True,
         )
     raise DatabaseError(f"unsupported database URL scheme {parsed.scheme!r} (sqlite or postgresql)")
+
+
+POSTGRES_DRIVER_MISSING = (
+    "PostgreSQL needs its driver, which is not installed: install shopsync with the postgres "
+    "extra (pip install 'shopsync[postgres]', or pipx install 'shopsync[postgres]')"
+)
+
+
+def _require_postgres_driver() -> None:
+    try:
+        import psycopg2  # noqa: F401 - only whether it can be imported
+    except ImportError:
+        raise DatabaseError(POSTGRES_DRIVER_MISSING) from None
 
 
 def schema_version(db: Database) -> int:

@@ -1,7 +1,8 @@
 """Fixtures for the TUI tests: fixture databases and a deterministic app factory.
 
-Every app made here has a frozen clock, no live polling, no embedded job runner and a fixed
-theme, so snapshots and Pilot tests see exactly the data the factories wrote.
+Every app made here has a frozen clock, no live polling, no embedded job runner, a fixed
+theme and no database path in the header (the temp path differs per run), so snapshots and
+Pilot tests see exactly the data the factories wrote.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def make_app(offline_runtime: Any) -> Callable[..., Any]:
     def factory(**overrides: Any) -> ShopsyncApp:
         options: dict[str, Any] = {
             "clock": frozen_clock, "poll": False, "embedded_runner": False,
-            "theme": "textual-dark",
+            "theme": "textual-dark", "context": "",
         }
         options.update(overrides)
         return ShopsyncApp(offline_runtime, **options)

@@ -22,11 +22,13 @@ from textual.widgets.option_list import Option
 from engine import actions
 from engine.domain.status import CHECKING, Status
 from engine.domain.views import StoreSummary
+from tui.operations import READ_ONLY, VIEW_ACTIONS
 from tui.safe_text import content
 
 
-def menu_items(store: StoreSummary) -> list[tuple[str, str, bool]]:
-    """(action, label, enabled) for the seven items, in order."""
+def menu_items(store: StoreSummary, *, read_only: bool = False) -> list[tuple[str, str, bool]]:
+    """(action, label, enabled) for the seven items, in order. In read-only mode every item
+    that would change something is disabled and its label gives the reason."""
     lifecycle = "reconnect" if store.status in (
         Status.DISCONNECTED, Status.RECONNECT_REQUIRED) else "disconnect"
     items = [
@@ -39,6 +41,8 @@ def menu_items(store: StoreSummary) -> list[tuple[str, str, bool]]:
         ("delete", "Delete"),
     ]
     return [
+        (action, f"{label} · {READ_ONLY}", False)
+        if read_only and action not in VIEW_ACTIONS else
         (action, label, actions.can(store, action)
          and not (action == "check_health" and store.checking))
         for action, label in items
@@ -68,16 +72,17 @@ class CardMenu(ModalScreen[str | None]):
     }
     """
 
-    def __init__(self, store: StoreSummary) -> None:
+    def __init__(self, store: StoreSummary, *, read_only: bool = False) -> None:
         super().__init__()
         self.store = store
+        self.read_only = read_only
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(content(self.store.name), id="menu-title", markup=False)
             yield OptionList(
                 *(Option(label, id=action, disabled=not enabled)
-                  for action, label, enabled in menu_items(self.store)),
+                  for action, label, enabled in menu_items(self.store, read_only=self.read_only)),
                 id="menu",
             )
 

@@ -25,7 +25,6 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
 
-from engine import actions
 from engine.domain.status import Status
 from engine.domain.views import StoreSummary
 from engine.persistence.reads import data_version, fleet_summary, list_stores
@@ -95,6 +94,10 @@ class DashboardScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        header = self.query_one(FleetHeader)
+        header.context = getattr(self.app, "context", "")
+        header.demo = getattr(self.app, "demo", False)
+        header.read_only = getattr(self.app, "read_only", False)
         self.show_runner(getattr(self.app, "runner_mode", ""))
         self._focus_view()
         self.call_after_refresh(self.poll_now)  # paint the frame first, then read the fleet
@@ -230,7 +233,8 @@ class DashboardScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         store = self.current
         if action == "store_action":
-            return True if store is not None and actions.can(store, str(parameters[0])) else None
+            app: Any = self.app
+            return True if app.available(store, str(parameters[0])) else None
         if action in ("open_store", "menu"):
             return True if store is not None and not store.deleting else None
         if action == "clear_filter":
@@ -260,7 +264,8 @@ class DashboardScreen(Screen[None]):
             if action:
                 self.app.request_action(action, store)  # type: ignore[attr-defined]
 
-        self.app.push_screen(CardMenu(store), chosen)
+        self.app.push_screen(
+            CardMenu(store, read_only=getattr(self.app, "read_only", False)), chosen)
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)

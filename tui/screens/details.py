@@ -9,7 +9,7 @@ docks on the right over the screen it was opened from and refreshes live while o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,7 +18,6 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from engine import actions
 from engine.domain.status import CATEGORY_SCOPE, Status
 from engine.domain.views import StoreDetail
 from engine.persistence.reads import StoreNotFound, store_detail
@@ -192,8 +191,8 @@ class DetailsScreen(Live, ModalScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "store_action":
             summary = self.detail.summary if self.detail else None
-            return True if summary is not None and actions.can(summary, str(parameters[0])) \
-                else None
+            app: Any = self.app
+            return True if app.available(summary, str(parameters[0])) else None
         return True
 
     def action_close(self) -> None:

@@ -177,7 +177,8 @@ class SettingsScreen(Live, ModalScreen[None]):
 
     def _show_categories(self, categories: dict[Category, bool]) -> None:
         self.categories = dict(categories)
-        allowed = self.detail is not None and not self.detail.summary.deleting
+        allowed = self.detail is not None and not self.detail.summary.deleting \
+            and not getattr(self.app, "read_only", False)
         for category, on in categories.items():
             switch = self.query_one(f"#cat-{category.value}", Switch)
             switch.disabled = not allowed
@@ -208,7 +209,8 @@ class SettingsScreen(Live, ModalScreen[None]):
         bar = self.query_one("#progress", ProgressBar)
         start.set_class(running is not None or initial_sync_done(summary), "-hidden")
         bar.set_class(running is None, "-hidden")
-        start.disabled = not actions.can(summary, "initial_sync")
+        app: Any = self.app
+        start.disabled = not app.available(summary, "initial_sync")
         if running is not None:
             percent, text = running
             bar.update(progress=percent)
@@ -217,12 +219,15 @@ class SettingsScreen(Live, ModalScreen[None]):
             label.update(Content.styled("✔ ", "$text-success") + Content(
                 f"Initial sync complete · last synced {relative(summary.last_synced_at, self.now)}"
             ))
+        elif app.read_only:
+            label.update(Content.styled("read-only: settings and syncs cannot change here",
+                                        "$text-warning"))
         elif start.disabled:
             label.update(Content.styled(
                 f"Cannot sync while {summary.status.label}: reconnect first", "$text-warning"))
         else:
             label.update(Content("Runs Customers → Orders → Products → Collections."))
-        self.query_one("#resync", Button).disabled = not actions.can(summary, "resync")
+        self.query_one("#resync", Button).disabled = not app.available(summary, "resync")
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -304,7 +309,8 @@ class SettingsScreen(Live, ModalScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "resync":
             summary = self.detail.summary if self.detail else None
-            return True if summary is not None and actions.can(summary, "resync") else None
+            app: Any = self.app
+            return True if app.available(summary, "resync") else None
         return True
 
     def action_resync(self) -> None:

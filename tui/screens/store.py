@@ -23,7 +23,6 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Static
 
-from engine import actions
 from engine.actions import active_sync_entities
 from engine.domain.status import CHECKING, Entity, EntityState, Status
 from engine.domain.views import EventRow, StoreSummary
@@ -217,11 +216,11 @@ class StoreScreen(Live, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         summary = self.summary
+        app: Any = self.app
         if action == "store_action":
-            return True if summary is not None and actions.can(summary, str(parameters[0])) \
-                else None
+            return True if app.available(summary, str(parameters[0])) else None
         if action == "retry":
-            return True if summary is not None and actions.can(summary, "retry") else None
+            return True if app.available(summary, "retry") else None
         return True
 
     def action_back(self) -> None:

@@ -21,7 +21,6 @@ from textual.style import Style
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine import actions
 from engine.actions import Finding, diagnose
 from engine.domain.views import StoreSummary
 from engine.persistence.reads import list_stores
@@ -200,12 +199,12 @@ class TroubleshootScreen(Live, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         finding = self.current
+        app: Any = self.app
         if action == "fix":
-            return True if finding is not None else None
+            return True if finding is not None and not app.read_only else None
         if action == "store_action":
             summary = self.stores.get(finding.store_id) if finding else None
-            return True if summary is not None and actions.can(summary, str(parameters[0])) \
-                else None
+            return True if app.available(summary, str(parameters[0])) else None
         return True
 
     def action_fix(self) -> None:

@@ -1,6 +1,7 @@
-"""The dashboard's header: fleet counts per status, who runs the jobs, and a stale marker.
+"""The dashboard's header: fleet counts per status, who runs the jobs, the context (which
+database, DEMO, READ-ONLY) and a stale marker.
 
-    shopsync · 15 stores · embedded runner
+    shopsync DEMO READ-ONLY · 15 stores · embedded runner · ~/.local/share/shopsync/shopsync.db
     ● Connected 9  ○ Disconnected 1  ✖ Error 3  ▲ Reconnect required 2
 
 Everything fits on one line when the terminal is wide enough, otherwise the counts move to a
@@ -39,9 +40,20 @@ class FleetHeader(Widget):
     """Why the data is stale (the database could not be read), or None."""
     shown: reactive[int | None] = reactive(None)
     """How many stores the active filter shows (None: no filter)."""
+    context: reactive[str] = reactive("")
+    """Which database: the SQLite path or PostgreSQL's host/name ("" shows none)."""
+    demo: reactive[bool] = reactive(False)
+    """`shopsync demo`: a DEMO badge."""
+    read_only: reactive[bool] = reactive(False)
+    """--read-only: a READ-ONLY badge (the reason every action key is dimmed)."""
 
     def _title(self) -> Content:
         title = Content.styled("shopsync", "bold $text-primary")
+        if self.demo:
+            title += Content(" ") + Content.styled(" DEMO ", "bold $text-warning on $warning-muted")
+        if self.read_only:
+            title += Content(" ") + Content.styled(" READ-ONLY ",
+                                                   "bold $text-accent on $accent-muted")
         if self.summary is None:
             title += Content.styled(" · loading…", "$foreground-muted")
         else:
@@ -51,6 +63,9 @@ class FleetHeader(Widget):
                 title += Content.styled(f" ({self.shown:,} shown)", "$text-accent")
         if self.runner:
             title += Content.styled(f" · {self.runner}", "$foreground-muted")
+        if self.context:
+            title += Content.styled(" · ", "$foreground-muted") + content(
+                self.context, "$foreground-muted")
         if self.stale:
             title += Content(" ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
         return title
