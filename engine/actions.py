@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.config import SIMULATOR_APP_KEY
+from engine.domain.bulk import BulkListing, BulkOperationView, full_id, short_id
 from engine.domain.errors import ActionError, InvalidInput, NotAllowed
 from engine.domain.status import (
     ENTITY_CATEGORY,
@@ -38,6 +39,8 @@ from engine.persistence.reads import StoreNotFound, categories_of, store_detail,
 from engine.persistence.records import record_event, refresh_status
 from engine.persistence.runtime import Runtime
 from engine.registry import make_runner
+from engine.shopify.errors import ShopifyError
+from engine.sync import bulk_operations as _bulk
 
 __all__ = [
     "ActionError",
@@ -49,7 +52,9 @@ __all__ = [
     "active_sync_entities",
     "begin_connect",
     "begin_reconnect",
+    "bulk_operations",
     "can",
+    "cancel_bulk_operation",
     "check_health",
     "complete_oauth",
     "connect_token",
@@ -276,6 +281,51 @@ def register_webhooks(store_id: int) -> JobView:
     _require_syncable(store)
     record_event(store, "action", "Webhook subscriptions check requested")
     return job_view(enqueue("webhooks", store))
+
+
+# -- bulk operations (the control room) ---------------------------------------------------------
+
+def bulk_operations(store_id: int) -> BulkListing:
+    """The store's recent Shopify bulk operations, ours and someone else's (asks Shopify)."""
+    store = _store(store_id)
+    try:
+        return _bulk.list_operations(_rt(), store)
+    except ShopifyError as error:
+        raise ActionError(f"Shopify did not list the bulk operations: {error.detail}") from None
+
+
+def cancel_bulk_operation(store_id: int, operation: str) -> BulkOperationView:
+    """Cancel one of the store's bulk operations (by its number or gid); returns it afterwards.
+
+    Cancelling ours fails the sync that is waiting on it; the confirmation says so.
+    """
+    store = _store(store_id)
+    operation_id = full_id(operation)
+    if operation_id is None:
+        raise InvalidInput(
+            f"{operation!r} is not a bulk operation id (a number like 4142422163001, or "
+            "gid://shopify/BulkOperation/…)"
+        )
+    try:
+        outcome = _bulk.cancel_operation(_rt(), store, operation_id)
+        listing = _bulk.list_operations(_rt(), store)
+    except ShopifyError as error:
+        raise ActionError(f"Shopify did not cancel {short_id(operation_id)}: {error.detail}") \
+            from None
+    if outcome.status is None:
+        raise InvalidInput(f"{_label(store)} has no bulk operation {short_id(operation_id)}"
+                           + (f": {outcome.refusal}" if outcome.refusal else ""))
+    if outcome.refusal:
+        raise NotAllowed(f"Shopify refused to cancel {short_id(operation_id)}: {outcome.refusal}")
+    view = next((op for op in listing.operations if op.id == operation_id), None)
+    owner = "ours" if view is not None and view.ours else "someone else's"
+    record_event(store, "action", f"Cancelled bulk operation {short_id(operation_id)} "
+                 f"({owner}): now {outcome.status.lower()}",
+                 data={"bulk_operation_id": operation_id, "status": outcome.status})
+    if view is None:
+        raise ActionError(f"Bulk operation {short_id(operation_id)} is {outcome.status.lower()} "
+                          "but no longer listed")
+    return view
 
 
 # -- lifecycle ----------------------------------------------------------------------------------

@@ -163,6 +163,28 @@ def show(store: str, as_json: bool) -> None:
         out.print_detail(detail, findings)
 
 
+@main.command()
+@click.argument("store")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.option("--cancel", "cancel_id", metavar="ID",
+              help="Cancel this bulk operation (its number or gid) first.")
+def bulk(store: str, as_json: bool, cancel_id: str | None) -> None:
+    """The store's Shopify bulk operations: ours or someone else's, and which block a sync."""
+    from engine import actions
+
+    _runtime()
+    target = actions.find(store)
+    if cancel_id is not None:
+        cancelled = actions.cancel_bulk_operation(target.id, cancel_id)
+        click.echo(f"Cancelled bulk operation {cancelled.short_id} ({cancelled.owner}): "
+                   f"{cancelled.status.lower()}", err=True)
+    listing = actions.bulk_operations(target.id)
+    if as_json:
+        _print_json(listing.to_json())
+    else:
+        out.print_bulk(listing)
+
+
 def _findings(store_id: int) -> list[dict]:
     try:
         from engine.actions import diagnose

@@ -13,6 +13,7 @@ from datetime import datetime
 import click
 from rich.cells import cell_len, set_cell_size
 
+from engine.domain.bulk import BulkListing
 from engine.domain.views import JobView, StoreDetail, StoreSummary
 from tui.safe_text import safe
 
@@ -119,3 +120,27 @@ class Progress:
     def close(self) -> None:
         if self.tty and self.last:
             click.echo("", err=True)
+
+
+def print_bulk(listing: BulkListing) -> None:
+    """`shopsync bulk STORE`: the store's bulk operations, newest first, ours or not."""
+    running = len(listing.active)
+    click.echo(f"{safe(listing.name)}: {running} of {listing.limit} bulk operation slots in use"
+               + (" — the way is clear" if listing.way_clear else " — full"))
+    if listing.blocked:
+        click.echo("  Blocked syncs: " + ", ".join(listing.blocked)
+                   + ("; retry them now" if listing.way_clear else ""))
+    if not listing.operations:
+        click.echo("  No bulk operations at Shopify.")
+        return
+    click.echo(f"  {'ID':<15} {'TYPE':<8} {'STATUS':<10} {'CREATED':<20} {'COMPLETED':<20} "
+               f"{'OBJECTS':>9} {'ROOTS':>9} {'ERROR':<13} OWNER")
+    for op in listing.operations:
+        owner = "ours" if op.ours else "someone else's"
+        about = ", ".join(x for x in (op.entity, op.role) if x)
+        click.echo(
+            f"  {op.short_id:<15} {op.type:<8} {op.status:<10} "
+            f"{_ago(op.created_at) if op.created_at else '—':<20} "
+            f"{_ago(op.completed_at) if op.completed_at else '—':<20} "
+            f"{op.object_count:>9,} {op.root_object_count:>9,} {safe(op.error_code or '—'):<13} "
+            f"{owner}" + (f" ({safe(about)})" if about else ""))

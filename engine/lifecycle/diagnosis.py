@@ -11,7 +11,10 @@ it. The rules, checked per store in this order:
 - An entity in Syncing whose progress has not moved for STUCK_AFTER (15 minutes; measured from
   EntitySync.progress_at, or started_at before any progress) → resync, which restarts the bulk
   import. A younger Syncing entity is not a problem: the documented advice is to wait.
-- A Failed entity → retry that entity (then check health, then a full re-sync).
+- A Failed entity → retry that entity (then check health, then a full re-sync); except one
+  that failed because other bulk operations fill the shop's limit: one finding per store,
+  "Other bulk operations fill this store's limit (ids, since …)", whose key (b) opens the
+  store's bulk operations to cancel them (engine.domain.bulk).
 - A failed readiness item → its fix from engine.domain.status.CHECK_TEXT (OAuth, token and scopes →
   reconnect; API responding → check health; initial sync → sync settings), unless a finding
   above already carries the same action for the store.
@@ -37,13 +40,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from engine.domain.bulk import is_slots_taken
 from engine.domain.status import (
     ENTITY_CATEGORY,
     Category,
     Check,
     EntityState,
 )
-from engine.domain.views import StoreSummary
+from engine.domain.views import EntityRow, StoreSummary
 from engine.lifecycle.subscriptions import webhook_problem
 from engine.persistence.models import Job, Store, utcnow
 from engine.persistence.reads import (
@@ -64,6 +68,7 @@ ACTION_KEYS: dict[str, str] = {
     "details": "i",
     "settings": "e",
     "register_webhooks": "enter",
+    "bulk_operations": "b",
 }
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -82,6 +87,14 @@ FAILED_FIX = (
     "Retry that entity; if it fails again, check health; if health passes, run a full Re-sync"
 )
 RECONNECT_FIX = "Reconnect and re-approve; settings, list and history are kept"
+SLOTS_CAUSE = (
+    "Shopify runs only a few bulk exports per shop at once (five on 2026-07) and operations "
+    "this engine did not start hold every slot, so {entities} cannot start"
+)
+SLOTS_FIX = (
+    "Open the store's bulk operations, cancel the ones nobody needs (or wait for them), "
+    "then retry the blocked sync"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +159,7 @@ def store_findings(summary: StoreSummary, store: Store, now: datetime) -> list[F
             summary, "error", "Missing scopes: " + ", ".join(missing),
             Check.SCOPES_GRANTED.cause, Check.SCOPES_GRANTED.fix, "reconnect",
         ))
+    blocked: list[EntityRow] = []
     for row in summary.entities:
         if row.state is EntityState.SYNCING:
             since = row.progress_at or row.started_at
@@ -156,11 +170,19 @@ def store_findings(summary: StoreSummary, store: Store, now: datetime) -> list[F
                     f"{row.entity.label} stuck in Syncing (no progress for {idle})",
                     STUCK_CAUSE, STUCK_FIX, "resync", row.entity.value,
                 ))
+        elif row.state is EntityState.FAILED and is_slots_taken(row.error):
+            blocked.append(row)
         elif row.state is EntityState.FAILED:
             found.append(_finding(
                 summary, "error", f"{row.entity.label} sync failed",
                 row.error or "The sync hit an error", FAILED_FIX, "retry", row.entity.value,
             ))
+    if blocked:
+        entities = ", ".join(row.entity.label for row in blocked)
+        found.append(_finding(
+            summary, "error", blocked[0].error or "", SLOTS_CAUSE.format(entities=entities),
+            SLOTS_FIX, "bulk_operations", blocked[0].entity.value,
+        ))
     actions = {f.action for f in found}
     for item in summary.readiness:
         action = _CHECK_ACTIONS[item.check]

@@ -1,8 +1,10 @@
 """Bulk query operations (shopify-api.md §4): start, poll, cancel, and stream the JSONL result.
 
 `start` submits an inner query and returns the operation id, waiting out OPERATION_IN_PROGRESS /
-LIMIT_REACHED a bounded number of times; `poll` returns a `BulkStatus` with the string counts
-already turned into ints; `stream_lines` yields the result file line by line without holding it.
+LIMIT_REACHED a bounded number of times (an `on_busy` hook may end the wait early, e.g. when
+every slot is someone else's); `poll` returns a `BulkStatus` with the string counts already
+turned into ints; `recent` lists the shop's operations, newest first; `stream_lines` yields
+the result file line by line without holding it.
 The download URL is a signed storage URL: it gets no Shopify token, only a plain GET.
 """
 
@@ -16,10 +18,11 @@ from typing import Any
 import httpx
 
 from engine.shopify.client import ShopifyClient
-from engine.shopify.documents import BULK_CANCEL, BULK_RUN, BULK_STATUS
+from engine.shopify.documents import BULK_CANCEL, BULK_LIST, BULK_RUN, BULK_STATUS
 from engine.shopify.errors import BulkNotFound, PermanentError, ScopeError, TransientError
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELED", "EXPIRED"})
+ACTIVE = frozenset({"CREATED", "RUNNING", "CANCELING"})  # these hold one of the shop's slots
 BUSY_CODES = frozenset({"OPERATION_IN_PROGRESS", "LIMIT_REACHED"})
 
 
@@ -33,10 +36,18 @@ class BulkStatus:
     file_size: int | None = None
     url: str | None = None
     partial_data_url: str | None = None
+    type: str = "QUERY"  # QUERY | MUTATION
+    created_at: str | None = None  # Shopify's DateTime text, as sent
+    completed_at: str | None = None
+    query: str | None = None  # the inner query (only when the document asked for it)
 
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
 
     @classmethod
     def from_node(cls, node: dict[str, Any]) -> BulkStatus:
@@ -49,6 +60,10 @@ class BulkStatus:
             file_size=_count(node.get("fileSize")),
             url=node.get("url") or None,
             partial_data_url=node.get("partialDataUrl") or None,
+            type=str(node.get("type") or "QUERY"),
+            created_at=node.get("createdAt") or None,
+            completed_at=node.get("completedAt") or None,
+            query=node.get("query") or None,
         )
 
 
@@ -69,8 +84,14 @@ async def start(
     attempts: int = 10,
     wait: float = 3.0,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    on_busy: Callable[[str], Awaitable[None]] | None = None,
 ) -> str:
-    """Start a bulk export of `inner_query`; returns the BulkOperation gid."""
+    """Start a bulk export of `inner_query`; returns the BulkOperation gid.
+
+    `on_busy(message)` runs after each "limit reached / already in progress" answer, before the
+    wait; it may raise to give up at once (the sync raises BulkSlotsTaken when no running
+    operation is ours, since waiting cannot free someone else's slot).
+    """
     for attempt in range(1, attempts + 1):
         data = await client.graphql(BULK_RUN, {"query": inner_query})
         payload = data.get("bulkOperationRunQuery") or {}
@@ -85,6 +106,8 @@ async def start(
             if "ACCESS_DENIED" in codes or "access denied" in text.lower():
                 raise ScopeError(f"Shopify denied the bulk query: {text}")
             raise PermanentError(f"Shopify refused the bulk query: {text}")
+        if on_busy is not None:
+            await on_busy(text)
         if attempt == attempts:
             raise TransientError(
                 f"Shopify refused a new bulk export {attempts} times: {text}"
@@ -101,12 +124,37 @@ async def poll(client: ShopifyClient, operation_id: str) -> BulkStatus:
     return BulkStatus.from_node(node)
 
 
-async def cancel(client: ShopifyClient, operation_id: str) -> str | None:
-    """Ask Shopify to cancel; returns the status it reports (None if it refused, e.g. finished)."""
+async def recent(client: ShopifyClient, first: int = 50) -> list[BulkStatus]:
+    """The shop's most recent bulk operations (this app's, as Shopify scopes them), newest first."""
+    data = await client.graphql(BULK_LIST, {"first": first})
+    connection = data.get("bulkOperations") or {}
+    nodes = [n for n in connection.get("nodes") or [] if isinstance(n, dict) and n.get("id")]
+    statuses = [BulkStatus.from_node(node) for node in nodes]
+    # Newest first, whatever order the server chose (ISO-8601 UTC text sorts by time).
+    return sorted(statuses, key=lambda s: (s.created_at or "", s.id), reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOutcome:
+    status: str | None  # what Shopify reports now (None: it does not know the id)
+    refusal: str | None  # its userErrors, e.g. "cannot be canceled when it is completed"
+
+
+async def cancel_operation(client: ShopifyClient, operation_id: str) -> CancelOutcome:
+    """Ask Shopify to cancel; its answer, refusals included."""
     data = await client.graphql(BULK_CANCEL, {"id": operation_id})
     payload = data.get("bulkOperationCancel") or {}
     operation = payload.get("bulkOperation")
-    return str(operation.get("status")) if isinstance(operation, dict) else None
+    errors = [e for e in payload.get("userErrors") or [] if isinstance(e, dict)]
+    refusal = "; ".join(str(e.get("message")) for e in errors) or None
+    status = str(operation.get("status")) if isinstance(operation, dict) else None
+    return CancelOutcome(status, refusal)
+
+
+async def cancel(client: ShopifyClient, operation_id: str) -> str | None:
+    """Ask Shopify to cancel; returns the status it reports (None if it refused, e.g. finished)."""
+    outcome = await cancel_operation(client, operation_id)
+    return None if outcome.refusal and outcome.status is None else outcome.status
 
 
 async def stream_lines(

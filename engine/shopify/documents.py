@@ -40,7 +40,20 @@ mutation BulkRun($query: String!) {
 BULK_STATUS = """
 query BulkStatus($id: ID!) {
   bulkOperation(id: $id) {
-    id status errorCode objectCount rootObjectCount fileSize url partialDataUrl createdAt completedAt
+    id type status errorCode objectCount rootObjectCount fileSize url partialDataUrl createdAt completedAt
+  }
+}
+"""
+
+# The shop's operations, newest first (the API's default order); status filtering is done by the
+# caller, since one query cannot ask for "created or running or canceling".
+BULK_LIST = """
+query BulkList($first: Int!) {
+  bulkOperations(first: $first, sortKey: CREATED_AT) {
+    nodes {
+      id type status errorCode objectCount rootObjectCount fileSize url partialDataUrl query
+      createdAt completedAt
+    }
   }
 }
 """
@@ -152,6 +165,7 @@ def all_documents() -> dict[str, str]:
         "BULK_RUN": BULK_RUN,
         "BULK_STATUS": BULK_STATUS,
         "BULK_CANCEL": BULK_CANCEL,
+        "BULK_LIST": BULK_LIST,
         "WEBHOOK_CREATE": WEBHOOK_CREATE,
         "WEBHOOK_LIST": WEBHOOK_LIST,
         "WEBHOOK_DELETE": WEBHOOK_DELETE,

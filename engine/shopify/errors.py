@@ -12,7 +12,9 @@
     └── PermanentError     "permanent"  other 4xx, GraphQL errors, an INVALID bulk query, a failed
         │                               bulk export: repeating the request will not help
         ├── ShopUnavailable             402 frozen (unpaid bill) or 423 locked shop
-        └── BulkNotFound                `bulkOperation(id:)` answered null (unknown or purged id)
+        ├── BulkNotFound                `bulkOperation(id:)` answered null (unknown or purged id)
+        └── BulkSlotsTaken              every bulk slot of the shop is held by operations this
+                                        engine did not start: waiting will not free them
 
 Callers branch on the class (or on `.kind` when they only log or count): sync and health turn
 `AuthError` into "Reconnect required", `ScopeError` into a missing-scope failure, and everything
@@ -73,6 +75,18 @@ class ShopUnavailable(PermanentError):
 
 class BulkNotFound(PermanentError):
     """Shopify does not know the bulk operation id (never existed, or long expired)."""
+
+
+class BulkSlotsTaken(PermanentError):
+    """Shopify refused a new bulk export and every running operation is someone else's.
+
+    `.operation_ids` are their gids (oldest first); `.since` the oldest one's createdAt.
+    """
+
+    def __init__(self, detail: str, operation_ids: Iterable[str], since: str | None) -> None:
+        super().__init__(detail)
+        self.operation_ids: tuple[str, ...] = tuple(operation_ids)
+        self.since = since
 
 
 def scopes_in(text: str) -> list[str]:

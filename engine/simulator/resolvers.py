@@ -259,7 +259,8 @@ def _bulk_operations(_root: Any, info: GraphQLResolveInfo, first: int | None = N
     ops = bulk.listing(info.context.world, info.context.shop, query)
     if sortKey == "COMPLETED_AT":
         ops.sort(key=lambda o: (o.completed_wall is None, o.completed_wall or 0, o.number))
-    views = [o.view() for o in ops]
+    # Shopify lists newest first by default; `reverse: true` gives oldest first.
+    views = [o.view() for o in reversed(ops)]
     return _connection(paginate(list_source(views), first=first, after=_decode(after, False),
                                 last=last, before=_decode(before, False), reverse=reverse))
 

@@ -49,6 +49,7 @@ from engine.shopify.errors import (
     TransientError,
 )
 from engine.shopify.oauth import access_scopes
+from engine.sync.bulk_operations import check_slots
 from engine.sync.importer import IdMarker, Importer
 from engine.sync.state import (
     Plan,
@@ -56,6 +57,7 @@ from engine.sync.state import (
     all_fully_synced,
     mark_interrupted,
     prepare,
+    record_adoption,
     record_failure,
     record_stopped,
     record_success,
@@ -154,6 +156,9 @@ class SyncRun:
                 self.operation_id, status = None, None
             else:
                 self.adopted = True
+                await asyncio.to_thread(
+                    record_adoption, self.store.id, self.entity, self.operation_id
+                )
         if self.operation_id is None:
             if self.plan.stale_id:
                 await self._cancel_quietly(client, self.plan.stale_id)
@@ -163,7 +168,12 @@ class SyncRun:
                     seconds=self.settings.incremental_overlap
                 )
             query = bulk_query(self.entity.value, since=since, ids_only=self.mode == "reconcile")
-            self.operation_id = await bulk.start(client, query)
+            store_id = self.store.id
+
+            async def on_busy(_message: str) -> None:
+                await check_slots(client, store_id)
+
+            self.operation_id = await bulk.start(client, query, on_busy=on_busy)
             await asyncio.to_thread(set_operation, self.sync.id, self.operation_id)
         roots = await self._count_roots(client)
         with wakeups.waiter(self.store.id, self.entity.value) as event:

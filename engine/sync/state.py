@@ -124,6 +124,16 @@ def set_operation(sync_id: int, operation_id: str) -> None:
     ).execute()
 
 
+def record_adoption(store_id: int, entity: Entity, operation_id: str) -> None:
+    """A resumed run took over the operation an interrupted one left running (crash safety)."""
+    store = Store.get_or_none(Store.id == store_id)
+    if store is not None:
+        record_event(store, "sync", f"{entity.label}: resumed bulk operation "
+                     f"{operation_id.rsplit('/', 1)[-1]} left running by an interrupted run",
+                     data={"bulk_operation_id": operation_id, "adopted": True,
+                           "entity": entity.value})
+
+
 def write_progress(sync_id: int, done: int, total: int | None) -> None:
     # Only a moving `done` touches progress_at: it is what stuck-in-Syncing detection reads.
     now = utcnow()
@@ -190,6 +200,7 @@ def record_success(
             "rows_per_s": round(rows / import_seconds) if import_seconds > 0 else 0,
             "seconds": round(elapsed, 3), "run_id": sync.run_id,
             "bulk_operation_id": run.operation_id, "adopted": run.adopted,
+            "entity": run.entity.value,
         }
         if run.mode == "reconcile":
             message = f"{label} reconciled: {summary.removed:,} removed"
@@ -227,7 +238,8 @@ def record_stopped(run: RunInfo, reason: str) -> dict:
             bulk_operation_id=None, updated_at=utcnow(),
         ).where(EntitySync.id == run.sync_id).execute()
         record_event(store, "sync", f"{run.entity.label} sync stopped: {reason}",
-                     data={"mode": run.mode, "bulk_operation_id": run.operation_id})
+                     data={"mode": run.mode, "bulk_operation_id": run.operation_id,
+                           "entity": run.entity.value})
         metrics.incr("shopsync_syncs_total", entity=run.entity.value, outcome="skipped")
         refresh_status(run.store_id)
     return {"entity": run.entity.value, "skipped": reason}
@@ -271,7 +283,8 @@ def record_failure(run: RunInfo, error: ShopifyError, granted: list[str] | None)
         store.save()
         record_event(
             store, "sync", f"{run.entity.label} sync failed: {detail}", level="error",
-            data={"mode": run.mode, "kind": error.kind, "bulk_operation_id": run.operation_id},
+            data={"mode": run.mode, "kind": error.kind, "bulk_operation_id": run.operation_id,
+                  "entity": run.entity.value},
         )
         metrics.incr("shopsync_syncs_total", entity=run.entity.value, outcome="failed")
         refresh_status(run.store_id)

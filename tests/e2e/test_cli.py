@@ -17,7 +17,8 @@ class TestUsage:
         result = shopsync("--help")
         assert result.returncode == 0
         for command in ("demo", "serve", "simulator", "connect", "stores", "show", "health",
-                        "retry", "resync", "disconnect", "reconnect", "delete", "settings"):
+                        "retry", "resync", "disconnect", "reconnect", "delete", "settings",
+                        "bulk"):
             assert command in result.stdout
 
     def test_version(self, shopsync) -> None:

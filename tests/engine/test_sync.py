@@ -31,6 +31,7 @@ from engine.persistence.models import (
 )
 from engine.persistence.records import refresh_status
 from engine.registry import make_runner
+from engine.sync.bulk_operations import our_operations
 from engine.sync.job import run_sync
 from tests.engine.conftest import enqueue_now
 
@@ -233,6 +234,10 @@ async def test_interrupted_import_resumes_the_same_operation_without_duplicates(
     assert ids(store, Order) == sorted(sim.ids(store.domain, "orders"))
     assert row(store, "orders").bulk_operation_id is None
     assert row(store, "orders").run_id == interrupted.run_id
+    # The bulk-operation view shows the take-over (engine.sync.bulk_operations).
+    ours = our_operations(store.id)[interrupted.bulk_operation_id]
+    assert (ours.entity, ours.role) == ("orders", "adopted after a restart")
+    assert any("resumed bulk operation" in e.message for e in sync_events(store))
 
 
 # -- incremental and reconcile ------------------------------------------------------------------

@@ -177,7 +177,7 @@ def test_running_cancel_and_concurrency(make_shop: ShopFactory) -> None:
     assert current["id"] == ids[-1]
     running = shop.data('{ bulkOperations(first: 10, query: "status:running") '
                         "{ nodes { id } } }")["bulkOperations"]["nodes"]
-    assert [n["id"] for n in running] == ids
+    assert [n["id"] for n in running] == ids[::-1]  # newest first, as Shopify lists them
     canceled = shop.data(documents.BULK_CANCEL, {"id": ids[0]})["bulkOperationCancel"]
     assert canceled["bulkOperation"]["status"] == "CANCELING" and canceled["userErrors"] == []
     assert wait(shop, ids[0])["status"] == "CANCELED"
