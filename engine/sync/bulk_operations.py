@@ -26,13 +26,13 @@ from engine.domain.bulk import (
     is_slots_taken,
     slots_taken_detail,
 )
+from engine.domain.coerce import naive_utc
 from engine.persistence.models import EntitySync, Event, Store, utcnow
 from engine.persistence.runtime import Runtime
 from engine.shopify import bulk
 from engine.shopify.bulk import BulkStatus, CancelOutcome
 from engine.shopify.client import ShopifyClient
 from engine.shopify.errors import BulkSlotsTaken
-from engine.sync.state import parse_time
 
 LIST_SIZE = 50
 EVENT_LOOKBACK = timedelta(days=30)
@@ -77,7 +77,7 @@ def _view(status: BulkStatus, ours: dict[str, Ownership]) -> BulkOperationView:
     return BulkOperationView(
         id=status.id, type=status.type, status=status.status, error_code=status.error_code,
         object_count=status.object_count, root_object_count=status.root_object_count,
-        created_at=parse_time(status.created_at), completed_at=parse_time(status.completed_at),
+        created_at=naive_utc(status.created_at), completed_at=naive_utc(status.completed_at),
         ours=mine is not None,
         entity=(mine.entity if mine and mine.entity else exported_entity(status.query)),
         role=mine.role if mine else "",
@@ -137,5 +137,5 @@ async def check_slots(client: ShopifyClient, store_id: int) -> None:
         return  # one of ours finishes and frees its slot: keep waiting
     oldest = sorted(active, key=lambda s: s.created_at or "")
     ids = [s.id for s in oldest]
-    since = parse_time(oldest[0].created_at)
+    since = naive_utc(oldest[0].created_at)
     raise BulkSlotsTaken(slots_taken_detail(ids, since), ids, oldest[0].created_at)
