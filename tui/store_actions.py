@@ -203,8 +203,8 @@ class StoreActions:
         """Run one engine action now (no confirmation) and report it with a toast."""
         app: Any = self
         if self.read_only:  # every path to a write ends here: the last line of defence
-            app.post_message(OperationDone(action, store_id, f"{LABELS.get(action, action)} is "
-                                           f"unavailable: {READ_ONLY}", "warning"))
+            app.post_message(ActionDone(action, store_id, f"{LABELS.get(action, action)} is "
+                                        f"unavailable: {READ_ONLY}", "warning"))
             return
         worker = get_current_worker()
         title = safe(name)

@@ -11,12 +11,12 @@ from engine.persistence.models import Event, Job, Store
 from tests.tui.conftest import settle
 from tests.tui.test_dashboard_actions import enabled_keys, go_to, toasts
 from tui.commands import StoreActionCommands
-from tui.operations import STORE_ACTIONS, VIEW_ACTIONS
 from tui.screens.card_menu import CardMenu
 from tui.screens.connect import ConnectScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.settings import SettingsScreen
 from tui.screens.store import StoreScreen
+from tui.store_actions import STORE_ACTIONS, VIEW_ACTIONS
 from tui.widgets.fleet_header import FleetHeader
 
 STORE_KEYS = ("c", "r", "s", "d", "x", "D")  # every dashboard/store key that changes something
@@ -84,8 +84,8 @@ class TestReadOnly:
             changing = [a for a in STORE_ACTIONS if a not in VIEW_ACTIONS]
             for action in changing:
                 assert app.why_not(store, action) == "read-only"
-                app.operate(action, store)
-                app.run_operation(action, store.id, store.name)  # the last line of defence
+                app.request_action(action, store)
+                app.perform_action(action, store.id, store.name)  # the last line of defence
                 await settle(pilot)
                 assert isinstance(app.screen, DashboardScreen), action
             refused = [t for t in toasts(app) if t.endswith("is unavailable: read-only")]

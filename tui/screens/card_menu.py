@@ -22,8 +22,8 @@ from textual.widgets.option_list import Option
 from engine import actions
 from engine.domain.status import CHECKING, Status
 from engine.domain.views import StoreSummary
-from tui.operations import READ_ONLY, VIEW_ACTIONS
 from tui.safe_text import content
+from tui.store_actions import READ_ONLY, VIEW_ACTIONS
 
 
 def menu_items(store: StoreSummary, *, read_only: bool = False) -> list[tuple[str, str, bool]]:
