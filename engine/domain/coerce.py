@@ -46,7 +46,8 @@ def gid_number(value: Any) -> int | None:
     if not isinstance(value, str):
         return _malformed("id")
     tail = value.rsplit("/", 1)[-1].split("?", 1)[0]  # gid://shopify/Order/123?x=y
-    return int(tail) if tail.isdigit() else _malformed("id")
+    # isascii: "²" passes isdigit() but int() refuses it
+    return int(tail) if tail.isascii() and tail.isdigit() else _malformed("id")
 
 
 def as_int(value: object) -> int | None:
@@ -59,7 +60,7 @@ def as_int(value: object) -> int | None:
         return int(value)
     if isinstance(value, str):
         text = value.rsplit("/", 1)[-1]  # also accepts gid://shopify/Order/5
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²" passes isdigit() but int() refuses it
             return int(text)
     return _malformed("int")
 

@@ -34,7 +34,16 @@ def _migration_1(db: Database) -> None:
     db.create_tables(ALL_MODELS, safe=True)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
+def _migration_2(db: Database) -> None:
+    """webhook_receipt.body_digest: deliveries are deduped by what the signature covers."""
+    columns = {c.name for c in db.get_columns("webhook_receipt")}
+    if "body_digest" not in columns:
+        db.execute_sql("ALTER TABLE webhook_receipt ADD COLUMN body_digest VARCHAR(255)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS webhook_receipt_body_digest "
+                   "ON webhook_receipt (body_digest)")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -304,8 +304,9 @@ class WebhookReceipt(BaseModel):
     api_version = CharField(null=True)
     triggered_at = TextField(null=True)
     received_at = DateTimeField(default=utcnow, index=True)
-    body = TextField()
-    # received | applied | ignored | duplicate | failed
+    body = TextField()  # "" for a duplicate: the original receipt holds the body
+    body_digest = CharField(null=True, index=True)  # SHA-256 of the body (the dedupe key)
+    # received | applied | ignored | unconfirmed | duplicate | failed
     status = CharField(default="received", index=True)
     detail = TextField(null=True)
 

@@ -2,8 +2,9 @@
 
 `create_app(runtime, …)` is the Starlette app:
 - `POST /webhooks` (and `/webhooks/…`, e.g. the compliance URI): size cap (413), HMAC over the
-  raw body before parsing (401), JSON object (400), durable receipt, 200 — see
-  engine.webhooks.receipts;
+  raw body before parsing (401), JSON object (400), a topic shopsync subscribes to (400),
+  headers that agree with the signed body (401, engine.webhooks.claims), durable receipt, 200 —
+  see engine.webhooks.receipts;
 - `GET /oauth/callback`: completes an OAuth connect through engine.actions.complete_oauth;
 - `GET /healthz`: 200 when this process's runner heartbeat is fresh and the database reads,
   else 503;
@@ -43,6 +44,8 @@ from engine.persistence.runtime import Runtime, open_runtime
 from engine.registry import make_runner
 from engine.serve.metrics import CONTENT_TYPE, ProcessCounters, render
 from engine.sync.scheduler import Scheduler
+from engine.webhooks.claims import UNKNOWN_TOPIC, claims_mismatch
+from engine.webhooks.confirm import install_probe
 from engine.webhooks.ingest import WebhookIngest
 from engine.webhooks.receipts import (
     Delivery,
@@ -110,6 +113,11 @@ async def receive_webhook(request: Request) -> Response:
         return _refuse(live, 400, "malformed", "body is not a JSON object")
     if not headers.topic or not headers.shop_domain:
         return _refuse(live, 400, "headers", "topic and shop domain headers are required")
+    mismatch = claims_mismatch(headers.topic, headers.shop_domain, payload)
+    if mismatch == UNKNOWN_TOPIC:
+        return _refuse(live, 400, mismatch, "topic not subscribed")
+    if mismatch is not None:
+        return _refuse(live, 401, mismatch, "headers do not match the signed body")
     try:
         status = await live.ingest.submit(Delivery.from_headers(headers, body, payload))
     except IngestUnavailable:
@@ -190,7 +198,8 @@ def create_app(
         actions.use_runtime(runtime)
     except ImportError:  # pragma: no cover - actions is part of the engine
         pass
-    worker = ingest or WebhookIngest(notify=runner.notify if runner else None)
+    worker = ingest or WebhookIngest(notify=runner.notify if runner else None,
+                                     confirm=install_probe(runtime))
     live = LiveState(runtime, worker, runner, counters or ProcessCounters())
 
     @contextlib.asynccontextmanager

@@ -41,6 +41,7 @@ from engine.persistence.models import (
 )
 from engine.persistence.records import record_event, refresh_status
 from engine.persistence.sql import upsert_sql, where_sql
+from engine.webhooks.confirm import Install
 from engine.webhooks.context import ApplyContext, Outcome
 from engine.webhooks.rows import (
     collection_row,
@@ -81,6 +82,12 @@ ENTITY_TOPICS: dict[str, tuple[str, str]] = {
 }
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 LIFECYCLE_TOPICS = ("app/uninstalled", "app/scopes_update", "bulk_operations/finish")
+# Topics that act only once Shopify confirms the app is uninstalled (engine.webhooks.confirm).
+CONFIRMED_TOPICS = frozenset(("app/uninstalled", "shop/redact"))
+# The status of a destructive delivery Shopify did not confirm: not a dedupe original, so the
+# same body delivered again later (once it is true) is applied.
+UNCONFIRMED = "unconfirmed"
+NOT_CONFIRMED = "not confirmed: Shopify still accepts the store's access token"
 
 MODELS: dict[str, type[Model]] = {
     "customers": Customer, "orders": Order, "products": Product, "collections": Collection,
@@ -140,7 +147,7 @@ def apply(
         case "customers/redact":
             return _customer_redact(store, payload)
         case "shop/redact":
-            return _shop_redact(store)
+            return _shop_redact(ctx, store)
     return Outcome("ignored", "unhandled topic")
 
 
@@ -245,6 +252,9 @@ def _delete(
 # -- lifecycle topics ---------------------------------------------------------------------------
 
 def _uninstalled(ctx: ApplyContext, store: Store, triggered_at: datetime | None) -> Outcome:
+    install = ctx.installs.get(store.id, Install.UNKNOWN)
+    if install is Install.ACTIVE:
+        return Outcome(UNCONFIRMED, NOT_CONFIRMED, level="warning")
     registered = store.webhooks_registered_at
     if (
         triggered_at is not None and registered is not None and not store.needs_reauth
@@ -257,8 +267,9 @@ def _uninstalled(ctx: ApplyContext, store: Store, triggered_at: datetime | None)
     ).where(Store.id == store.id).execute()
     cancelled = cancel_store_jobs(store.id)
     refresh_status(store.id)
-    detail = f"{cancelled} queued jobs cancelled" if cancelled else None
-    return Outcome("applied", detail, level="warning")
+    details = [f"{cancelled} queued jobs cancelled" if cancelled else None,
+               "Shopify confirms" if install is Install.REVOKED else None]
+    return Outcome("applied", "; ".join(d for d in details if d) or None, level="warning")
 
 
 def _scopes_update(ctx: ApplyContext, store: Store, p: dict[str, Any]) -> Outcome:
@@ -339,7 +350,14 @@ def _customer_redact(store: Store, p: dict[str, Any]) -> Outcome:
                    f"customer {customer_id}")
 
 
-def _shop_redact(store: Store) -> Outcome:
+def _shop_redact(ctx: ApplyContext, store: Store) -> Outcome:
+    install = ctx.installs.get(store.id, Install.UNKNOWN)
+    if install is Install.ACTIVE:
+        return Outcome(UNCONFIRMED, NOT_CONFIRMED + "; no data deleted", level="warning")
+    if install is Install.UNKNOWN and store.token_enc and not store.needs_reauth:
+        # Installed as far as shopsync knows, and Shopify did not answer: keep the data.
+        return Outcome(UNCONFIRMED, "not confirmed: Shopify did not answer; no data deleted",
+                       level="warning")
     removed = 0
     for model in RECORD_MODELS:
         removed += model.delete().where(model.store == store.id).execute()

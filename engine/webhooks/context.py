@@ -16,6 +16,7 @@ import orjson
 from engine.persistence.database import execute_many
 from engine.persistence.models import EntitySync, database
 from engine.persistence.sql import insert_sql, is_postgres
+from engine.webhooks.confirm import Install
 
 # How long a deleted record's id is remembered against late updates (Shopify retries for 4 h).
 TOMBSTONE_TTL = timedelta(hours=48)
@@ -26,7 +27,7 @@ WRITTEN_CAP = 100_000
 class Outcome:
     """What became of one delivery: receipt status, detail, and the activity-log label."""
 
-    status: str  # applied | ignored
+    status: str  # applied | ignored | unconfirmed | failed
     detail: str | None = None
     label: str | None = None
     level: str = "info"
@@ -44,6 +45,9 @@ class ApplyContext:
     notify: Callable[[], None] | None = None  # wakes the job runner after a job was queued
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     record_deltas: dict[tuple[int, str], int] = field(default_factory=dict)
+    # What Shopify said about the installation of a store this batch has destructive topics
+    # for (engine.webhooks.confirm); a store missing here was not asked.
+    installs: dict[int, Install] = field(default_factory=dict)
     _run_ids: dict[tuple[int, str], int] = field(default_factory=dict)
 
     def triggered_later(self, key: tuple[int, str, int], triggered_at: datetime | None) -> bool:
@@ -91,6 +95,7 @@ class ApplyContext:
         self.after_commit.clear()
         self.record_deltas.clear()
         self._run_ids.clear()
+        self.installs.clear()
 
     def prune_tombstones(self) -> None:
         cutoff = datetime.now(UTC) - TOMBSTONE_TTL

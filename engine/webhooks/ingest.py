@@ -31,7 +31,8 @@ from engine.domain.coerce import parse_time
 from engine.persistence.counters import count_malformed, incr
 from engine.persistence.database import write_transaction
 from engine.persistence.models import Store, database, utcnow
-from engine.webhooks.apply import apply
+from engine.webhooks.apply import CONFIRMED_TOPICS, apply
+from engine.webhooks.confirm import Confirmer
 from engine.webhooks.context import (
     TOMBSTONE_TTL,
     ApplyContext,
@@ -73,6 +74,7 @@ class WebhookIngest:
         batch_size: int = 200,
         apply_batch: int = 100,
         sweep_interval: float = 10.0,
+        confirm: Confirmer | None = None,
     ) -> None:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._work: deque[tuple[int, Delivery]] = deque()
@@ -81,6 +83,7 @@ class WebhookIngest:
         self.apply_batch = apply_batch
         self.sweep_interval = sweep_interval
         self.ctx = ApplyContext(notify=notify)
+        self.confirm = confirm
         self._stopping = threading.Event()
         self._deadline: float | None = None
         self._thread: threading.Thread | None = None
@@ -229,6 +232,7 @@ class WebhookIngest:
     def _apply_batch(self) -> None:
         batch = [self._work.popleft() for _ in range(min(self.apply_batch, len(self._work)))]
         try:
+            self._ask_shopify(batch)
             self._apply(batch)
         except Exception:
             log.exception("applying %d webhook deliveries failed; the sweep retries them",
@@ -243,6 +247,16 @@ class WebhookIngest:
             except Exception:
                 log.exception("webhook follow-up failed")
         self.ctx.forget_batch()
+
+    def _ask_shopify(self, batch: list[tuple[int, Delivery]]) -> None:
+        """Confirm the batch's uninstalls and shop redactions (before its transaction)."""
+        if self.confirm is None:
+            return
+        domains = {d.shop_domain for _rid, d in batch if d.topic in CONFIRMED_TOPICS}
+        if not domains:
+            return
+        for store in Store.select().where(Store.domain.in_(domains)):
+            self.ctx.installs[store.id] = self.confirm(store)
 
     def _apply(self, batch: list[tuple[int, Delivery]]) -> None:
         ctx = self.ctx

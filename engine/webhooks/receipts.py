@@ -4,9 +4,12 @@ The flow (DESIGN.md §3, shopify-api.md §5): engine.serve.app reads the raw bod
 the HMAC over those exact bytes with `signature_valid` before parsing anything; the parsed
 `Delivery` goes to the worker (engine.webhooks.ingest), which records it with `record_receipts`:
 a WebhookReceipt row, "received" — or "duplicate" when the same shop already sent this topic's
-X-Shopify-Event-Id (else X-Shopify-Webhook-Id); a duplicate is logged and counted, never
-applied. Receipts are what makes the 200 durable: a crash between the answer and the apply
-leaves a "received" row that `received_deliveries` finds again at the next start.
+X-Shopify-Event-Id (else X-Shopify-Webhook-Id), or when the same body (by its SHA-256) was
+already recorded under any headers: the body is what the signature proves, so a replay with a
+new event id, topic or shop is still a duplicate. A duplicate is logged and counted, never
+applied, and keeps no copy of the body (it points at the original receipt). Receipts are what
+makes the 200 durable: a crash between the answer and the apply leaves a "received" row that
+`received_deliveries` finds again at the next start.
 
 Every delivery lands in the activity log (an Event of kind "webhook", e.g. "orders/create #1042
 applied") and in the `shopsync_webhooks_total{topic, outcome}` counter.
@@ -32,7 +35,8 @@ from engine.persistence.counters import incr
 from engine.persistence.database import write_transaction
 from engine.persistence.models import Store, WebhookReceipt, database, utcnow
 from engine.persistence.sql import where_sql
-from engine.webhooks.apply import DELETE, ENTITY_TOPICS
+from engine.webhooks.apply import DELETE, ENTITY_TOPICS, UNCONFIRMED
+from engine.webhooks.claims import DESTRUCTIVE_TOPICS, body_digest
 from engine.webhooks.context import (
     Outcome,
     event_values,
@@ -42,6 +46,8 @@ from engine.webhooks.context import (
 
 # Receipts are kept this long: the dedupe window (Shopify retries for 4 h) and the audit trail.
 RECEIPT_RETENTION = timedelta(days=7)
+# Receipts a later delivery of the same event or body is not a duplicate of: it may apply.
+NOT_ORIGINALS = ("duplicate", "failed", UNCONFIRMED)
 
 
 class IngestUnavailable(RuntimeError):
@@ -124,6 +130,11 @@ class Delivery:
     webhook_id: str | None = None
     api_version: str | None = None
     triggered_at: str | None = None
+    digest: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            self.digest = body_digest(self.body)
 
     @classmethod
     def from_headers(cls, headers: WebhookHeaders, body: bytes, payload: dict[str, Any]
@@ -178,6 +189,8 @@ def record_receipts(deliveries: list[Delivery]) -> list[tuple[int, str]]:
         for delivery in deliveries:
             key = delivery.dedupe_key()
             original = seen.get(key) if key is not None else None
+            if original is None:
+                original = seen.get(("body", "", delivery.digest))
             store_id = store_ids.get(delivery.shop_domain)
             status = "received" if original is None else "duplicate"
             receipt_id = insert_row("webhook_receipt", {
@@ -185,13 +198,16 @@ def record_receipts(deliveries: list[Delivery]) -> list[tuple[int, str]]:
                 "topic": delivery.topic, "shop_domain": delivery.shop_domain,
                 "store_id": store_id, "api_version": delivery.api_version,
                 "triggered_at": delivery.triggered_at, "received_at": utcnow(),
-                "body": delivery.body.decode("utf-8"), "status": status,
+                # A duplicate keeps no copy: its original receipt holds the body.
+                "body": delivery.body.decode("utf-8") if original is None else "",
+                "body_digest": delivery.digest, "status": status,
                 "detail": None if original is None else f"same event as receipt {original}",
             })
             results.append((receipt_id, status))
             if original is None:
                 if key is not None:
                     seen[key] = receipt_id
+                seen[("body", "", delivery.digest)] = receipt_id
                 continue
             counts[(delivery.topic, "duplicate")] += 1
             events.append(event_row(delivery, store_id, "duplicate", None, "info",
@@ -207,11 +223,20 @@ def record_receipts(deliveries: list[Delivery]) -> list[tuple[int, str]]:
 
 
 def seen_keys(deliveries: Iterable[Delivery]) -> dict[tuple[str, str, str], int]:
-    """Dedupe keys already recorded (not as duplicates or failures) → their receipt id."""
+    """Dedupe keys already recorded (not as duplicates or failures) → their receipt id.
+
+    Keys are (shop, topic, "e:"/"w:" + header id) and ("body", "", sha256 of the body).
+    """
     deliveries = list(deliveries)
     event_ids = {d.event_id for d in deliveries if d.event_id}
     webhook_ids = {d.webhook_id for d in deliveries if d.webhook_id and not d.event_id}
+    digests = {d.digest for d in deliveries}
     seen: dict[tuple[str, str, str], int] = {}
+    for receipt in WebhookReceipt.select(WebhookReceipt.id, WebhookReceipt.body_digest).where(
+        WebhookReceipt.body_digest.in_(sorted(digests))
+        & WebhookReceipt.status.not_in(NOT_ORIGINALS)
+    ) if digests else ():
+        seen.setdefault(("body", "", receipt.body_digest), receipt.id)
     for column, values in ((WebhookReceipt.event_id, event_ids),
                            (WebhookReceipt.webhook_id, webhook_ids)):
         ordered = sorted(values)
@@ -221,7 +246,7 @@ def seen_keys(deliveries: Iterable[Delivery]) -> dict[tuple[str, str, str], int]
                 WebhookReceipt.shop_domain, WebhookReceipt.topic,
             ).where(
                 column.in_(ordered[start:start + 500])
-                & WebhookReceipt.status.not_in(("duplicate", "failed"))
+                & WebhookReceipt.status.not_in(NOT_ORIGINALS)
             )
             for receipt in query:
                 key = _receipt_key(receipt)
@@ -257,8 +282,16 @@ def event_row(delivery: Delivery, store_id: int | None, status: str, detail: str
         "at": utcnow(), "store_id": store_id, "store_domain": delivery.shop_domain,
         "kind": "webhook", "level": level,
         "message": _message(delivery, status, detail, text),
-        "data": {"receipt": receipt_id, "topic": delivery.topic},
+        "data": _event_data(delivery, receipt_id),
     }
+
+
+def _event_data(delivery: Delivery, receipt_id: int) -> dict[str, Any]:
+    data: dict[str, Any] = {"receipt": receipt_id, "topic": delivery.topic}
+    if delivery.topic in DESTRUCTIVE_TOPICS:  # who asked for it, for the audit trail
+        data.update(event_id=delivery.event_id, webhook_id=delivery.webhook_id,
+                    triggered_at=delivery.triggered_at, body_sha256=delivery.digest)
+    return data
 
 
 # -- recovery -----------------------------------------------------------------------------------

@@ -60,7 +60,9 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
 
 def order_payload(number: int) -> bytes:
     return orjson.dumps({
-        "id": 6_000_000 + number, "name": f"#{10_000 + number}", "email": f"b{number}@ex.com",
+        "id": 6_000_000 + number,
+        "admin_graphql_api_id": f"gid://shopify/Order/{6_000_000 + number}",
+        "name": f"#{10_000 + number}", "email": f"b{number}@ex.com",
         "financial_status": "paid", "fulfillment_status": None, "currency": "USD",
         "total_price": "42.50", "created_at": "2026-11-02T10:00:00Z",
         "updated_at": "2026-11-02T10:00:00Z", "customer": {"id": 7_000_000 + number % 500},

@@ -67,7 +67,8 @@ def test_metrics_parse_and_move_with_the_work(runtime: Any, served: Any) -> None
     assert first[("shopsync_stores", (("status", "connected"),))] == 1
     assert first[("shopsync_stores", (("status", "disconnected"),))] == 0
 
-    payload = {"id": 1, "name": "#1", "updated_at": "2026-11-02T10:00:00Z"}
+    payload = {"id": 1, "admin_graphql_api_id": "gid://shopify/Order/1", "name": "#1",
+               "updated_at": "2026-11-02T10:00:00Z"}
     assert deliver(client, url, "orders/create", store.domain, payload, secret).status_code == 200
     assert deliver(client, url, "orders/create", store.domain, payload, "bad").status_code == 401
     enqueue("health", store)

@@ -79,7 +79,8 @@ def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
 
 def order(number: int, updated_at: str, **extra: Any) -> dict[str, Any]:
     return {
-        "id": 4000 + number, "name": f"#{number}", "email": "buyer@example.com",
+        "id": 4000 + number, "admin_graphql_api_id": f"gid://shopify/Order/{4000 + number}",
+        "name": f"#{number}", "email": "buyer@example.com",
         "financial_status": "partially_refunded", "fulfillment_status": "partial",
         "currency": "EUR", "total_price": "12.50", "created_at": "2026-11-01T09:00:00Z",
         "updated_at": updated_at, "customer": {"id": 77},
@@ -237,7 +238,8 @@ def test_same_second_updates_are_ordered_by_their_trigger_time(live: Live) -> No
 def test_customer_fields_and_consent_switches(live: Live) -> None:
     store_row(SHOP, cat_sms_consent=False)
     customer = {
-        "id": 77, "email": "ada@example.com", "phone": "+15550001", "first_name": "Ada",
+        "id": 77, "admin_graphql_api_id": "gid://shopify/Customer/77",
+        "email": "ada@example.com", "phone": "+15550001", "first_name": "Ada",
         "last_name": "Lovelace", "state": "enabled", "tags": "vip, early",
         "orders_count": 3, "total_spent": "120.00", "currency": "USD",
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-11-02T10:00:00Z",
@@ -262,13 +264,15 @@ def test_customer_fields_and_consent_switches(live: Live) -> None:
 def test_delete_removes_children_and_is_not_undone_by_a_late_update(live: Live) -> None:
     store = store_row(SHOP)
     product = {
-        "id": 500, "title": "Lamp", "handle": "lamp", "status": "active", "vendor": "V",
+        "id": 500, "admin_graphql_api_id": "gid://shopify/Product/500",
+        "title": "Lamp", "handle": "lamp", "status": "active", "vendor": "V",
         "product_type": "Light", "tags": "", "updated_at": "2026-11-02T10:00:00Z",
         "variants": [{"id": 501, "title": "Red", "sku": "L-R", "price": "10.00",
                       "updated_at": "2026-11-02T10:00:00Z"},
                      {"id": 502, "title": "Blue", "sku": "L-B", "price": "11.00"}],
     }
-    collection = {"id": 600, "handle": "lights", "title": "Lights",
+    collection = {"id": 600, "admin_graphql_api_id": "gid://shopify/Collection/600",
+                  "handle": "lights", "title": "Lights",
                   "sort_order": "best-selling", "updated_at": "2026-11-02T10:00:00Z"}
     live.post("products/create", product)
     live.post("collections/create", collection)
@@ -300,14 +304,12 @@ def test_ignored_deliveries_are_acknowledged(live: Live) -> None:
                      shop="no-orders.myshopify.com").status_code == 200
     assert live.post("orders/create", order(3, "2026-11-02T10:00:00Z"),
                      shop="stranger.myshopify.com").status_code == 200
-    assert live.post("shop/update", {"id": 1}).status_code == 200
     live.settle()
     assert Order.select().count() == 0
     assert receipt_statuses() == [
         ("orders/create", "ignored", "store disconnected"),
         ("orders/create", "ignored", "category off"),
         ("orders/create", "ignored", "unknown shop"),
-        ("shop/update", "ignored", "unhandled topic"),
     ]
     unknown = Event.select().where(Event.store_domain == "stranger.myshopify.com").get()
     assert (unknown.store_id, unknown.message) == (
@@ -366,15 +368,18 @@ def test_bulk_finish_wakes_the_waiting_sync(live: Live, monkeypatch: pytest.Monk
 
 def test_compliance_topics(live: Live) -> None:
     store = store_row(SHOP)
-    live.post("customers/create", {"id": 77, "email": "ada@example.com", "first_name": "Ada",
+    live.post("customers/create", {"id": 77, "admin_graphql_api_id": "gid://shopify/Customer/77",
+                                   "email": "ada@example.com", "first_name": "Ada",
                                    "last_name": "L", "phone": "+1555",
                                    "default_address": {"address1": "1 Main", "city": "Oslo",
                                                        "zip": "0150"},
                                    "tags": "vip", "updated_at": "2026-11-02T10:00:00Z"})
-    live.post("customers/create", {"id": 78, "email": "bob@example.com",
+    live.post("customers/create", {"id": 78, "admin_graphql_api_id": "gid://shopify/Customer/78",
+                                   "email": "bob@example.com",
                                    "updated_at": "2026-11-02T10:00:00Z"})
     live.post("orders/create", order(1, "2026-11-02T10:00:00Z"))
-    live.post("products/create", {"id": 500, "title": "Lamp", "updated_at":
+    live.post("products/create", {"id": 500, "admin_graphql_api_id": "gid://shopify/Product/500",
+                                  "title": "Lamp", "updated_at":
                                   "2026-11-02T10:00:00Z", "variants": [{"id": 501}]})
     live.settle()
 

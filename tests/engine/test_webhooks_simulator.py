@@ -209,8 +209,47 @@ def test_compliance_requests_from_the_simulator(
     others = Customer.select().where(Customer.shopify_id != customer_id)
     assert all(c.email for c in others)
 
+    # shop/redact while Shopify still accepts the token is not confirmed: nothing is deleted.
+    sim.http.post(f"/_sim/shops/{store.domain}/compliance/shop_redact", json={})
+    refused = wait_until(lambda: WebhookReceipt.get_or_none(
+        (WebhookReceipt.topic == "shop/redact") & (WebhookReceipt.status == "unconfirmed")),
+        timeout=5)
+    assert refused.detail.startswith("not confirmed: Shopify still accepts")
+    assert Customer.select().exists()
+    # After the uninstall (Shopify sends shop/redact 48 h later) the same body is applied.
+    sim.patch(store.domain, webhook_after_uninstall=True)
+    sim.patch(store.domain, installed=False)
+    wait_until(lambda: Store.get_by_id(store.id).status == "reconnect_required", timeout=5)
     sim.http.post(f"/_sim/shops/{store.domain}/compliance/shop_redact", json={})
     wait_until(lambda: not Customer.select().exists(), timeout=5)
+    redact = Event.get(Event.message.startswith("shop/redact") & (Event.kind == "webhook")
+                       & Event.message.contains("applied"))
+    assert redact.data["event_id"] and redact.data["webhook_id"]
     settle(receiver)
     for model in ROW_MODELS:
         assert not model.select().where(model.store == store.id).exists()
+
+
+def test_an_uninstall_shopify_does_not_confirm_changes_nothing(
+    sim: Any, runtime: Any, receiver: Any, make_store: Any
+) -> None:
+    import httpx
+    import orjson
+
+    from tests.engine.livedata_support import deliver
+
+    store = make_store(orders=1)
+    secret = runtime.settings.api_secret.get_secret_value()
+    body = orjson.dumps({"id": 1, "myshopify_domain": store.domain})
+    with httpx.Client(timeout=10) as client:
+        answer = deliver(client, runtime.settings.public_url, "app/uninstalled", store.domain,
+                         body, secret, event_id="old-uninstall")
+    assert answer.status_code == 200
+    settle(receiver)
+    receipt = WebhookReceipt.get(WebhookReceipt.event_id == "old-uninstall")
+    assert (receipt.status, receipt.detail) == (
+        "unconfirmed", "not confirmed: Shopify still accepts the store's access token")
+    after = Store.get_by_id(store.id)
+    assert (after.needs_reauth, after.status) == (False, "connected")
+    event = Event.get(Event.message.startswith("app/uninstalled"))
+    assert event.data["event_id"] == "old-uninstall" and event.level == "warning"
