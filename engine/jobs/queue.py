@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from engine.domain.status import Status
 from engine.domain.views import JobView
 from engine.persistence.database import write_transaction
 from engine.persistence.models import EntitySync, Job, RunnerHeartbeat, Store, utcnow
+from engine.persistence.records import refresh_status
 
 ACTIVE = ("queued", "running")
 
@@ -86,6 +88,18 @@ def cancel_store_jobs(store_id: int, kinds: tuple[str, ...] | None = None) -> in
             EntitySync.update(state="synced").where(
                 pending & EntitySync.last_synced_at.is_null(False)).execute()
     return cancelled
+
+
+def refresh_status_and_syncs(store_id: int) -> Status:
+    """refresh_status; a store that is now Reconnect required also loses its queued syncs.
+
+    They could only fail with the same error (an uninstall, a revoked token, a reduced grant),
+    so they are cancelled as an uninstall cancels them; a reconnect queues fresh ones.
+    """
+    status, _detail = refresh_status(store_id)
+    if status is Status.RECONNECT_REQUIRED and cancel_store_jobs(store_id, kinds=("sync",)):
+        status, _detail = refresh_status(store_id)
+    return status
 
 
 def get_job(job_id: int) -> JobView:

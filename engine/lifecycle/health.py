@@ -33,12 +33,13 @@ from engine.domain.status import (
     missing_scopes,
     required_scopes,
 )
+from engine.jobs.queue import refresh_status_and_syncs
 from engine.jobs.runner import JobContext
 from engine.persistence import counters as metrics
 from engine.persistence.database import write_transaction
 from engine.persistence.models import Job, Store, utcnow
 from engine.persistence.reads import categories_of
-from engine.persistence.records import record_event, refresh_status
+from engine.persistence.records import record_event
 from engine.shopify.client import ShopifyClient
 from engine.shopify.documents import SHOP_INFO
 from engine.shopify.errors import AuthError, ShopifyError
@@ -225,7 +226,7 @@ def record(store_id: int, found: ProbeResults) -> dict:
             data=store.readiness,
         )
         metrics.incr("shopsync_health_checks_total", outcome="failed" if failed else "passed")
-        refresh_status(store_id)
+        refresh_status_and_syncs(store_id)
     return {"ok": not failed, "failed": [check.value for check in failed]}
 
 

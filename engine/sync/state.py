@@ -23,6 +23,7 @@ from engine.domain.status import (
     EntityState,
     enabled_entities,
 )
+from engine.jobs.queue import refresh_status_and_syncs
 from engine.persistence import counters as metrics
 from engine.persistence.database import write_transaction
 from engine.persistence.models import EntitySync, Store, utcnow
@@ -287,5 +288,5 @@ def record_failure(run: RunInfo, error: ShopifyError, granted: list[str] | None)
                   "entity": run.entity.value},
         )
         metrics.incr("shopsync_syncs_total", entity=run.entity.value, outcome="failed")
-        refresh_status(run.store_id)
+        refresh_status_and_syncs(run.store_id)
     return detail

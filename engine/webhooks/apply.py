@@ -23,7 +23,7 @@ from peewee import Model
 from engine.domain.coerce import as_dict, as_int, parse_time
 from engine.domain.status import ENTITY_CATEGORY, Entity
 from engine.jobs import wakeups
-from engine.jobs.queue import cancel_store_jobs, enqueue
+from engine.jobs.queue import cancel_store_jobs, enqueue, refresh_status_and_syncs
 from engine.persistence.database import execute_many
 from engine.persistence.models import (
     RECORD_MODELS,
@@ -278,7 +278,7 @@ def _scopes_update(ctx: ApplyContext, store: Store, p: dict[str, Any]) -> Outcom
         Store.update(granted_scopes=",".join(current), updated_at=utcnow()).where(
             Store.id == store.id
         ).execute()
-        refresh_status(store.id)
+        refresh_status_and_syncs(store.id)
     if not store.paused and not store.deleting:
         enqueue("health", store)
         if ctx.notify is not None:
