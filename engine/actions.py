@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from engine.config import SIMULATOR_APP_KEY
 from engine.domain.bulk import BulkListing, BulkOperationView, full_id, short_id
 from engine.domain.errors import ActionError, InvalidInput, NotAllowed
+from engine.domain.jobs import JobKind
 from engine.domain.status import (
     ENTITY_CATEGORY,
     SYNC_RERUN_STARTED,
@@ -205,8 +206,8 @@ def reconnect(store_id: int) -> StoreSummary | OAuthStart:
         Store.update(paused=False, updated_at=utcnow()).where(Store.id == store.id).execute()
         record_event(store, "action", "Reconnected: syncs and webhooks resume")
         refresh_status(store.id)
-        enqueue("health", store)
-        enqueue("webhooks", store)
+        enqueue(JobKind.HEALTH, store)
+        enqueue(JobKind.WEBHOOKS, store)
         return store_summary(store.id)
     if store.auth_method == "token":
         raise NotAllowed(
@@ -220,11 +221,11 @@ def reconnect(store_id: int) -> StoreSummary | OAuthStart:
 def check_health(store_id: int) -> JobView:
     store = _store(store_id)
     record_event(store, "action", "Health check requested")
-    return job_view(enqueue("health", store))
+    return job_view(enqueue(JobKind.HEALTH, store))
 
 
 def _queue_sync(store: Store, entity: Entity, mode: str = "full") -> JobView:
-    job = enqueue("sync", store, entity=entity.value, params={"mode": mode})
+    job = enqueue(JobKind.SYNC, store, entity=entity.value, params={"mode": mode})
     EntitySync.update(state=EntityState.PENDING.value, updated_at=utcnow()).where(
         (EntitySync.store == store.id) & (EntitySync.entity == entity.value)
         & (EntitySync.state != EntityState.SYNCING.value)
@@ -280,7 +281,7 @@ def register_webhooks(store_id: int) -> JobView:
     store = _store(store_id)
     _require_syncable(store)
     record_event(store, "action", "Webhook subscriptions check requested")
-    return job_view(enqueue("webhooks", store))
+    return job_view(enqueue(JobKind.WEBHOOKS, store))
 
 
 # -- bulk operations (the control room) ---------------------------------------------------------
@@ -351,7 +352,7 @@ def delete(store_id: int) -> JobView:
         Store.update(deleting=True, updated_at=utcnow()).where(Store.id == store.id).execute()
         cancel_store_jobs(store.id)
         record_event(store, "action", "Delete started: revoking the grant and removing records")
-    return job_view(enqueue("delete", store))
+    return job_view(enqueue(JobKind.DELETE, store))
 
 
 def update_settings(store_id: int, changes: Mapping[Category | str, bool]) -> StoreDetail:

@@ -7,16 +7,17 @@ therefore written here, in one plain mapping, instead of hidden behind strings a
 
 from __future__ import annotations
 
+from engine.domain.jobs import JobKind
 from engine.jobs.runner import Handler, Runner
 from engine.lifecycle import delete, health, subscriptions
 from engine.persistence.runtime import Runtime
 from engine.sync import job as sync_job
 
-JOB_HANDLERS: dict[str, Handler] = {
-    "sync": sync_job.run_sync,
-    "health": health.run_health,
-    "delete": delete.run_delete,
-    "webhooks": subscriptions.assert_webhooks,
+JOB_HANDLERS: dict[JobKind, Handler] = {
+    JobKind.SYNC: sync_job.run_sync,
+    JobKind.HEALTH: health.run_health,
+    JobKind.DELETE: delete.run_delete,
+    JobKind.WEBHOOKS: subscriptions.assert_webhooks,
 }
 
 

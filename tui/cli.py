@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 import orjson
 
+from engine.domain.jobs import JobState
 from tui import cli_output as out
 
 
@@ -244,7 +245,7 @@ def health(store: str, as_json: bool, timeout: float) -> None:
         _print_json(summary.to_json())
     else:
         out.print_readiness(summary, ok)
-    if view.state != "done" or not ok:
+    if view.state is not JobState.DONE or not ok:
         sys.exit(1)
 
 
@@ -261,7 +262,7 @@ def retry(store: str, entity: str, timeout: float) -> None:
     with _worker():
         view = _wait(actions.retry(target.id, entity), timeout)
     _print_outcome(target.id)
-    if view.state != "done":
+    if view.state is not JobState.DONE:
         sys.exit(1)
 
 
@@ -336,7 +337,7 @@ def delete(store: str, yes: bool, timeout: float) -> None:
         )
     with _worker():
         view = _wait(actions.delete(target.id), timeout)
-    if view.state != "done":
+    if view.state is not JobState.DONE:
         click.echo(f"Error: delete did not finish: {view.error}", err=True)
         sys.exit(1)
     result = view.result or {}
@@ -429,13 +430,13 @@ def _wait(view, timeout: float):  # type: ignore[no-untyped-def]
             click.echo(f"Error: {error}; it keeps running in the background", err=True)
         sys.exit(1)
     progress.close()
-    if final.state == "failed":
+    if final.state is JobState.FAILED:
         click.echo(f"Error: {final.error}", err=True)
     return final
 
 
 def _wait_all(views, timeout: float) -> int:  # type: ignore[no-untyped-def]
-    return sum(1 for view in views if _wait(view, timeout).state != "done")
+    return sum(1 for view in views if _wait(view, timeout).state is not JobState.DONE)
 
 
 def _finish_oauth(runtime, start, approve: bool, timeout: float):  # type: ignore[no-untyped-def]

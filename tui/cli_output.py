@@ -14,6 +14,7 @@ import click
 from rich.cells import cell_len, set_cell_size
 
 from engine.domain.bulk import BulkListing
+from engine.domain.jobs import JobState
 from engine.domain.views import JobView, StoreDetail, StoreSummary
 from tui.safe_text import safe
 
@@ -112,7 +113,7 @@ class Progress:
         now = time.monotonic()
         if self.tty:
             click.echo("\r\x1b[2K" + text, err=True, nl=False)
-        elif now - self.last_at > 1.0 or view.state in ("done", "failed"):
+        elif now - self.last_at > 1.0 or view.state in (JobState.DONE, JobState.FAILED):
             click.echo(text, err=True)
             self.last_at = now
         self.last = text

@@ -33,6 +33,7 @@ from textual.worker import get_current_worker
 
 from engine import actions
 from engine.actions import OAuthStart, wait_for_job
+from engine.domain.jobs import JobState
 from engine.domain.status import (
     DISCONNECT_CONFIRM,
     HEALTH_COMPLETED,
@@ -86,9 +87,9 @@ def failed_checks(result: dict | None) -> list[str]:
 
 def health_outcome(view: JobView) -> tuple[str, str]:
     """The toast (text, severity) for a finished health job."""
-    if view.state == "done" and (view.result or {}).get("ok"):
+    if view.state is JobState.DONE and (view.result or {}).get("ok"):
         return HEALTH_COMPLETED, "information"
-    if view.state == "done":
+    if view.state is JobState.DONE:
         failed = failed_checks(view.result)
         return (f"{HEALTH_FAILED}: {', '.join(failed)}" if failed else HEALTH_FAILED), "error"
     reason = view.error or view.state

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from engine.domain.jobs import JobKind, JobState
 from engine.domain.status import Category, Check, Entity, EntityState, Status
 
 
@@ -143,8 +144,8 @@ class FleetSummary:
 @dataclass(frozen=True, slots=True)
 class JobView:
     id: int
-    kind: str
-    state: str
+    kind: JobKind
+    state: JobState
     store_domain: str | None
     entity: str | None
     progress_done: int

@@ -10,13 +10,12 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from engine.domain.jobs import ACTIVE, JobKind, JobState
 from engine.domain.status import Status
 from engine.domain.views import JobView
 from engine.persistence.database import write_transaction
 from engine.persistence.models import EntitySync, Job, RunnerHeartbeat, Store, utcnow
 from engine.persistence.records import refresh_status
-
-ACTIVE = ("queued", "running")
 
 
 def job_view(job: Job) -> JobView:
@@ -34,7 +33,7 @@ def job_view(job: Job) -> JobView:
 
 
 def enqueue(
-    kind: str,
+    kind: JobKind,
     store: Store | None,
     *,
     entity: str | None = None,
@@ -69,17 +68,17 @@ def cancel_store_jobs(store_id: int, kinds: tuple[str, ...] | None = None) -> in
     """
     with write_transaction():
         query = Job.select(Job.id, Job.kind, Job.entity).where(
-            (Job.store_id == store_id) & (Job.state == "queued")
+            (Job.store_id == store_id) & (Job.state == JobState.QUEUED)
         )
         if kinds:
             query = query.where(Job.kind.in_(kinds))
         jobs = list(query)
         if not jobs:
             return 0
-        cancelled = Job.update(state="cancelled", finished_at=utcnow()).where(
-            Job.id.in_([job.id for job in jobs]) & (Job.state == "queued")
+        cancelled = Job.update(state=JobState.CANCELLED, finished_at=utcnow()).where(
+            Job.id.in_([job.id for job in jobs]) & (Job.state == JobState.QUEUED)
         ).execute()
-        entities = [job.entity for job in jobs if job.kind == "sync" and job.entity]
+        entities = [job.entity for job in jobs if job.kind is JobKind.SYNC and job.entity]
         if entities:
             pending = (EntitySync.store == store_id) & EntitySync.entity.in_(entities) & (
                 EntitySync.state == "pending")
@@ -130,7 +129,7 @@ def wait_for_job(
         view = get_job(job_id)
         if on_progress is not None:
             on_progress(view)
-        if view.state in ("done", "failed", "cancelled"):
+        if view.state.finished:
             return view
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"job {job_id} still {view.state} after {timeout} s")

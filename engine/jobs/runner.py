@@ -31,7 +31,7 @@ from typing import Any
 from peewee import PeeweeException as PeeweeError
 from peewee import fn
 
-from engine.jobs.queue import ACTIVE
+from engine.domain.jobs import ACTIVE, JobKind, JobState
 from engine.persistence.database import write_transaction
 from engine.persistence.models import Job, RunnerHeartbeat, utcnow
 from engine.persistence.runtime import Runtime
@@ -90,11 +90,11 @@ class Runner:
         runtime: Runtime,
         *,
         kind: str = "embedded",
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[JobKind, Handler],
         max_concurrent_stores: int | None = None,
         poll_interval: float | None = None,
         lease_seconds: float | None = None,
-        kinds: tuple[str, ...] | None = None,
+        kinds: tuple[JobKind, ...] | None = None,
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
@@ -188,13 +188,13 @@ class Runner:
             lease_expires_at=utcnow() + timedelta(seconds=self.lease_seconds),
             heartbeat_at=utcnow(),
         ).where(
-            (Job.lease_owner == self.owner) & (Job.state == "running") & Job.id.in_(ids)
+            (Job.lease_owner == self.owner) & (Job.state == JobState.RUNNING) & Job.id.in_(ids)
         ).execute()
 
     def _retire(self) -> None:
         # Release whatever is still ours so the next runner resumes it at once.
-        Job.update(state="queued", lease_owner=None, lease_expires_at=None).where(
-            (Job.lease_owner == self.owner) & (Job.state == "running")
+        Job.update(state=JobState.QUEUED, lease_owner=None, lease_expires_at=None).where(
+            (Job.lease_owner == self.owner) & (Job.state == JobState.RUNNING)
         ).execute()
         RunnerHeartbeat.delete().where(RunnerHeartbeat.owner == self.owner).execute()
 
@@ -221,12 +221,12 @@ class Runner:
         with write_transaction():
             # Stores with a job running under someone's live lease are busy too.
             live = Job.select(Job.store_id).where(
-                (Job.state == "running") & (Job.lease_expires_at > now)
+                (Job.state == JobState.RUNNING) & (Job.lease_expires_at > now)
                 & Job.store_id.is_null(False)
             )
             candidates = Job.select().where(
-                (Job.state == "queued")
-                 | ((Job.state == "running") & (Job.lease_expires_at <= now))
+                (Job.state == JobState.QUEUED)
+                 | ((Job.state == JobState.RUNNING) & (Job.lease_expires_at <= now))
             )
             if self.kinds:
                 candidates = candidates.where(Job.kind.in_(self.kinds))
@@ -248,7 +248,7 @@ class Runner:
                 if job.kind not in self.handlers:
                     continue
                 claimed = Job.update(
-                    state="running",
+                    state=JobState.RUNNING,
                     lease_owner=self.owner,
                     lease_expires_at=now + timedelta(seconds=self.lease_seconds),
                     heartbeat_at=now,
@@ -256,8 +256,8 @@ class Runner:
                     attempts=Job.attempts + 1,
                 ).where(
                     (Job.id == job.id)
-                    & ((Job.state == "queued")
-                       | ((Job.state == "running") & (Job.lease_expires_at <= now)))
+                    & ((Job.state == JobState.QUEUED)
+                       | ((Job.state == JobState.RUNNING) & (Job.lease_expires_at <= now)))
                 ).execute()
                 if claimed:
                     return Job.get_by_id(job.id)
@@ -271,19 +271,19 @@ class Runner:
         try:
             result = await handler(ctx)
         except JobInterrupted:
-            await asyncio.to_thread(self._finish, job, "queued", None, None)
+            await asyncio.to_thread(self._finish, job, JobState.QUEUED, None, None)
             return
         except JobFailed as error:
-            await asyncio.to_thread(self._finish, job, "failed", None, str(error))
+            await asyncio.to_thread(self._finish, job, JobState.FAILED, None, str(error))
             return
         except Exception as error:  # a handler bug must not kill the runner
             log.exception("job %s (%s) crashed", job.id, job.kind)
-            await asyncio.to_thread(self._finish, job, "failed", None,
+            await asyncio.to_thread(self._finish, job, JobState.FAILED, None,
                                     f"internal error: {type(error).__name__}: {error}")
             return
-        await asyncio.to_thread(self._finish, job, "done", result, None)
+        await asyncio.to_thread(self._finish, job, JobState.DONE, result, None)
 
-    def _finish(self, job: Job, state: str, result: dict | None, error: str | None) -> None:
+    def _finish(self, job: Job, state: JobState, result: dict | None, error: str | None) -> None:
         # The job's outcome must land: retry through a locked database rather than leave the
         # row "running" under a lease this runner keeps extending.
         for attempt in range(8):
@@ -295,10 +295,10 @@ class Runner:
                     raise
                 time.sleep(0.25 * (attempt + 1))
 
-    def _write_finish(self, job: Job, state: str, result: dict | None, error: str | None
+    def _write_finish(self, job: Job, state: JobState, result: dict | None, error: str | None
                       ) -> None:
         values: dict = {"state": state, "lease_owner": None, "lease_expires_at": None}
-        if state == "queued":
+        if state is JobState.QUEUED:
             values["attempts"] = Job.attempts  # unchanged; resumed by the next runner
         else:
             values.update(result=result, error=error, finished_at=utcnow())

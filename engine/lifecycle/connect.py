@@ -19,6 +19,7 @@ import httpx
 
 from engine.domain.domains import ALREADY_CONNECTED, DomainError, normalize_domain
 from engine.domain.errors import ActionError, InvalidInput
+from engine.domain.jobs import JobKind
 from engine.jobs.queue import enqueue
 from engine.persistence.database import write_transaction
 from engine.persistence.models import OAuthState, Store, utcnow
@@ -217,6 +218,6 @@ def _save_grant(runtime: Runtime, domain: str, tokens: oauth.TokenSet, *, method
         how = "OAuth" if method == "oauth" else "access token"
         record_event(store, "connect", f"{verb} by {how}; scopes: {', '.join(tokens.scopes)}")
     refresh_status(store)
-    enqueue("webhooks", store)
-    enqueue("health", store)
+    enqueue(JobKind.WEBHOOKS, store)
+    enqueue(JobKind.HEALTH, store)
     return Store.get_by_id(store.id)

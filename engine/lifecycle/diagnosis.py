@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from engine.domain.bulk import is_slots_taken
+from engine.domain.jobs import ACTIVE, JobKind
 from engine.domain.status import (
     ENTITY_CATEGORY,
     Category,
@@ -51,7 +52,6 @@ from engine.domain.views import EntityRow, StoreSummary
 from engine.lifecycle.subscriptions import webhook_problem
 from engine.persistence.models import Job, Store, utcnow
 from engine.persistence.reads import (
-    ACTIVE_JOB_STATES,
     categories_of,
     list_stores,
     missing_scopes_of,
@@ -240,7 +240,7 @@ def active_sync_entities(store_id: int) -> set[str]:
     """Entities of the store with a sync job queued or running (Pending that is really queued,
     as opposed to never started)."""
     query = Job.select(Job.entity).where(
-        (Job.store_id == store_id) & (Job.kind == "sync") & Job.state.in_(ACTIVE_JOB_STATES)
+        (Job.store_id == store_id) & (Job.kind == JobKind.SYNC) & Job.state.in_(ACTIVE)
     )
     return {job.entity for job in query if job.entity}
 

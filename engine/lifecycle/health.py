@@ -26,6 +26,7 @@ from typing import Any
 
 from engine.credentials import StoreTokens, WaitMeter, open_client
 from engine.domain.coerce import naive_utc
+from engine.domain.jobs import ACTIVE, JobKind
 from engine.domain.status import (
     HEALTH_COMPLETED,
     HEALTH_FAILED,
@@ -177,7 +178,7 @@ def _shop_fields(shop: dict[str, Any], domain: str) -> dict[str, Any]:
 
 def _initial_sync_underway(store_id: int) -> bool:
     return Job.select().where(
-        (Job.store_id == store_id) & (Job.kind == "sync") & Job.state.in_(("queued", "running"))
+        (Job.store_id == store_id) & (Job.kind == JobKind.SYNC) & Job.state.in_(ACTIVE)
     ).exists()
 
 

@@ -9,6 +9,7 @@ engine.sync.importer; the column names here are that SQL's contract.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -24,6 +25,8 @@ from peewee import (
     Model,
     TextField,
 )
+
+from engine.domain.jobs import JobKind, JobState
 
 database = DatabaseProxy()
 
@@ -43,6 +46,25 @@ class JSONField(TextField):
         if value is None or not isinstance(value, str | bytes):
             return value
         return orjson.loads(value)
+
+
+class EnumField(CharField):
+    """A StrEnum stored as its value: the column holds plain text, Python sees the member.
+
+    Writing a string that is not one of the enum's values raises ValueError before any SQL runs.
+    """
+
+    def __init__(self, enum: type[StrEnum], **kwargs: Any) -> None:
+        self.enum = enum
+        if isinstance(kwargs.get("default"), StrEnum):
+            kwargs["default"] = kwargs["default"].value
+        super().__init__(**kwargs)
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def python_value(self, value: Any) -> Any:
+        return None if value is None else self.enum(value)
 
 
 class BaseModel(Model):
@@ -264,12 +286,12 @@ class CollectionMembership(BaseModel):
 class Job(BaseModel):
     """A durable unit of work, claimed by a runner with a lease and heartbeat."""
 
-    kind = CharField(index=True)  # sync | health | delete | webhooks | reconcile | ...
+    kind = EnumField(JobKind, index=True)
     store_id = IntegerField(null=True, index=True)  # not a FK: delete jobs outlive the store
     store_domain = TextField(null=True)
     entity = CharField(null=True)
     params = JSONField(default=dict)
-    state = CharField(default="queued", index=True)  # queued | running | done | failed | cancelled
+    state = EnumField(JobState, default=JobState.QUEUED, index=True)
     lease_owner = TextField(null=True)
     lease_expires_at = DateTimeField(null=True)
     heartbeat_at = DateTimeField(null=True)

@@ -12,6 +12,7 @@ from datetime import datetime
 from peewee import fn
 
 from engine.domain.domains import DomainError, normalize_domain
+from engine.domain.jobs import ACTIVE, JobKind
 from engine.domain.status import (
     ENTITY_CATEGORY,
     ENTITY_ORDER,
@@ -40,8 +41,6 @@ from engine.persistence.models import (
     Store,
     utcnow,
 )
-
-ACTIVE_JOB_STATES = ("queued", "running")
 
 
 class StoreNotFound(LookupError):
@@ -122,7 +121,7 @@ def events(
 
 def active_job_ids(store_id: int) -> list[int]:
     """The store's queued and running jobs, oldest first."""
-    query = Job.select(Job.id).where((Job.store_id == store_id) & Job.state.in_(ACTIVE_JOB_STATES))
+    query = Job.select(Job.id).where((Job.store_id == store_id) & Job.state.in_(ACTIVE))
     return [job.id for job in query.order_by(Job.id)]
 
 
@@ -176,9 +175,9 @@ def _summaries(stores: list, only: list[int] | None = None) -> list[StoreSummary
         part = query if chunk is None else query.where(EntitySync.store.in_(chunk))
         for sync in part.namedtuples():
             syncs[sync.store][sync.entity] = sync
-    jobs: dict[int, set[str]] = defaultdict(set)
+    jobs: dict[int, set[JobKind]] = defaultdict(set)
     for store_id, kind in Job.select(Job.store_id, Job.kind).where(
-        Job.state.in_(ACTIVE_JOB_STATES)
+        Job.state.in_(ACTIVE)
     ).tuples():
         if store_id is not None:
             jobs[store_id].add(kind)
@@ -219,7 +218,7 @@ def _summaries(stores: list, only: list[int] | None = None) -> list[StoreSummary
                 records_total=sum(r.records for r in rows),
                 paused=store.paused,
                 deleting=store.deleting,
-                checking="health" in jobs.get(store.id, ()),
+                checking=JobKind.HEALTH in jobs.get(store.id, ()),
                 busy=bool(jobs.get(store.id)),
             )
         )
@@ -296,7 +295,7 @@ def data_version() -> tuple:
     )
     sync = EntitySync.select(fn.MAX(EntitySync.updated_at)).scalar()
     job = Job.select(fn.MAX(Job.id), fn.COUNT(Job.id)).where(
-        Job.state.in_(ACTIVE_JOB_STATES)
+        Job.state.in_(ACTIVE)
     ).tuples().first()
     event = Event.select(fn.MAX(Event.id)).scalar()
     return (row, sync, job, event)

@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from engine.domain.jobs import JobState
 from engine.jobs.runner import Runner
 from engine.persistence.models import Job, RunnerHeartbeat, SchemaMeta, utcnow
 from engine.persistence.runtime import Runtime, open_runtime
@@ -331,8 +332,8 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _release(owner: str) -> int:
-    released = Job.update(state="queued", lease_owner=None, lease_expires_at=None).where(
-        (Job.lease_owner == owner) & (Job.state == "running")
+    released = Job.update(state=JobState.QUEUED, lease_owner=None, lease_expires_at=None).where(
+        (Job.lease_owner == owner) & (Job.state == JobState.RUNNING)
     ).execute()
     RunnerHeartbeat.delete().where(RunnerHeartbeat.owner == owner).execute()
     return released

@@ -20,12 +20,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from engine.domain.jobs import JobState
 from engine.domain.status import Status
 from engine.persistence.counters import snapshot
 from engine.persistence.models import Job, RunnerHeartbeat, Store, WebhookReceipt, utcnow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 
 HELP: dict[str, str] = {
     "shopsync_syncs_total": "Entity sync runs by entity and outcome.",
@@ -82,7 +82,7 @@ def _gauges() -> Iterator[Metric]:
     ).tuples():
         counts[(kind, state)] = n
     for kind in sorted({k for k, _s in counts}):
-        for state in JOB_STATES:
+        for state in JobState:
             jobs.add_metric([kind, state], counts.get((kind, state), 0))
     yield jobs
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from engine.config import Settings
+from engine.domain.jobs import JobKind
 from engine.domain.status import Status, enabled_entities
 from engine.jobs.queue import enqueue
 from engine.persistence.database import write_transaction
@@ -152,7 +153,7 @@ class Scheduler:
             last_assert is not None
             or _due(store.webhooks_registered_at, self.webhook_assert_interval, now)
         ):
-            enqueue("webhooks", store)
+            enqueue(JobKind.WEBHOOKS, store)
             self._asserted[store.id] = now
             result.webhooks.append(store.domain)
 
@@ -167,7 +168,7 @@ class Scheduler:
         covered = True
         with write_transaction():
             for entity in entities:
-                job = enqueue("sync", store, entity=entity, params={"mode": mode})
+                job = enqueue(JobKind.SYNC, store, entity=entity, params={"mode": mode})
                 job_mode = (job.params or {}).get("mode", "full")
                 if job_mode in (mode, "full"):
                     queued.append((store.domain, entity))

@@ -21,6 +21,7 @@ from typing import Any
 from peewee import Model
 
 from engine.domain.coerce import as_dict, as_int, parse_time
+from engine.domain.jobs import JobKind
 from engine.domain.status import ENTITY_CATEGORY, Entity
 from engine.jobs import wakeups
 from engine.jobs.queue import cancel_store_jobs, enqueue, refresh_status_and_syncs
@@ -280,7 +281,7 @@ def _scopes_update(ctx: ApplyContext, store: Store, p: dict[str, Any]) -> Outcom
         ).execute()
         refresh_status_and_syncs(store.id)
     if not store.paused and not store.deleting:
-        enqueue("health", store)
+        enqueue(JobKind.HEALTH, store)
         if ctx.notify is not None:
             ctx.after_commit.append(ctx.notify)
     return Outcome("applied", "health check queued")

@@ -7,9 +7,12 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
+
+from engine.domain.jobs import ACTIVE, JobKind, JobState
 from engine.jobs.queue import enqueue, runner_alive, wait_for_job
 from engine.jobs.runner import JobContext, JobFailed, Runner
-from engine.persistence.models import Job, RunnerHeartbeat, Store, utcnow
+from engine.persistence.models import Job, RunnerHeartbeat, Store, database, utcnow
 
 
 def _stores(n: int) -> list[Store]:
@@ -129,10 +132,11 @@ def test_failures_are_recorded_not_raised(offline_runtime) -> None:
     async def crash(ctx: JobContext) -> None:
         raise ZeroDivisionError("boom")
 
-    a = enqueue("clean", store)
-    b = enqueue("crash", None)
-    _run_until_done(Runner(offline_runtime, handlers={"clean": clean_failure, "crash": crash},
-                           poll_interval=0.02), [a.id, b.id])
+    a = enqueue(JobKind.HEALTH, store)
+    b = enqueue(JobKind.DELETE, None)
+    handlers = {JobKind.HEALTH: clean_failure, JobKind.DELETE: crash}
+    _run_until_done(Runner(offline_runtime, handlers=handlers, poll_interval=0.02),
+                    [a.id, b.id])
     assert Job.get_by_id(a.id).error == "Orders: bulk export failed"
     assert Job.get_by_id(b.id).state == "failed"
     assert "ZeroDivisionError" in Job.get_by_id(b.id).error
@@ -152,3 +156,19 @@ def test_leases_are_extended_only_for_jobs_still_running_here(offline_runtime) -
     runner._job_ids.add(job.id)
     runner._extend_leases()
     assert Job.get_by_id(job.id).lease_expires_at > expiry + timedelta(seconds=20)
+
+
+def test_job_kind_and_state_are_enums_stored_as_their_old_strings(offline_runtime) -> None:
+    [store] = _stores(1)
+    job = enqueue(JobKind.SYNC, store, entity="orders")
+    stored = Job.get_by_id(job.id)
+    assert (stored.kind, stored.state) == (JobKind.SYNC, JobState.QUEUED)
+    assert type(stored.state) is JobState and stored.state.active
+    raw = Job.select(Job.kind, Job.state).where(Job.id == job.id).dicts().first()
+    assert raw == {"kind": JobKind.SYNC, "state": JobState.QUEUED}
+    sql = f'SELECT "kind", "state" FROM "job" WHERE "id" = {database.param}'
+    column = database.execute_sql(sql, (job.id,))
+    assert column.fetchone() == ("sync", "queued")  # the database spells them as before
+    with pytest.raises(ValueError):
+        Job.update(state="finished").where(Job.id == job.id).execute()
+    assert [state for state in JobState if state.active] == list(ACTIVE)
