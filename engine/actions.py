@@ -369,7 +369,7 @@ def update_settings(store_id: int, changes: Mapping[Category | str, bool]) -> St
         record_event(store, "action", "Sync settings: " + ", ".join(
             f"{c.label} {'on' if on else 'off'}" for c, on in changed.items()))
         if any(not on for on in changed.values()):
-            cancel_store_jobs(store.id, kinds=("sync",))
+            cancel_store_jobs(store.id, kinds=(JobKind.SYNC,))
         store = Store.get_by_id(store.id)
         # A category turned back on after the initial sync catches up by itself.
         if store.initial_sync_completed_at and not store.paused and not store.needs_reauth:

@@ -60,7 +60,7 @@ def enqueue(
         )
 
 
-def cancel_store_jobs(store_id: int, kinds: tuple[str, ...] | None = None) -> int:
+def cancel_store_jobs(store_id: int, kinds: tuple[JobKind, ...] | None = None) -> int:
     """Cancel queued (not running) jobs of a store; returns how many.
 
     An entity shown Pending because of a cancelled sync goes back to what it was before it was
@@ -96,7 +96,7 @@ def refresh_status_and_syncs(store_id: int) -> Status:
     so they are cancelled as an uninstall cancels them; a reconnect queues fresh ones.
     """
     status, _detail = refresh_status(store_id)
-    if status is Status.RECONNECT_REQUIRED and cancel_store_jobs(store_id, kinds=("sync",)):
+    if status is Status.RECONNECT_REQUIRED and cancel_store_jobs(store_id, kinds=(JobKind.SYNC,)):
         status, _detail = refresh_status(store_id)
     return status
 
