@@ -68,12 +68,38 @@ def main(ctx: click.Context, no_mouse: bool) -> None:
 @click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
 @click.option("--read-only", is_flag=True,
               help="Look without touching: no actions, no job runner.")
-def tui_command(no_mouse: bool, read_only: bool = False) -> None:
+@click.option("--origin", type=click.Choice(["tui", "web"]), default="tui", hidden=True,
+              help="Where the operator sits (recorded with each action).")
+def tui_command(no_mouse: bool, read_only: bool = False, origin: str = "tui") -> None:
     """The dashboard on the configured database."""
+    import os
+
     from tui.app import ShopsyncApp
 
+    os.environ["SHOPSYNC_ORIGIN"] = origin
     runtime = _runtime()
     ShopsyncApp(runtime, read_only=read_only).run(mouse=not no_mouse)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Any non-loopback address needs --read-only or "
+              "SHOPSYNC_WEB_TOKEN.")
+@click.option("--port", default=8790, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--read-only", is_flag=True,
+              help="Look without touching: no actions, no job runner.")
+@click.option("--public-url", default=None,
+              help="The URL browsers use, when behind a proxy (default: the address asked).")
+def web(host: str, port: int, read_only: bool, public_url: str | None) -> None:
+    """The dashboard in a browser (textual-serve). With SHOPSYNC_WEB_TOKEN set, a browser
+    must sign in with that token; without it, nothing but 127.0.0.1 unless --read-only."""
+    from tui.web import UnsafeListen, run_web
+
+    _runtime()  # a bad database or setting fails here, not in every browser tab
+    try:
+        run_web(host, port, read_only, public_url)
+    except UnsafeListen as error:
+        raise click.UsageError(str(error)) from None
 
 
 @main.command()
