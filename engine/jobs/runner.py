@@ -21,7 +21,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,10 +34,14 @@ from engine.domain.jobs import ACTIVE, JobKind, JobState
 from engine.persistence.database import write_transaction
 from engine.persistence.models import Job, RunnerHeartbeat, utcnow
 from engine.persistence.runtime import Runtime
+from engine.retry import Backoff, retrying_blocking
 
 log = logging.getLogger("shopsync.jobs")
 
 Handler = Callable[[Any], Awaitable[dict | None]]
+
+# A job's outcome is retried through a locked database (~8 s in all) rather than lost.
+FINISH_RETRIES = Backoff(8, first=0.25, cap=2.0)
 
 
 class JobInterrupted(Exception):
@@ -286,14 +289,13 @@ class Runner:
     def _finish(self, job: Job, state: JobState, result: dict | None, error: str | None) -> None:
         # The job's outcome must land: retry through a locked database rather than leave the
         # row "running" under a lease this runner keeps extending.
-        for attempt in range(8):
+        for attempt in retrying_blocking(FINISH_RETRIES):
             try:
                 self._write_finish(job, state, result, error)
                 return
             except PeeweeError:
-                if attempt == 7:
+                if attempt == FINISH_RETRIES.attempts:
                     raise
-                time.sleep(0.25 * (attempt + 1))
 
     def _write_finish(self, job: Job, state: JobState, result: dict | None, error: str | None
                       ) -> None:

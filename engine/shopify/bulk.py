@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from engine.retry import Backoff, retrying
 from engine.shopify.client import ShopifyClient
 from engine.shopify.documents import BULK_CANCEL, BULK_LIST, BULK_RUN, BULK_STATUS
 from engine.shopify.errors import BulkNotFound, PermanentError, ScopeError, TransientError
@@ -92,7 +93,7 @@ async def start(
     wait; it may raise to give up at once (the sync raises BulkSlotsTaken when no running
     operation is ours, since waiting cannot free someone else's slot).
     """
-    for attempt in range(1, attempts + 1):
+    async for attempt in retrying(Backoff(attempts, first=wait, factor=1.0, cap=wait), sleep):
         data = await client.graphql(BULK_RUN, {"query": inner_query})
         payload = data.get("bulkOperationRunQuery") or {}
         errors = [e for e in payload.get("userErrors") or [] if isinstance(e, dict)]
@@ -112,7 +113,6 @@ async def start(
             raise TransientError(
                 f"Shopify refused a new bulk export {attempts} times: {text}"
             )
-        await sleep(wait)
     raise AssertionError("unreachable")
 
 
@@ -176,9 +176,7 @@ async def stream_lines(
     async with httpx.AsyncClient(
         transport=transport, timeout=timeout, follow_redirects=True
     ) as http:
-        for attempt in range(1, attempts + 1):
-            if attempt > 1:
-                await asyncio.sleep(0.25 * 2 ** (attempt - 2))
+        async for _attempt in retrying(Backoff(attempts, first=0.25)):
             try:
                 async with http.stream("GET", url) as response:
                     status = response.status_code

@@ -9,7 +9,6 @@ message or a repr.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import re
@@ -23,6 +22,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import orjson
 
+from engine.retry import Backoff, retrying
 from engine.shopify.client import ShopifyClient, StaticToken, body_summary
 from engine.shopify.errors import AuthError, OAuthError, PermanentError, TransientError
 
@@ -269,9 +269,7 @@ async def refresh_token(
         "refresh_token": refresh_token,
     }
     last: TransientError | None = None
-    for attempt in range(max(1, attempts)):
-        if attempt:
-            await asyncio.sleep(0.2 * 2 ** attempt)
+    async for _attempt in retrying(Backoff(attempts, first=0.4)):
         try:
             response = await _post_token(origin, body, transport=transport, timeout=timeout)
         except TransientError as error:
