@@ -213,10 +213,8 @@ def bulk(store: str, as_json: bool, cancel_id: str | None) -> None:
 
 
 def _findings(store_id: int) -> list[dict]:
-    try:
-        from engine.actions import diagnose
-    except ImportError:  # the Troubleshoot rules ship with the TUI work
-        return []
+    from engine.actions import diagnose
+
     return [
         {"problem": f.problem, "cause": f.cause, "fix": f.fix, "action": f.action}
         for f in diagnose() if f.store_id == store_id

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -32,7 +31,6 @@ class Shot:
     keys: tuple[str, ...] = ()
     store: str | None = None
     fleet: bool = True
-    needs: str | None = None  # a module that must exist (another screen)
     notes: str = field(default="", compare=False)
 
 
@@ -45,21 +43,17 @@ SHOTS: tuple[Shot, ...] = (
     Shot("card-menu", ("m",), store="Paused Pottery", notes="the card menu"),
     Shot("card-menu-checking", ("m",), store="Quick Check", notes="Checking… in the menu"),
     Shot("help", ("question_mark",), notes="keys of the dashboard, then global keys"),
-    Shot("confirm-disconnect", ("d",), store="Acme Outdoor", needs="tui.screens.confirm"),
-    Shot("confirm-resync", ("s",), store="Berlin Bikes", needs="tui.screens.confirm"),
-    Shot("confirm-delete", ("D",), store="Acme Outdoor", needs="tui.screens.confirm"),
-    Shot("store", ("enter",), store="Berlin Bikes", needs="tui.screens.store"),
-    Shot("store-syncing", ("enter",), store="Sunrise Surf", needs="tui.screens.store"),
-    Shot("details", ("i",), store="Café Crème Zürich", needs="tui.screens.details"),
-    Shot("settings", ("e",), store="Tea Time", needs="tui.screens.settings"),
-    Shot("connect", ("n",), needs="tui.screens.connect"),
-    Shot("troubleshoot", ("t",), needs="tui.screens.troubleshoot"),
-    Shot("activity", ("L",), needs="tui.screens.activity"),
+    Shot("confirm-disconnect", ("d",), store="Acme Outdoor"),
+    Shot("confirm-resync", ("s",), store="Berlin Bikes"),
+    Shot("confirm-delete", ("D",), store="Acme Outdoor"),
+    Shot("store", ("enter",), store="Berlin Bikes"),
+    Shot("store-syncing", ("enter",), store="Sunrise Surf"),
+    Shot("details", ("i",), store="Café Crème Zürich"),
+    Shot("settings", ("e",), store="Tea Time"),
+    Shot("connect", ("n",)),
+    Shot("troubleshoot", ("t",)),
+    Shot("activity", ("L",)),
 )
-
-
-def available(shot: Shot) -> bool:
-    return shot.needs is None or importlib.util.find_spec(shot.needs) is not None
 
 
 async def take(shot: Shot, out: Path) -> Path:
@@ -110,13 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))  # tests.tui.factories
     args.out.mkdir(parents=True, exist_ok=True)
     shots = [s for s in SHOTS if args.only is None or s.name in args.only]
-    skipped = [s.name for s in shots if not available(s)]
     for shot in shots:
-        if available(shot):
-            path = asyncio.run(take(shot, args.out))
-            print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
-    if skipped:
-        print(f"skipped (screen not written yet): {', '.join(skipped)}")
+        path = asyncio.run(take(shot, args.out))
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0
 
 

@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from engine import actions
 from engine.domain.jobs import JobState
 from engine.jobs.runner import Runner
 from engine.persistence.models import Job, RunnerHeartbeat, SchemaMeta, utcnow
@@ -193,12 +194,7 @@ def create_app(
     counters: ProcessCounters | None = None,
 ) -> Starlette:
     """The Starlette app; its lifespan starts and stops the webhook worker."""
-    try:
-        from engine import actions
-
-        actions.use_runtime(runtime)
-    except ImportError:  # pragma: no cover - actions is part of the engine
-        pass
+    actions.use_runtime(runtime)
     worker = ingest or WebhookIngest(notify=runner.notify if runner else None,
                                      confirm=install_probe(runtime))
     live = LiveState(runtime, worker, runner, counters or ProcessCounters())
