@@ -6,7 +6,7 @@
 
 - `runtime`: an open engine Runtime; opened (and closed on exit) when not given.
 - `clock`: returns naive UTC "now" for relative times; tests pass a frozen one.
-- `poll` / `poll_interval`: live updates of the dashboard (off in snapshots).
+- `poll` / `poll_interval`: live updates of every screen (off in snapshots).
 - `embedded_runner`: "auto" starts a job runner in a background thread when no `shopsync serve`
   runner is alive (the header then says "embedded runner"), and looks again every 10 s so a
   serve that stops (or an embedded runner that died) is taken over; True always, False never.
@@ -121,7 +121,7 @@ class ShopsyncApp(StoreActions, App[None]):
         self.context = self.runtime.settings.database_label if context is None else context
         chosen = theme or load_prefs(self.home).get("theme")
         self.theme = chosen if chosen in self.available_themes else DEFAULT_THEME
-        self.dashboard = DashboardScreen(poll=poll, poll_interval=poll_interval)
+        self.dashboard = DashboardScreen()
 
     def run(self, *args: Any, mouse: bool | None = None, **kwargs: Any) -> None:  # type: ignore[override]
         """Run the app; `mouse` defaults to the constructor's flag."""

@@ -4,32 +4,6 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from engine.domain.views import FleetSummary, StoreSummary
-
-
-class FleetLoaded(Message):
-    """A poll read the fleet because the database changed (or a refresh was forced)."""
-
-    def __init__(self, stores: list[StoreSummary], summary: FleetSummary, version: object,
-                 seq: int = 0) -> None:
-        super().__init__()
-        self.stores = stores
-        self.summary = summary
-        self.version = version
-        self.seq = seq  # which poll read it: an older poll's result never replaces a newer one
-
-
-class FleetUnchanged(Message):
-    """A poll found the database fingerprint unchanged; nothing to redraw."""
-
-
-class FleetStale(Message):
-    """A poll could not read the database; the screen keeps its last data, marked stale."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
-
 
 class ActionDone(Message):
     """An operator action finished (or failed to start): say so in a toast and refresh."""

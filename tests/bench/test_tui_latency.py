@@ -90,7 +90,7 @@ async def test_dashboard_latency_against_a_bare_app(offline_runtime, stores: int
     if view == "table":
         app.dashboard.view = "table"
     keys = ("right", "down", "left", "up") if view == "cards" else ("down", "up")
-    dash = await measure(app, keys, ready=lambda: app.dashboard.loaded)
+    dash = await measure(app, keys, ready=lambda: app.dashboard.live_loaded)
     assert len(app.dashboard.all_stores) == stores
 
     print(f"\n[tui latency] {stores:,} stores, {view} view (insert {insert:.2f} s, "

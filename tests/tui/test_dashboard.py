@@ -271,7 +271,7 @@ class TestLiveUpdates:
     async def test_an_unreadable_database_marks_the_header_stale(
         self, make_app, fleet, monkeypatch
     ) -> None:
-        import tui.screens.dashboard as dashboard
+        import tui.screens.live as live
 
         app = make_app(poll=True, poll_interval=0.05)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -280,7 +280,7 @@ class TestLiveUpdates:
             def broken() -> tuple:
                 raise OSError("disk I/O error")
 
-            monkeypatch.setattr(dashboard, "data_version", broken)
+            monkeypatch.setattr(live, "data_version", broken)
             header = app.screen.query_one(FleetHeader)
             for _ in range(50):
                 await pilot.pause(0.02)
@@ -341,7 +341,7 @@ class TestEmptyFleet:
             assert app.focused is None  # nothing to focus in an empty fleet
             make_store("aaa-store.myshopify.com", "Aaa Store")
             make_store("bbb-store.myshopify.com", "Bbb Store")
-            app.dashboard.poll_now(force=True)
+            app.dashboard.refresh_now(force=True)
             await settle(pilot)
             grid = app.screen.query_one(CardGrid)
             assert app.focused is grid

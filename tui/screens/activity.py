@@ -21,7 +21,7 @@ from textual.widgets import Input, Select, Static
 from engine.domain.views import EventRow
 from engine.persistence.reads import StoreNotFound, events, store_summary
 from tui.safe_text import content, safe
-from tui.screens.live import Live
+from tui.screens.live import Live, stale_marker
 from tui.widgets.event_log import EventLog, header_line
 from tui.widgets.key_bar import KeyBar
 
@@ -60,7 +60,6 @@ class ActivityScreen(Live, Screen[None]):
         self.store_label = ""
         self.text = ""
         self.kind = ALL
-        self.stale: str | None = None
         self._generation = 0  # bumps when the filter changes; older results are dropped
 
     def compose(self) -> ComposeResult:
@@ -120,10 +119,8 @@ class ActivityScreen(Live, Screen[None]):
             log.show_latest(rows)
         self._header()
 
-    def show_stale(self, reason: str | None) -> None:
-        if reason != self.stale:
-            self.stale = reason
-            self._header()
+    def watch_stale(self) -> None:
+        self._header()
 
     def _header(self) -> None:
         title = Content("Activity · ")
@@ -134,7 +131,7 @@ class ActivityScreen(Live, Screen[None]):
         if self.text or self.kind != ALL:
             title += Content.styled(" (filtered)", "$text-accent")
         if self.stale:
-            title += Content("  ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
+            title += stale_marker(self.stale)
         self.query_one("#crumb", Static).update(title)
 
     def on_event_log_highlighted(self, message: EventLog.Highlighted) -> None:

@@ -23,9 +23,8 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from engine import actions
@@ -43,7 +42,7 @@ from engine.domain.domains import (
 )
 from engine.persistence.reads import find_store
 from tui.safe_text import content, safe
-from tui.widgets.key_bar import KeyBar
+from tui.screens.drawer import Drawer
 from tui.widgets.oauth_wait import OAuthWait
 
 TITLE = "Connect Shopify store"
@@ -53,24 +52,17 @@ TOKEN_RECONNECT = ("This store was connected with an Admin API access token: pas
 DOMAIN_MESSAGES = (REQUIRED, INVALID_FORMAT, TOO_SHORT, TOO_LONG, HYPHEN, ALREADY_CONNECTED)
 
 
-class ConnectScreen(ModalScreen[None]):
+class ConnectScreen(Drawer):
     """Connect a new store (or re-approve an existing one) by OAuth or access token."""
 
     HELP_TITLE = TITLE
+    DRAWER_TITLE = TITLE
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Cancel", id="connect.close"),
     ]
 
     DEFAULT_CSS = """
-    ConnectScreen { align: right top; background: $background 50%; }
-    ConnectScreen > #drawer {
-        dock: right; width: 64; max-width: 100%; height: 100%;
-        background: $surface; border-left: thick $primary;
-    }
-    ConnectScreen #title { padding: 0 1; background: $panel; text-style: bold; }
-    ConnectScreen #body { padding: 0 1; height: 1fr; }
-    ConnectScreen .section { margin-top: 1; color: $text-accent; text-style: bold; }
     ConnectScreen .label { margin-top: 1; }
     ConnectScreen .message { height: auto; min-height: 1; color: $text-muted; }
     ConnectScreen .message.-error { color: $text-error; }
@@ -92,32 +84,29 @@ class ConnectScreen(ModalScreen[None]):
         """The OAuth start being waited for, if any."""
         return self.query_one(OAuthWait).start if self.is_mounted else None
 
-    def compose(self) -> ComposeResult:
+    def initial_title(self) -> str:
+        return TITLE if self.fixed_domain is None else f"Reconnect {safe(self.fixed_domain)}"
+
+    def compose_body(self) -> ComposeResult:
         fixed = self.fixed_domain is not None
-        title = TITLE if self.fixed_domain is None else f"Reconnect {safe(self.fixed_domain)}"
         oauth = "-hidden" if self.token_for is not None else ""
-        with Vertical(id="drawer"):
-            yield Static(Content(title), id="title")
-            with VerticalScroll(id="body"):
-                yield Static(Content("Store domain"), classes="label" + (" -hidden" * fixed))
-                yield Input(placeholder="mystore or mystore.myshopify.com", id="domain",
-                            classes="-hidden" if fixed else "")
-                yield Static(Content(""), id="domain-message", classes="message")
-                yield Static(Content("Approve on Shopify (OAuth)"), classes=f"section {oauth}")
-                yield Static(Content("The merchant reviews the permissions and clicks "
-                                     "Install app."), classes=f"muted {oauth}")
-                with Horizontal(classes="row" + (" -hidden" * fixed)):
-                    yield Button("Connect", id="oauth", variant="primary", compact=True)
-                yield OAuthWait(simulator=actions.simulator_approval_available(), classes="-hidden")
-                if self.token_for is not None:
-                    yield Static(Content(TOKEN_RECONNECT), classes="muted")
-                yield Static(Content("Or use an Admin API access token"),
-                             classes=f"section {oauth}")
-                yield Input(password=True, placeholder="shpat_…", id="token")
-                yield Static(Content(""), id="token-message", classes="message")
-                with Horizontal(classes="row"):
-                    yield Button("Connect with token", id="with-token", compact=True)
-            yield KeyBar()
+        yield Static(Content("Store domain"), classes="label" + (" -hidden" * fixed))
+        yield Input(placeholder="mystore or mystore.myshopify.com", id="domain",
+                    classes="-hidden" if fixed else "")
+        yield Static(Content(""), id="domain-message", classes="message")
+        yield Static(Content("Approve on Shopify (OAuth)"), classes=f"section {oauth}")
+        yield Static(Content("The merchant reviews the permissions and clicks Install app."),
+                     classes=f"muted {oauth}")
+        with Horizontal(classes="row" + (" -hidden" * fixed)):
+            yield Button("Connect", id="oauth", variant="primary", compact=True)
+        yield OAuthWait(simulator=actions.simulator_approval_available(), classes="-hidden")
+        if self.token_for is not None:
+            yield Static(Content(TOKEN_RECONNECT), classes="muted")
+        yield Static(Content("Or use an Admin API access token"), classes=f"section {oauth}")
+        yield Input(password=True, placeholder="shpat_…", id="token")
+        yield Static(Content(""), id="token-message", classes="message")
+        with Horizontal(classes="row"):
+            yield Button("Connect with token", id="with-token", compact=True)
 
     @property
     def fixed_domain(self) -> str | None:
@@ -301,4 +290,4 @@ class ConnectScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.query_one(OAuthWait).stop()
-        self.dismiss(None)
+        super().action_close()

@@ -13,9 +13,7 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.domain.status import CATEGORY_SCOPE, Status
@@ -23,8 +21,8 @@ from engine.domain.views import StoreDetail
 from engine.persistence.reads import StoreNotFound, store_detail
 from tui.clock import relative
 from tui.safe_text import content
-from tui.screens.live import Live
-from tui.widgets.key_bar import KeyBar
+from tui.screens.drawer import Drawer
+from tui.screens.live import Live, stale_marker
 from tui.widgets.readiness_list import ReadinessList
 from tui.widgets.status_badge import badge
 
@@ -96,10 +94,11 @@ def webhook_lines(detail: StoreDetail, now: datetime) -> list[Content]:
     ]
 
 
-class DetailsScreen(Live, ModalScreen[None]):
+class DetailsScreen(Live, Drawer):
     """View details: store information, scopes, readiness and webhooks of one store."""
 
     HELP_TITLE = "Store details"
+    DRAWER_TITLE = "Store details"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="details.close"),
@@ -109,14 +108,6 @@ class DetailsScreen(Live, ModalScreen[None]):
     ]
 
     DEFAULT_CSS = """
-    DetailsScreen { align: right top; background: $background 50%; }
-    DetailsScreen > #drawer {
-        dock: right; width: 64; max-width: 100%; height: 100%;
-        background: $surface; border-left: thick $primary;
-    }
-    DetailsScreen #title { padding: 0 1; background: $panel; text-style: bold; }
-    DetailsScreen #body { padding: 0 1; height: 1fr; }
-    DetailsScreen .section { margin-top: 1; color: $text-accent; text-style: bold; }
     DetailsScreen .block { height: auto; }
     """
 
@@ -124,24 +115,18 @@ class DetailsScreen(Live, ModalScreen[None]):
         super().__init__()
         self.store_id = store_id
         self.detail: StoreDetail | None = None
-        self.stale: str | None = None
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="drawer"):
-            yield Static(Content("Store details"), id="title")
-            with VerticalScroll(id="body"):
-                yield Static(Content("Store information"), classes="section")
-                yield Static(Content.styled("Loading…", "$foreground-muted"), id="info",
-                             classes="block")
-                yield Static(Content("Status"), classes="section")
-                yield Static(Content(""), id="status", classes="block")
-                yield Static(Content("Granted scopes"), classes="section")
-                yield Static(Content(""), id="scopes", classes="block")
-                yield Static(Content("Readiness"), classes="section")
-                yield ReadinessList(explain=True, id="readiness")
-                yield Static(Content("Webhooks"), classes="section")
-                yield Static(Content(""), id="webhooks", classes="block")
-            yield KeyBar()
+    def compose_body(self) -> ComposeResult:
+        yield Static(Content("Store information"), classes="section")
+        yield Static(Content.styled("Loading…", "$foreground-muted"), id="info", classes="block")
+        yield Static(Content("Status"), classes="section")
+        yield Static(Content(""), id="status", classes="block")
+        yield Static(Content("Granted scopes"), classes="section")
+        yield Static(Content(""), id="scopes", classes="block")
+        yield Static(Content("Readiness"), classes="section")
+        yield ReadinessList(explain=True, id="readiness")
+        yield Static(Content("Webhooks"), classes="section")
+        yield Static(Content(""), id="webhooks", classes="block")
 
     def on_mount(self) -> None:
         self.query_one("#body").focus()
@@ -162,23 +147,17 @@ class DetailsScreen(Live, ModalScreen[None]):
         self.refresh_bindings()
 
     def tick(self) -> None:
-        if self.detail is not None and self._live_ticks % 15 == 0:
-            self._paint()
+        self._paint()
 
-    def show_stale(self, reason: str | None) -> None:
-        if reason != self.stale:
-            self.stale = reason
-            if self.detail is not None:
-                self._paint()
+    def watch_stale(self) -> None:
+        self._paint()
 
     def _paint(self) -> None:
         detail, now = self.detail, self.now
         if detail is None:
             return
         title = Content("Store details · ") + content(detail.summary.name)
-        if self.stale:
-            title += Content("  ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
-        self.query_one("#title", Static).update(title)
+        self.set_title(title + stale_marker(self.stale) if self.stale else title)
         join = Content("\n").join
         self.query_one("#info", Static).update(join(info_lines(detail, now)))
         self.query_one("#status", Static).update(join(status_lines(detail)))
@@ -194,9 +173,6 @@ class DetailsScreen(Live, ModalScreen[None]):
             app: Any = self.app
             return True if app.available(summary, str(parameters[0])) else None
         return True
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
     def action_store_action(self, action: str) -> None:
         if self.detail is not None:

@@ -1,27 +1,42 @@
-"""Live data for the store, drawer, troubleshoot and activity screens.
+"""Live data for every screen that shows the database: the dashboard, the store screen, the
+drawers, Troubleshoot and Activity.
 
-The same loop as the dashboard: a one-shot timer starts a thread worker that reads
-`data_version()` and, only when it changed (or a refresh is forced), calls the screen's
-`load()` in that thread; the worker posts `Live.Loaded` and the handler re-arms the timer.
-Polling pauses while another screen is on top (the app's `screen is not self`), stops when
-the app was built with `poll=False` (snapshots), and a database that cannot be read leaves the
-last data on screen and posts `Live.Stale` (the screen shows a stale marker).
-`DataChanged` (an action just wrote) forces a re-read at once.
+A one-shot timer starts a thread worker that reads `data_version()` and, only when it changed
+(or a refresh is forced), calls the screen's `load()` in that thread; the worker posts
+`Live.Loaded` and the handler re-arms the timer. Polling pauses while another screen is on top
+(the app's `screen is not self`), stops when the app was built with `poll=False` (snapshots),
+and never spends more than about a third of a core on reads (the next poll waits at least
+READ_BACKOFF times the last read: a 10,000-store fleet read costs real time). An older, slower
+read never replaces a newer one on screen. A database that cannot be read leaves the last data
+on screen and sets the `stale` reactive (the screen shows `stale_marker`); the next good read
+clears it. `DataChanged` (an action just wrote) forces a re-read at once.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
 from textual import work
+from textual.content import Content
 from textual.message import Message
+from textual.reactive import var
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from engine.persistence.reads import data_version
 from tui.clock import utc_now
 from tui.messages import DataChanged
+from tui.safe_text import content
+
+READ_BACKOFF = 3.0  # the next poll waits at least this many times the last full read
+TIMES_EVERY = 15  # unchanged polls between re-renders of relative times ("3 min ago")
+
+
+def stale_marker(reason: str) -> Content:
+    """"  ⚠ stale: <why>", appended to a screen's title while its data cannot be re-read."""
+    return Content("  ") + content(f"⚠ stale: {reason}", "bold $text-error")
 
 
 class Live:
@@ -30,10 +45,11 @@ class Live:
     class Loaded(Message):
         """`load()` ran because the database changed; `data` is what it returned."""
 
-        def __init__(self, data: Any, *, fresh: bool = True) -> None:
+        def __init__(self, data: Any, *, fresh: bool = True, seq: int = 0) -> None:
             super().__init__()
             self.data = data
             self.fresh = fresh  # False: the database is unchanged and `data` is None
+            self.seq = seq  # which poll read it
 
     class Stale(Message):
         """The database could not be read; the screen keeps its last data."""
@@ -42,9 +58,15 @@ class Live:
             super().__init__()
             self.reason = reason
 
+    stale: var[str | None] = var(None, init=False)
+    """Why the data on screen may be out of date (the database cannot be read), or None."""
+
     _live_version: object = None
     _live_timer: Timer | None = None
     _live_ticks: int = 0
+    _live_started: int = 0  # polls started
+    _live_applied: int = 0  # the newest poll whose data is on screen
+    _live_read_seconds: float = 0.0  # how long the last full `load()` took
     live_loaded: bool = False
 
     # -- what a screen provides ---------------------------------------------------------------
@@ -57,11 +79,8 @@ class Live:
         """Put freshly loaded data on screen (runs on the UI thread)."""
         raise NotImplementedError
 
-    def show_stale(self, reason: str | None) -> None:
-        """Mark the data stale (reason) or fresh (None); screens override to show it."""
-
     def tick(self) -> None:
-        """Called on polls that found nothing new (relative times may re-render)."""
+        """Every TIMES_EVERY polls that found nothing new: relative times may re-render."""
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -75,10 +94,12 @@ class Live:
         self.refresh_now(force=True)
 
     def refresh_now(self, force: bool = True) -> None:
+        """Read the database now (in a worker); `force` re-reads even if unchanged."""
         if self._live_timer is not None:
             self._live_timer.stop()
             self._live_timer = None
-        self._live_poll(force)
+        self._live_started += 1
+        self._live_poll(force, self._live_started)
 
     def _live_arm(self) -> None:
         screen: Any = self
@@ -87,7 +108,8 @@ class Live:
             self._live_timer = None
         if getattr(screen.app, "poll", True) and screen.is_attached:
             interval = getattr(screen.app, "poll_interval", 1.0)
-            self._live_timer = screen.set_timer(interval, self._live_tick)
+            delay = max(interval, READ_BACKOFF * self._live_read_seconds)
+            self._live_timer = screen.set_timer(delay, self._live_tick)
 
     def _live_tick(self) -> None:
         self._live_timer = None
@@ -95,40 +117,47 @@ class Live:
         if screen.app.screen is not screen:  # a modal or another screen is on top: pause
             self._live_arm()
             return
-        self._live_poll(False)
+        self._live_started += 1
+        self._live_poll(False, self._live_started)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="screen-poll")
-    def _live_poll(self, force: bool) -> None:
+    def _live_poll(self, force: bool, seq: int) -> None:
         screen: Any = self
         try:
             with screen.app.runtime.db.connection_context():
                 version = data_version()
                 if version == self._live_version and not force:
-                    screen.post_message(self.Loaded(None, fresh=False))
+                    screen.post_message(self.Loaded(None, fresh=False, seq=seq))
                     return
+                started = time.monotonic()
                 data = self.load()
+                self._live_read_seconds = time.monotonic() - started
         except Exception as error:  # the database is locked, gone or corrupt
             screen.post_message(self.Stale(f"{type(error).__name__}: {error}"))
             return
         if get_current_worker().is_cancelled:  # a newer read (forced refresh) replaced this one
             return
         self._live_version = version
-        screen.post_message(self.Loaded(data))
+        screen.post_message(self.Loaded(data, seq=seq))
 
     def on_live_loaded(self, message: Live.Loaded) -> None:
         message.stop()
-        self.show_stale(None)
+        if message.fresh and message.seq < self._live_applied:
+            return  # a slower, older read: its data is out of date
+        self.stale = None
         if not message.fresh:
             self._live_ticks += 1
-            self.tick()
+            if self._live_ticks % TIMES_EVERY == 0 and self.live_loaded:
+                self.tick()
         else:
+            self._live_applied = message.seq
             self.live_loaded = True
             self.show(message.data)
         self._live_arm()
 
     def on_live_stale(self, message: Live.Stale) -> None:
         message.stop()
-        self.show_stale(message.reason)
+        self.stale = message.reason
         self._live_arm()
 
     def on_data_changed(self, message: DataChanged) -> None:

@@ -17,9 +17,8 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, ProgressBar, Static, Switch
 
 from engine import actions
@@ -29,9 +28,9 @@ from engine.domain.views import StoreDetail, StoreSummary
 from engine.persistence.reads import StoreNotFound, store_detail
 from tui.clock import relative
 from tui.safe_text import content, safe
-from tui.screens.live import Live
+from tui.screens.drawer import Drawer
+from tui.screens.live import Live, stale_marker
 from tui.widgets.entity_table import COMPACT, EntityTable, entity_detail
-from tui.widgets.key_bar import KeyBar
 
 JUST_CONNECTED = "Connected. Choose what to sync, then start the initial sync."
 
@@ -65,10 +64,11 @@ def initial_sync_done(summary: StoreSummary) -> bool:
     return any(i.check is Check.INITIAL_SYNC_COMPLETE and i.ok for i in summary.readiness)
 
 
-class SettingsScreen(Live, ModalScreen[None]):
+class SettingsScreen(Live, Drawer):
     """Sync settings of one store: categories, the initial sync and per-entity status."""
 
     HELP_TITLE = "Sync settings"
+    DRAWER_TITLE = "Sync settings"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="settings.close"),
@@ -76,15 +76,7 @@ class SettingsScreen(Live, ModalScreen[None]):
     ]
 
     DEFAULT_CSS = """
-    SettingsScreen { align: right top; background: $background 50%; }
-    SettingsScreen > #drawer {
-        dock: right; width: 64; max-width: 100%; height: 100%;
-        background: $surface; border-left: thick $primary;
-    }
-    SettingsScreen #title { padding: 0 1; background: $panel; text-style: bold; }
-    SettingsScreen #body { padding: 0 1; height: 1fr; }
     SettingsScreen #notice { color: $text-success; margin-top: 1; }
-    SettingsScreen .section { margin-top: 1; color: $text-accent; text-style: bold; }
     SettingsScreen .category { height: 1; }
     SettingsScreen .category Switch { border: none; padding: 0; height: 1; width: 6;
                                       background: transparent; }
@@ -107,35 +99,27 @@ class SettingsScreen(Live, ModalScreen[None]):
         self.detail: StoreDetail | None = None
         self.categories: dict[Category, bool] = {}
         self.queued: set[str] = set()
-        self.stale: str | None = None
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="drawer"):
-            yield Static(Content("Sync settings"), id="title")
-            with VerticalScroll(id="body"):
-                if self.initial_sync:
-                    yield Static(Content(JUST_CONNECTED), id="notice")
-                yield Static(Content("Sync data from Shopify"), classes="section")
-                for category in Category:
-                    with Horizontal(classes="category"):
-                        yield Switch(True, animate=False, id=f"cat-{category.value}",
-                                     disabled=True)
-                        yield Static(Content("on"), id=f"word-{category.value}",
-                                     classes="word")
-                        yield Static(Content(category.label))
-                yield Static(Content("Initial sync"), classes="section")
-                with Vertical(id="initial"):
-                    yield Static(Content(""), id="initial-label")
-                    yield Button("Start initial sync", id="start-sync", variant="primary",
-                                 compact=True, classes="-hidden")
-                    yield ProgressBar(total=100, show_eta=False, id="progress",
-                                      classes="-hidden")
-                yield Static(Content("Sync status"), classes="section")
-                yield EntityTable(COMPACT, id="entities")
-                yield Static(Content(""), id="row-detail")
-                with Horizontal(id="buttons"):
-                    yield Button("Re-sync", id="resync", compact=True)
-            yield KeyBar()
+    def compose_body(self) -> ComposeResult:
+        if self.initial_sync:
+            yield Static(Content(JUST_CONNECTED), id="notice")
+        yield Static(Content("Sync data from Shopify"), classes="section")
+        for category in Category:
+            with Horizontal(classes="category"):
+                yield Switch(True, animate=False, id=f"cat-{category.value}", disabled=True)
+                yield Static(Content("on"), id=f"word-{category.value}", classes="word")
+                yield Static(Content(category.label))
+        yield Static(Content("Initial sync"), classes="section")
+        with Vertical(id="initial"):
+            yield Static(Content(""), id="initial-label")
+            yield Button("Start initial sync", id="start-sync", variant="primary",
+                         compact=True, classes="-hidden")
+            yield ProgressBar(total=100, show_eta=False, id="progress", classes="-hidden")
+        yield Static(Content("Sync status"), classes="section")
+        yield EntityTable(COMPACT, id="entities")
+        yield Static(Content(""), id="row-detail")
+        with Horizontal(id="buttons"):
+            yield Button("Re-sync", id="resync", compact=True)
 
     def on_mount(self) -> None:
         self.start_live()
@@ -167,13 +151,10 @@ class SettingsScreen(Live, ModalScreen[None]):
         self.refresh_bindings()
 
     def tick(self) -> None:
-        if self.detail is not None and self._live_ticks % 15 == 0:
-            self._paint()
+        self._paint()
 
-    def show_stale(self, reason: str | None) -> None:
-        if reason != self.stale:
-            self.stale = reason
-            self._paint()
+    def watch_stale(self) -> None:
+        self._paint()
 
     def _show_categories(self, categories: dict[Category, bool]) -> None:
         self.categories = dict(categories)
@@ -198,9 +179,7 @@ class SettingsScreen(Live, ModalScreen[None]):
             return
         summary = detail.summary
         title = Content("Sync settings · ") + content(summary.name)
-        if self.stale:
-            title += Content("  ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
-        self.query_one("#title", Static).update(title)
+        self.set_title(title + stale_marker(self.stale) if self.stale else title)
         self.query_one(EntityTable).show(summary.entities, self.now, self.queued)
         self._render_row_line()
         running = sync_progress(summary, self.queued)
@@ -316,6 +295,3 @@ class SettingsScreen(Live, ModalScreen[None]):
     def action_resync(self) -> None:
         if self.detail is not None:
             self.app.request_action("resync", self.detail.summary)  # type: ignore[attr-defined]
-
-    def action_close(self) -> None:
-        self.dismiss(None)

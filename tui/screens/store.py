@@ -30,7 +30,7 @@ from engine.persistence.reads import StoreNotFound, store_summary
 from engine.persistence.reads import events as read_events
 from tui.clock import relative
 from tui.safe_text import content
-from tui.screens.live import Live
+from tui.screens.live import Live, stale_marker
 from tui.widgets.entity_table import EntityTable, entity_detail
 from tui.widgets.event_log import EventLog
 from tui.widgets.key_bar import KeyBar
@@ -95,7 +95,6 @@ class StoreScreen(Live, Screen[None]):
         super().__init__()
         self.store_id = store_id
         self.summary: StoreSummary | None = None
-        self.stale: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Content("Stores › …"), id="crumb")
@@ -153,21 +152,19 @@ class StoreScreen(Live, Screen[None]):
         self.refresh_bindings()
 
     def tick(self) -> None:
-        if self.summary is not None and self._live_ticks % 15 == 0:
+        if self.summary is not None:
             self._render_header()
             table = self.query_one(EntityTable)
             table.show(self.summary.entities, self.now, table.queued)
 
-    def show_stale(self, reason: str | None) -> None:
-        if reason != self.stale:
-            self.stale = reason
-            self._render_header()
+    def watch_stale(self) -> None:
+        self._render_header()
 
     def _render_header(self) -> None:
         summary = self.summary
         crumb = Content("Stores › ") + content(summary.name if summary else "…")
         if self.stale:
-            crumb += Content("  ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
+            crumb += stale_marker(self.stale)
         self.query_one("#crumb", Static).update(crumb)
         if summary is not None:
             self.query_one("#summary", Static).update(summary_line(summary, self.now))

@@ -25,7 +25,7 @@ from engine.actions import Finding, diagnose
 from engine.domain.views import StoreSummary
 from engine.persistence.reads import list_stores
 from tui.safe_text import content
-from tui.screens.live import Live
+from tui.screens.live import Live, stale_marker
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.progress_cell import to_rich
 from tui.widgets.status_badge import badge
@@ -107,7 +107,6 @@ class TroubleshootScreen(Live, Screen[None]):
         super().__init__()
         self.findings: list[Finding] = []
         self.stores: dict[int, StoreSummary] = {}
-        self.stale: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Content("Troubleshoot"), id="crumb")
@@ -155,10 +154,8 @@ class TroubleshootScreen(Live, Screen[None]):
         self._header()
         self.refresh_bindings()
 
-    def show_stale(self, reason: str | None) -> None:
-        if reason != self.stale:
-            self.stale = reason
-            self._header()
+    def watch_stale(self) -> None:
+        self._header()
 
     def _header(self) -> None:
         stores = len({f.store_id for f in self.findings})
@@ -169,7 +166,7 @@ class TroubleshootScreen(Live, Screen[None]):
                     f"store{'s' if stores != 1 else ''}") if count else " · all clear"
             title += Content.styled(what, "$foreground-muted")
         if self.stale:
-            title += Content("  ") + content(f"⚠ stale: {self.stale}", "bold $text-error")
+            title += stale_marker(self.stale)
         self.query_one("#crumb", Static).update(title)
 
     # -- actions ------------------------------------------------------------------------------

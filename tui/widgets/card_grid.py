@@ -19,15 +19,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, VerticalScroll
 from textual.events import Resize
-from textual.message import Message
 from textual.widget import Widget
 
-from engine.domain.views import StoreSummary
-from tui.messages import StoreChosen
 from tui.widgets.store_card import CARD_HEIGHT, CARD_MIN_WIDTH, StoreCard
+from tui.widgets.store_cursor import StoreCursor, cursor_bindings
 
 
-class CardGrid(VerticalScroll, can_focus=True):
+class CardGrid(StoreCursor, VerticalScroll, can_focus=True):
     """A focusable, scrollable grid of store cards with a 2D cursor."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -35,10 +33,7 @@ class CardGrid(VerticalScroll, can_focus=True):
         Binding("down,j", "move(0, 1)", "Down", show=False, id="grid.down"),
         Binding("left,h", "move(-1, 0)", "Left", show=False, id="grid.left"),
         Binding("right,l", "move(1, 0)", "Right", show=False, id="grid.right"),
-        Binding("home", "jump('first')", "First store", show=False, id="grid.first"),
-        Binding("end", "jump('last')", "Last store", show=False, id="grid.last"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="grid.page_up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="grid.page_down"),
+        *cursor_bindings("grid"),
     ]
 
     DEFAULT_CSS = """
@@ -51,17 +46,8 @@ class CardGrid(VerticalScroll, can_focus=True):
     }
     """
 
-    class CursorMoved(Message):
-        """The cursor is on another store (or on none: `store_id` None)."""
-
-        def __init__(self, store_id: int | None) -> None:
-            super().__init__()
-            self.store_id = store_id
-
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.stores: list[StoreSummary] = []
-        self.cursor = 0
         self.columns = 1
         self.first_row = 0
         self._top = Widget(classes="spacer")
@@ -74,30 +60,6 @@ class CardGrid(VerticalScroll, can_focus=True):
         yield self._bottom
 
     # -- data ---------------------------------------------------------------------------------
-
-    @property
-    def current(self) -> StoreSummary | None:
-        """The store under the cursor, if any."""
-        return self.stores[self.cursor] if 0 <= self.cursor < len(self.stores) else None
-
-    def set_stores(self, stores: list[StoreSummary], keep_id: int | None = None) -> None:
-        """Show `stores`, keeping the cursor on `keep_id` (default: the current store)."""
-        keep = keep_id if keep_id is not None else (self.current.id if self.current else None)
-        previous = self.current.id if self.current else None
-        self.stores = stores
-        index = next((i for i, s in enumerate(stores) if s.id == keep), None)
-        self.cursor = index if index is not None else min(self.cursor, max(len(stores) - 1, 0))
-        self._layout_window()
-        if (self.current.id if self.current else None) != previous:
-            self.post_message(self.CursorMoved(self.current.id if self.current else None))
-
-    def select_store(self, store_id: int) -> bool:
-        """Put the cursor on `store_id` (scrolling to it); False if it is not shown."""
-        index = next((i for i, s in enumerate(self.stores) if s.id == store_id), None)
-        if index is None:
-            return False
-        self._set_cursor(index)
-        return True
 
     def refresh_cards(self) -> None:
         """Re-render the visible cards (relative times age even when the data does not)."""
@@ -152,10 +114,7 @@ class CardGrid(VerticalScroll, can_focus=True):
             summary = self.stores[index] if index < len(self.stores) else None
             card.show(summary, index, index == self.cursor, focused)
 
-    def on_focus(self) -> None:
-        self._layout_window()
-
-    def on_blur(self) -> None:
+    def _redraw(self) -> None:
         self._layout_window()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -164,17 +123,6 @@ class CardGrid(VerticalScroll, can_focus=True):
             self._layout_window()
 
     # -- cursor -------------------------------------------------------------------------------
-
-    def _set_cursor(self, index: int) -> None:
-        if not self.stores:
-            return
-        index = max(0, min(index, len(self.stores) - 1))
-        moved = index != self.cursor
-        self.cursor = index
-        self._scroll_to_cursor()
-        self._layout_window()
-        if moved:
-            self.post_message(self.CursorMoved(self.stores[index].id))
 
     def _scroll_to_cursor(self) -> None:
         if not self.stores or not self.is_mounted:
@@ -197,16 +145,8 @@ class CardGrid(VerticalScroll, can_focus=True):
             elif dy > 0 and self.cursor // self.columns < self.rows - 1:
                 self._set_cursor(len(self.stores) - 1)  # the last row is short
 
-    def action_jump(self, where: str) -> None:
-        self._set_cursor(0 if where == "first" else len(self.stores) - 1)
-
-    def action_page(self, direction: int) -> None:
-        rows = max(1, self.scrollable_content_region.height // CARD_HEIGHT)
-        self._set_cursor(self.cursor + direction * rows * self.columns)
-
-    def action_choose(self) -> None:
-        if self.current is not None:
-            self.post_message(StoreChosen(self.current.id))
+    def _page_size(self) -> int:
+        return max(1, self.scrollable_content_region.height // CARD_HEIGHT) * self.columns
 
     def on_store_card_clicked(self, event: StoreCard.Clicked) -> None:
         event.stop()

@@ -16,17 +16,16 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.events import Click
 from textual.geometry import Size
-from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.domain.status import CHECKING
 from engine.domain.views import StoreSummary
 from tui.clock import relative, utc_now
-from tui.messages import StoreChosen
 from tui.safe_text import content
 from tui.widgets.status_badge import STATUS_GLYPH, STATUS_STYLE, state_glyph
 from tui.widgets.store_card import DELETING
+from tui.widgets.store_cursor import StoreCursor, cursor_bindings
 
 STATUS_WIDTH = 21
 ENTITIES_WIDTH = 12
@@ -35,16 +34,13 @@ SYNC_WIDTH = 11
 WIDE = 100  # narrower than this, the domain column is dropped
 
 
-class FleetTable(ScrollView, can_focus=True):
+class FleetTable(StoreCursor, ScrollView, can_focus=True):
     """A virtual table of stores with a row cursor (up/down/j/k, page keys, enter opens)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "move(-1)", "Up", show=False, id="table.up"),
         Binding("down,j", "move(1)", "Down", show=False, id="table.down"),
-        Binding("home", "jump('first')", "First store", show=False, id="table.first"),
-        Binding("end", "jump('last')", "Last store", show=False, id="table.last"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="table.page_up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="table.page_down"),
+        *cursor_bindings("table"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -61,41 +57,10 @@ class FleetTable(ScrollView, can_focus=True):
     }
     """
 
-    class CursorMoved(Message):
-        """The cursor is on another store (or on none)."""
-
-        def __init__(self, store_id: int | None) -> None:
-            super().__init__()
-            self.store_id = store_id
-
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self.stores: list[StoreSummary] = []
-        self.cursor = 0
-
-    @property
-    def current(self) -> StoreSummary | None:
-        return self.stores[self.cursor] if 0 <= self.cursor < len(self.stores) else None
-
-    def set_stores(self, stores: list[StoreSummary], keep_id: int | None = None) -> None:
-        """Show `stores`, keeping the cursor on `keep_id` (default: the current store)."""
-        keep = keep_id if keep_id is not None else (self.current.id if self.current else None)
-        previous = self.current.id if self.current else None
-        self.stores = stores
-        index = next((i for i, s in enumerate(stores) if s.id == keep), None)
-        self.cursor = index if index is not None else min(self.cursor, max(len(stores) - 1, 0))
-        self.virtual_size = Size(self.size.width, len(stores) + 1)
+    def _stores_replaced(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.stores) + 1)
         self._scroll_to_cursor()
         self.refresh()
-        if (self.current.id if self.current else None) != previous:
-            self.post_message(self.CursorMoved(self.current.id if self.current else None))
-
-    def select_store(self, store_id: int) -> bool:
-        index = next((i for i, s in enumerate(self.stores) if s.id == store_id), None)
-        if index is None:
-            return False
-        self._set_cursor(index)
-        return True
 
     # -- columns ------------------------------------------------------------------------------
 
@@ -167,24 +132,10 @@ class FleetTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(self.stores) + 1)
         self._scroll_to_cursor()
 
-    def on_focus(self) -> None:
-        self.refresh()
-
-    def on_blur(self) -> None:
+    def _redraw(self) -> None:
         self.refresh()
 
     # -- cursor -------------------------------------------------------------------------------
-
-    def _set_cursor(self, index: int) -> None:
-        if not self.stores:
-            return
-        index = max(0, min(index, len(self.stores) - 1))
-        moved = index != self.cursor
-        self.cursor = index
-        self._scroll_to_cursor()
-        self.refresh()
-        if moved:
-            self.post_message(self.CursorMoved(self.stores[index].id))
 
     def _scroll_to_cursor(self) -> None:
         rows = max(self.size.height - 1, 1)
@@ -196,15 +147,8 @@ class FleetTable(ScrollView, can_focus=True):
     def action_move(self, delta: int) -> None:
         self._set_cursor(self.cursor + delta)
 
-    def action_jump(self, where: str) -> None:
-        self._set_cursor(0 if where == "first" else len(self.stores) - 1)
-
-    def action_page(self, direction: int) -> None:
-        self._set_cursor(self.cursor + direction * max(self.size.height - 2, 1))
-
-    def action_choose(self) -> None:
-        if self.current is not None:
-            self.post_message(StoreChosen(self.current.id))
+    def _page_size(self) -> int:
+        return max(self.size.height - 2, 1)
 
     def on_click(self, event: Click) -> None:
         if event.y < 1:
