@@ -13,7 +13,7 @@ for it (`check_action` returns None); they all go through `app.request_action`
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
