@@ -131,7 +131,8 @@ def worker() -> None:
 
     runtime = _runtime()
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: a closed terminal, a service
+        signal.signal(signum, lambda *_: stop.set())
     runner = actions.start_runner("worker")
     click.echo(f"worker {runner.owner} running; SIGTERM or Ctrl+C stops it", err=True)
     try:

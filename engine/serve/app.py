@@ -11,9 +11,9 @@
 - `GET /metrics`: Prometheus text (engine.serve.metrics).
 
 `serve(runtime, …)` runs that app under uvicorn with the job Runner (kind "serve"), the
-Scheduler and the webhook worker. SIGTERM/SIGINT stop it cleanly within SHUTDOWN_BUDGET: no new
-requests or jobs, running handlers interrupted at their next safe point (their jobs go back to
-the queue for the next runner), webhook receipts flushed; a second signal exits at once.
+Scheduler and the webhook worker. SIGTERM/SIGINT/SIGHUP stop it cleanly within SHUTDOWN_BUDGET:
+no new requests or jobs, running handlers interrupted at their next safe point (their jobs go
+back to the queue for the next runner), webhook receipts flushed; a second signal exits at once.
 `main()` is the entry point for a subprocess: runtime from the environment, logs to stderr.
 """
 
@@ -273,10 +273,13 @@ class Serve:
         # Bind first: a second `serve` on a taken port must not start working the queue.
         sock = _bind(self.host, self.port)
         loop = asyncio.get_running_loop()
-        handled = (signal.SIGTERM, signal.SIGINT)
+        # SIGHUP too: a closed terminal or a service manager's hang-up must not kill `serve`
+        # without its leases handed back (the default action ends the process on the spot).
+        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         if install_signal_handlers:
             for signum in handled:
                 loop.add_signal_handler(signum, self._on_signal, signum)
+        _warn_missing_app_credentials(self.runtime)
         self.runner.start_thread()
         scheduler = asyncio.create_task(self.scheduler.run(self._stop))
         log.info("serve listening on %s:%d, webhooks at %s/webhooks", self.host, self.port,
@@ -307,6 +310,18 @@ class Serve:
             # repairs anything half-written.
             released = await asyncio.to_thread(_release, self.runner.owner)
             log.warning("runner did not stop in time; %d jobs released", released)
+
+
+def _warn_missing_app_credentials(runtime: Runtime) -> None:
+    """OAuth connects, webhook signatures and token exchanges need the app's key and secret:
+    say at start which is missing rather than at the first webhook's 401."""
+    settings = runtime.settings
+    secret = settings.api_secret.get_secret_value() if settings.api_secret else ""
+    missing = [name for name, value in (("SHOPSYNC_API_KEY", settings.api_key),
+                                        ("SHOPSYNC_API_SECRET", secret)) if not value]
+    if missing:
+        log.warning("%s not set: OAuth connects fail and every webhook is refused (401) until "
+                    "it is", " and ".join(missing))
 
 
 class ServeError(RuntimeError):

@@ -28,6 +28,7 @@ from engine.persistence.models import (
     Order,
     OrderLineItem,
     Product,
+    RunnerHeartbeat,
     Store,
     WebhookReceipt,
     database,
@@ -68,11 +69,11 @@ class ServeProcess:
             assert time.monotonic() < deadline, f"serve not healthy: {self.log()[-2000:]}"
             time.sleep(0.05)
 
-    def terminate(self) -> tuple[int, float]:
-        """SIGTERM; returns (exit code, seconds it took to exit)."""
+    def terminate(self, signum: int = signal.SIGTERM) -> tuple[int, float]:
+        """SIGTERM (or `signum`); returns (exit code, seconds it took to exit)."""
         assert self.proc is not None
         started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(signum)
         code = self.proc.wait(timeout=20)
         return code, time.monotonic() - started
 
@@ -308,3 +309,30 @@ def test_sigterm_during_an_import_then_a_new_serve_finishes_it(
     lines = OrderLineItem.select().where(OrderLineItem.store == store.id).count()
     assert lines == finished.result["rows"] - 60_000
     assert second.terminate()[0] == 0
+
+
+def test_sighup_during_an_import_exits_cleanly_with_the_lease_handed_back(
+    simulator: Any, launch: Any, connect: Any
+) -> None:
+    store, _token = connect(customers=2, orders=60_000, products=1, collections=1,
+                            bulk_rate=1e9)
+    server = launch(SHOPSYNC_SYNC_INTERVAL="300", SHOPSYNC_RECONCILE_INTERVAL="3600")
+    job = wait_until(lambda: Job.get_or_none(
+        (Job.store_id == store.id) & (Job.entity == "orders") & (Job.state == "running")
+        & (Job.progress_done > 10_000)), timeout=60, interval=0.02)
+    owner = job.lease_owner
+    code, seconds = server.terminate(signal.SIGHUP)
+    assert code == 0 and seconds < 10, server.log()[-2000:]
+    assert "SIGHUP received: stopping" in server.log()
+    assert "serve stopped" in server.log()
+    interrupted = Job.get_by_id(job.id)
+    assert (interrupted.state, interrupted.lease_owner) == ("queued", None)
+    assert not RunnerHeartbeat.select().where(RunnerHeartbeat.owner == owner).exists()
+
+
+def test_serve_warns_at_start_when_the_app_secret_is_missing(launch: Any) -> None:
+    server = launch(SHOPSYNC_API_SECRET="")
+    wait_until(lambda: "serve listening" in server.log(), timeout=20)
+    assert "SHOPSYNC_API_SECRET not set" in server.log()
+    assert "SHOPSYNC_API_KEY" not in server.log()
+    assert server.terminate()[0] == 0
