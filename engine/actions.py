@@ -389,7 +389,7 @@ def can(store: StoreSummary, action: str) -> bool:
         return False
     syncable = store.status not in (Status.DISCONNECTED, Status.RECONNECT_REQUIRED)
     match action:
-        case "check_health" | "details" | "settings" | "delete":
+        case "check_health" | "details" | "settings" | "delete" | "bulk_operations":
             return True
         case "retry":
             return syncable and any(r.state is EntityState.FAILED for r in store.entities)

@@ -13,6 +13,7 @@ is how the UI asks for it. `ShopsyncApp` mixes in `StoreActions`; screens call
                    or only the token field for a store connected with an access token)
     delete         DeleteConfirmScreen (record counts, the store's name typed) then the delete job
     settings       opens SettingsScreen        details   opens DetailsScreen
+    bulk_operations  opens BulkScreen: the store's Shopify bulk operations (cancel, retry)
     open           opens StoreScreen
 
 `perform_action(action, store_id, name, **kw)` runs the engine action itself, without
@@ -54,18 +55,18 @@ log = logging.getLogger("shopsync.tui")
 
 HEALTH_TIMEOUT = 120.0
 STORE_ACTIONS = ("check_health", "retry", "resync", "disconnect", "reconnect", "delete",
-                 "settings", "details", "register_webhooks")
+                 "settings", "details", "register_webhooks", "bulk_operations")
 LABELS = {
     "check_health": "Check health", "retry": "Retry failed", "resync": "Re-sync",
     "disconnect": "Disconnect", "reconnect": "Reconnect", "delete": "Delete",
     "settings": "Sync settings", "details": "View details", "open": "Open",
-    "register_webhooks": "Register webhooks",
+    "register_webhooks": "Register webhooks", "bulk_operations": "Bulk operations",
 }
 
 
 # Actions that only look: they stay available in read-only mode (the settings drawer opens
 # with its switches and buttons disabled).
-VIEW_ACTIONS = frozenset({"open", "details", "settings"})
+VIEW_ACTIONS = frozenset({"open", "details", "settings", "bulk_operations"})
 READ_ONLY = "read-only"
 
 
@@ -141,6 +142,10 @@ class StoreActions:
             from tui.screens.store import StoreScreen
 
             app.push_screen(StoreScreen(store.id))
+        elif action == "bulk_operations":
+            from tui.screens.bulk import BulkScreen
+
+            app.push_screen(BulkScreen(store.id, store.name))
         elif action == "details":
             from tui.screens.details import DetailsScreen
 

@@ -6,7 +6,8 @@
       Entity · State · Progress · Records · Last synced · Detail   (enter/r on a Failed row: Retry)
     Readiness                          Activity
 
-The keys are the dashboard's, for this store (c r s d x D i e), dimmed when they cannot run;
+The keys are the dashboard's, for this store (c r s d x D i e), dimmed when they cannot run,
+and `b` opens its Shopify bulk operations (tui/screens/bulk.py);
 `r` on a Failed row retries that entity only, elsewhere every Failed entity. Live updates
 land in place: the table keeps its cursor, the log its scroll position.
 """
@@ -70,6 +71,7 @@ class StoreScreen(Live, Screen[None]):
         Binding("D", "store_action('delete')", "Delete", id="store.delete"),
         Binding("i", "store_action('details')", "Details", id="store.details"),
         Binding("e", "store_action('settings')", "Settings", id="store.settings"),
+        Binding("b", "store_action('bulk_operations')", "Bulk ops", id="store.bulk"),
     ]
 
     DEFAULT_CSS = """

@@ -34,6 +34,7 @@ CLEAN = "No problems found: every store is healthy."
 ACTION_LABELS = {
     "check_health": "Check health", "retry": "Retry", "resync": "Re-sync",
     "reconnect": "Reconnect", "settings": "Sync settings", "details": "View details",
+    "bulk_operations": "Bulk operations",
 }
 SEVERITY = {
     "error": Content.styled("✖", "bold $text-error"),
@@ -93,6 +94,7 @@ class TroubleshootScreen(Live, Screen[None]):
         Binding("x", "store_action('reconnect')", "Reconnect", id="troubleshoot.reconnect"),
         Binding("e", "store_action('settings')", "Settings", id="troubleshoot.settings"),
         Binding("i", "store_action('details')", "Details", id="troubleshoot.details"),
+        Binding("b", "store_action('bulk_operations')", "Bulk ops", id="troubleshoot.bulk"),
         Binding("t", "refresh", "Refresh", show=False, id="troubleshoot.refresh"),
     ]
 
