@@ -389,7 +389,7 @@ def can(store: StoreSummary, action: str) -> bool:
         return False
     syncable = store.status not in (Status.DISCONNECTED, Status.RECONNECT_REQUIRED)
     match action:
-        case "check_health" | "details" | "settings" | "delete" | "bulk_operations":
+        case "check_health" | "details" | "settings" | "delete":
             return True
         case "retry":
             return syncable and any(r.state is EntityState.FAILED for r in store.entities)
@@ -397,6 +397,8 @@ def can(store: StoreSummary, action: str) -> bool:
             return syncable and any(r.state is not EntityState.OFF for r in store.entities)
         case "disconnect":
             return store.status is not Status.DISCONNECTED
+        case "bulk_operations":  # asks Shopify with the store's token
+            return store.status is not Status.RECONNECT_REQUIRED
         case "reconnect":
             return store.status in (Status.DISCONNECTED, Status.RECONNECT_REQUIRED)
     raise InvalidInput(f"unknown action {action!r}")

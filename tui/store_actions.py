@@ -111,7 +111,7 @@ class StoreActions:
             return READ_ONLY
         if store is None:
             return "no store selected"
-        if action in VIEW_ACTIONS:
+        if action in VIEW_ACTIONS and action != "bulk_operations":  # that one asks Shopify
             return "being deleted" if store.deleting else None
         return None if actions.can(store, action) else "cannot run for this store now"
 

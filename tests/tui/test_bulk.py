@@ -91,12 +91,13 @@ class TestBulkFlow:
                 assert "b Bulk operations" in screen_text(app)
                 await pilot.press(finding.key)  # "b": the finding's key opens the view
                 assert await wait_until(pilot, lambda: isinstance(app.screen, BulkScreen)
-                                        and app.screen.listing is not None, 20)
+                                        and app.screen.listing is not None, 60)
                 bulk = app.screen
                 assert isinstance(bulk, BulkScreen)
                 text = screen_text(app)
                 assert "5 of 5 slots in use · full · blocked: Orders" in text
-                assert text.count("someone else's (Customers)") == LIMIT
+                assert text.count("theirs · Customers") == LIMIT
+                assert "someone else's (Customers), exports customers" in text  # the row line
                 assert token not in text
 
                 # Cancel the highlighted (newest) one: the dialog names it; enter only cancels.
@@ -115,7 +116,7 @@ class TestBulkFlow:
                 await settle(pilot)
                 await pilot.press("tab", "enter")  # the explicit choice: the confirm button
                 assert await wait_until(pilot, lambda: bulk.listing is not None
-                                        and bulk.listing.way_clear, 20)
+                                        and bulk.listing.way_clear, 60)
                 assert any("canceled" in t for t in toasts(app))
                 cancelled = next(op for op in bulk.listing.operations if op.id == target.id)  # type: ignore[union-attr]
                 assert cancelled.status == "CANCELED"
@@ -124,10 +125,12 @@ class TestBulkFlow:
                 runner = make_runner(runtime, kind="embedded").start_thread()
                 await pilot.press("r")  # retry the blocked sync
                 assert await wait_until(pilot, lambda: orders_row(store_id).state == "synced",
-                                        30)
+                                        60)
                 assert orders_row(store_id).records == 20
-                assert await wait_until(pilot, lambda: "blocked" not in screen_text(app)
-                                        and "ours (Orders, earlier run)" in screen_text(app), 20)
+                assert await wait_until(pilot, lambda: "blocked:" not in screen_text(app)
+                                        and "ours · Orders" in screen_text(app)
+                                        and "ours (Orders, earlier run)" in screen_text(app),
+                                        60), screen_text(app)
         finally:
             if runner is not None:
                 runner.stop()
@@ -143,20 +146,21 @@ class TestBulkFlow:
 
         actions.use_runtime(runtime)
         shop, token = sim_shop(simulator, unique_domain)
-        store_id = actions.connect_token(shop, token).id
+        store_id = (await asyncio.to_thread(actions.connect_token, shop, token)).id
         app = ShopsyncApp(runtime, poll=False, embedded_runner=False, theme="textual-dark",
                           read_only=True)
+        jobs = Job.select().where(Job.store_id == store_id).count()
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             app.push_screen(StoreScreen(store_id))
             await settle(pilot)
             await pilot.press("b")
             assert await wait_until(pilot, lambda: isinstance(app.screen, BulkScreen)
-                                    and app.screen.listing is not None, 20)
+                                    and app.screen.listing is not None, 60)
             assert "No bulk operations at Shopify." in screen_text(app)
             assert app.screen.check_action("retry_blocked", ()) is None
             assert app.screen.check_action("cancel_operation", ()) is None
-            assert not Job.select().where(Job.store_id == store_id).exists()
+            assert Job.select().where(Job.store_id == store_id).count() == jobs
 
 
 def fixture_listing(store_id: int) -> BulkListing:

@@ -48,7 +48,8 @@ class TestStoreActionCommands:
             provider = StoreActionCommands(app.screen)
             offered = [hit.text async for hit in provider.discover()]
             assert offered == [f"{label}: Paused Pottery" for label in (
-                "Check health", "Reconnect", "Delete", "Sync settings", "View details")]
+                "Check health", "Reconnect", "Delete", "Sync settings", "View details",
+                "Bulk operations")]
 
     async def test_running_one_goes_through_the_store_actions(self, make_app, fleet) -> None:
         app = make_app()

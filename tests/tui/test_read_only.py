@@ -122,7 +122,7 @@ class TestReadOnly:
             assert "Connect is unavailable: read-only" in toasts(app)
             provider = StoreActionCommands(app.screen)
             offered = {prefix for prefix, *_rest in provider._entries()}
-            assert offered == {"Sync settings: ", "View details: "}  # looking only
+            assert offered == {"Sync settings: ", "View details: ", "Bulk operations: "}  # looking
 
     async def test_store_screen_and_settings_drawer_change_nothing(
         self, make_app, fleet

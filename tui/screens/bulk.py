@@ -3,8 +3,8 @@ bulk operations, ours and someone else's, with the keys to clear a blocked sync.
 
     Stores › Acme Outdoor › Bulk operations
     5 of 5 slots in use · full · blocked: Orders · checked just now
-      ID             Status    Created        Objects  Roots  Error  Whose
-      4142422163005  RUNNING   12 min ago       1,200    600  —      someone else's (customers)
+      ID             Status   Whose               Created     Completed  Objects  Roots  Error
+      4142422163005  RUNNING  theirs · Customers  12 min ago  —          1,200    600    —
     4142422163005: someone else's, exports customers, running since 04:20 UTC
 
 The list comes from Shopify (not the database), read in a thread worker on open, every
@@ -32,9 +32,10 @@ from engine.domain.status import Entity
 from tui.clock import relative
 from tui.safe_text import content, safe
 from tui.widgets.key_bar import KeyBar
+from tui.widgets.progress_cell import to_rich
 
 REFRESH_EVERY = 3.0
-COLUMNS = ("ID", "Status", "Created", "Completed", "Objects", "Roots", "Error", "Whose")
+COLUMNS = ("ID", "Status", "Whose", "Created", "Completed", "Objects", "Roots", "Error")
 STATUS_STYLE = {
     "RUNNING": "bold $text-accent", "CREATED": "$text-accent", "CANCELING": "$text-warning",
     "COMPLETED": "$text-success", "FAILED": "bold $text-error", "CANCELED": "$foreground-muted",
@@ -54,6 +55,16 @@ def whose(op: BulkOperationView) -> Content:
     text = "ours" if op.ours else "someone else's"
     style = "$text-success" if op.ours else "bold $text-warning"
     return Content.styled(text, style) + (content(f" ({about})") if about else Content(""))
+
+
+def whose_cell(op: BulkOperationView) -> Content:
+    """The table's short form: "theirs · Customers", "ours · Orders · adopted"."""
+    parts = [entity_label(op.entity)] if op.entity else []
+    if op.role.startswith("adopted"):
+        parts.append("adopted")
+    text = Content.styled("ours", "$text-success") if op.ours else Content.styled(
+        "theirs", "bold $text-warning")
+    return text + content("".join(f" · {p}" for p in parts))
 
 
 def describe(op: BulkOperationView) -> Content:
@@ -166,19 +177,20 @@ class BulkScreen(Screen[None]):
         keep = table.cursor_row
         table.clear()
         now = self._now()
+        base = table.visual_style
         for op in listing.operations:
             style = STATUS_STYLE.get(op.status, "")
-            table.add_row(
+            cells = (
                 Content(op.short_id),
                 Content.styled(op.status, style),
+                whose_cell(op),
                 Content(relative(op.created_at, now, never="—")),
                 Content(relative(op.completed_at, now, never="—")),
                 Content(f"{op.object_count:,}"),
                 Content(f"{op.root_object_count:,}"),
                 content(op.error_code or "—"),
-                whose(op),
-                key=op.id,
             )
+            table.add_row(*(to_rich(cell, base) for cell in cells), key=op.id)
         if listing.operations:
             table.move_cursor(row=min(keep, len(listing.operations) - 1))
         self._render_slots()
