@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     http_timeout: float = 30.0
     max_retries: int = 6
     log_level: str = "INFO"
+    # /metrics: per-store status and per-entity last-success gauges (8 series per store).
+    metrics_per_store: bool = True
 
     @field_validator("shopify_url")
     @classmethod

@@ -182,7 +182,9 @@ async def healthz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    text = await asyncio.to_thread(render, _live(request).counters)
+    live = _live(request)
+    text = await asyncio.to_thread(render, live.counters,
+                                   per_store=live.runtime.settings.metrics_per_store)
     return Response(text, media_type=CONTENT_TYPE)
 
 

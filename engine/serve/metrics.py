@@ -6,6 +6,17 @@ waits, malformed payload values, …). Gauges are computed from the database at 
 by kind and state, stores by status, webhook receipts waiting to be applied, live runners. A
 process may add its own in-memory counters (`ProcessCounters`, e.g. webhook deliveries refused
 before anything was written).
+Durable histograms (`counters.observe`: `*_bucket`/`*_sum`/`*_count` rows, e.g.
+shopsync_sync_duration_seconds) are rendered as Prometheus histograms.
+
+Per-store series, for alert rules on one store: `shopsync_store_status{store,status}` (1 for the
+store's current status, 0 for the others: four series per store) and
+`shopsync_entity_last_success_timestamp_seconds{store,entity}` (Unix time of the entity's last
+successful sync; absent before the first). Domains are bounded by the fleet, so cardinality is
+8 series per store: on by default; SHOPSYNC_METRICS_PER_STORE=false drops them for a fleet
+large enough to worry the Prometheus server (the fleet totals stay).
+The standard process metrics (CPU, memory, open files, start time) and Python's GC and platform
+metrics describe the process serving /metrics.
 prometheus_client renders the text, so escaping and the format are its job.
 """
 
@@ -13,17 +24,36 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
+from typing import Any
 
 from peewee import fn
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from engine.domain.jobs import JobState
 from engine.domain.status import Status
 from engine.persistence.counters import snapshot
-from engine.persistence.models import Job, RunnerHeartbeat, Store, WebhookReceipt, utcnow
+from engine.persistence.models import (
+    EntitySync,
+    Job,
+    RunnerHeartbeat,
+    Store,
+    WebhookReceipt,
+    utcnow,
+)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -36,7 +66,10 @@ HELP: dict[str, str] = {
         "Payload values of the wrong shape stored as NULL, by kind (int, text, time, …).",
     "shopsync_webhooks_rejected_total":
         "Webhook requests refused before anything was written, by reason (this process).",
+    "shopsync_sync_duration_seconds":
+        "Duration of successful entity syncs, by entity and mode (full, incremental, …).",
 }
+HISTOGRAM_PARTS = ("_bucket", "_sum", "_count")
 
 
 class ProcessCounters:
@@ -56,9 +89,42 @@ class ProcessCounters:
             return [(name, dict(labels), v) for (name, labels), v in self._values.items()]
 
 
+def _histogram_base(name: str) -> str | None:
+    for part in HISTOGRAM_PARTS:
+        if name.endswith(part) and name.removesuffix(part) in HELP:
+            return name.removesuffix(part)
+    return None
+
+
+def _histogram_families(rows: list[tuple[str, dict[str, str], float]]) -> Iterator[Metric]:
+    grouped: dict[str, dict[tuple[tuple[str, str], ...], dict[str, Any]]] = {}
+    for name, labels, value in rows:
+        base = _histogram_base(name)
+        if base is None:
+            continue
+        series = {k: v for k, v in labels.items() if k != "le"}
+        entry = grouped.setdefault(base, {}).setdefault(
+            tuple(sorted(series.items())), {"buckets": {}, "sum": 0.0})
+        if name.endswith("_bucket"):
+            entry["buckets"][labels.get("le", "+Inf")] = value
+        elif name.endswith("_sum"):
+            entry["sum"] = value
+    for base in sorted(grouped):
+        keys = sorted({k for series in grouped[base] for k, _v in series})
+        family = HistogramMetricFamily(base, HELP[base], labels=keys)
+        for series, entry in sorted(grouped[base].items()):
+            labels = dict(series)
+            buckets = sorted(entry["buckets"].items(),
+                             key=lambda item: float("inf") if item[0] == "+Inf" else float(item[0]))
+            family.add_metric([labels.get(k, "") for k in keys], buckets, entry["sum"])
+        yield family
+
+
 def _counter_families(rows: list[tuple[str, dict[str, str], float]]) -> Iterator[Metric]:
     by_name: dict[str, list[tuple[dict[str, str], float]]] = {}
     for name, labels, value in rows:
+        if _histogram_base(name) is not None:
+            continue
         by_name.setdefault(name, []).append((labels, value))
     for name in sorted(by_name):
         samples = by_name[name]
@@ -109,20 +175,52 @@ def _gauges() -> Iterator[Metric]:
     yield runners
 
 
+def _per_store_gauges() -> Iterator[Metric]:
+    status = GaugeMetricFamily(
+        "shopsync_store_status",
+        "1 for the store's current status, 0 for the others (alert on status=\"error\").",
+        labels=["store", "status"])
+    domains: dict[int, str] = {}
+    for store_id, domain, current in Store.select(Store.id, Store.domain, Store.status).where(
+        ~Store.deleting
+    ).order_by(Store.domain).tuples():
+        domains[store_id] = domain
+        for candidate in Status:
+            status.add_metric([domain, candidate.value], 1 if current == candidate.value else 0)
+    yield status
+    synced = GaugeMetricFamily(
+        "shopsync_entity_last_success_timestamp_seconds",
+        "Unix time of the entity's last successful sync (absent before the first).",
+        labels=["store", "entity"])
+    rows = EntitySync.select(EntitySync.store, EntitySync.entity, EntitySync.last_synced_at).where(
+        EntitySync.last_synced_at.is_null(False)).tuples()
+    for store_id, entity, at in rows:
+        if store_id in domains:
+            synced.add_metric([domains[store_id], entity],
+                              at.replace(tzinfo=UTC).timestamp())
+    yield synced
+
+
 class ShopsyncCollector(Collector):
-    def __init__(self, process: ProcessCounters | None = None) -> None:
+    def __init__(self, process: ProcessCounters | None = None, *, per_store: bool = True) -> None:
         self.process = process
+        self.per_store = per_store
 
     def collect(self) -> Iterator[Metric]:
         rows = snapshot()
         if self.process is not None:
             rows.extend(self.process.items())
         yield from _counter_families(rows)
+        yield from _histogram_families(rows)
         yield from _gauges()
+        if self.per_store:
+            yield from _per_store_gauges()
 
 
-def render(process: ProcessCounters | None = None) -> bytes:
+def render(process: ProcessCounters | None = None, *, per_store: bool = True) -> bytes:
     """The whole exposition, as `GET /metrics` serves it (blocking database reads)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ShopsyncCollector(process))
+    registry.register(ShopsyncCollector(process, per_store=per_store))
+    for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        registry.register(standard)
     return generate_latest(registry)

@@ -214,6 +214,8 @@ def record_success(
             )
         record_event(store, "sync", message, data=data)
         metrics.incr("shopsync_syncs_total", entity=run.entity.value, outcome="synced")
+        metrics.observe("shopsync_sync_duration_seconds", elapsed, entity=run.entity.value,
+                        mode=run.mode)
         refresh_status(run.store_id)
     return {"entity": run.entity.value, **data}
 

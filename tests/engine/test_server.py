@@ -132,3 +132,51 @@ def test_serve_refuses_a_taken_port_before_touching_the_queue(runtime: Any) -> N
             serve(runtime, host="127.0.0.1", port=port, install_signal_handlers=False)
     assert not RunnerHeartbeat.select().exists()
     assert Job.get_by_id(job.id).state == "queued"
+
+
+def test_metrics_per_store_status_last_success_durations_and_process(
+    runtime: Any, served: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from engine.persistence.models import EntitySync
+    from engine.persistence.records import refresh_status
+    from engine.serve.metrics import render
+    from tests.engine.livedata_support import mark_synced
+
+    _app, url, client = served
+    healthy = store_row("healthy.myshopify.com")
+    broken = store_row("broken.myshopify.com", needs_reauth=True, reauth_reason="uninstalled")
+    refresh_status(broken.id)
+    at = datetime(2026, 11, 30, 12, 0, 0)
+    mark_synced(healthy, at)
+    metrics.observe("shopsync_sync_duration_seconds", 3.5, entity="orders", mode="full")
+    metrics.observe("shopsync_sync_duration_seconds", 700.0, entity="orders", mode="full")
+    found = samples(client.get(url + "/metrics").text)
+
+    def status(domain: str, value: str) -> float:
+        return found[("shopsync_store_status", (("status", value), ("store", domain)))]
+
+    assert status("healthy.myshopify.com", "connected") == 1
+    assert status("healthy.myshopify.com", "error") == 0
+    assert status("broken.myshopify.com", "reconnect_required") == 1
+    assert status("broken.myshopify.com", "connected") == 0
+    last = ("shopsync_entity_last_success_timestamp_seconds",
+            (("entity", "orders"), ("store", "healthy.myshopify.com")))
+    assert found[last] == at.replace(tzinfo=UTC).timestamp()
+    assert not any(name == last[0] and ("store", "broken.myshopify.com") in labels
+                   for name, labels in found)  # never synced: no series
+    bucket = "shopsync_sync_duration_seconds_bucket"
+    series = (("entity", "orders"), ("mode", "full"))
+    assert found[(bucket, (*series[:1], ("le", "5.0"), *series[1:]))] == 1
+    assert found[(bucket, (*series[:1], ("le", "1800.0"), *series[1:]))] == 2
+    assert found[(bucket, (*series[:1], ("le", "+Inf"), *series[1:]))] == 2
+    assert found[("shopsync_sync_duration_seconds_count", series)] == 2
+    assert found[("shopsync_sync_duration_seconds_sum", series)] == 703.5
+    assert found[("process_resident_memory_bytes", ())] > 0
+    assert found[("process_start_time_seconds", ())] > 0
+    assert EntitySync.select().count() > 0
+    without = samples(render(per_store=False).decode())
+    assert not any(name.startswith(("shopsync_store_status", "shopsync_entity_last"))
+                   for name, _labels in without)
+    assert ("shopsync_stores", (("status", "connected"),)) in without
