@@ -6,9 +6,9 @@ upsert; callers batch (per import chunk, per webhook) so this never sits on a pe
 
 from __future__ import annotations
 
-from engine.domain.coerce import take_malformed
 from peewee import EXCLUDED
 
+from engine.domain.coerce import take_malformed
 from engine.persistence.models import Metric
 
 
