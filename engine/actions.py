@@ -11,7 +11,8 @@ reason), InvalidInput (bad input, nothing written) and NotAllowed (wrong state f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from engine.config import SIMULATOR_APP_KEY
 from engine.domain.bulk import BulkListing, BulkOperationView, full_id, short_id
@@ -36,7 +37,13 @@ from engine.lifecycle.diagnosis import Finding, active_sync_entities, diagnose
 from engine.lifecycle.oauth_listener import stop_listener
 from engine.persistence.database import write_transaction
 from engine.persistence.models import EntitySync, Store, utcnow
-from engine.persistence.reads import StoreNotFound, categories_of, store_detail, store_summary
+from engine.persistence.reads import (
+    StoreNotFound,
+    categories_of,
+    find_store,
+    store_detail,
+    store_summary,
+)
 from engine.persistence.records import record_event, refresh_status
 from engine.persistence.runtime import Runtime
 from engine.registry import make_runner
@@ -80,6 +87,7 @@ __all__ = [
     "update_settings",
     "use_runtime",
     "wait_for_job",
+    "wait_for_oauth",
 ]
 
 _runtime: Runtime | None = None
@@ -106,10 +114,10 @@ def start_runner(kind: str = "embedded") -> Runner:
     return make_runner(_rt(), kind=kind).start_thread()
 
 
-def ensure_runner(kind: str) -> Runner | None:
+def ensure_runner(kind: str, *, unless: str | None = None) -> Runner | None:
     """Make sure some runner works the queue: returns the one started here, or None when one
-    (`serve`, a worker, a dashboard's embedded runner) already beats."""
-    return None if runner_alive(None) else start_runner(kind)
+    already beats (of kind `unless`; None: any kind, `serve`, a worker or a dashboard's)."""
+    return None if runner_alive(unless) else start_runner(kind)
 
 
 def _store(store_id: int) -> Store:
@@ -174,6 +182,38 @@ def begin_reconnect(store_id: int) -> OAuthStart:
 def oauth_status(state: str) -> str | None:
     """None while the merchant has not approved yet, "ok" when connected, else the error."""
     return _connect.oauth_status(state)
+
+
+OAUTH_TIMED_OUT = "Timed out waiting for the approval on Shopify"
+
+
+def wait_for_oauth(
+    start: OAuthStart,
+    *,
+    timeout: float | None = None,
+    interval: float = 0.5,
+    on_tick: Callable[[str | None], None] | None = None,
+) -> StoreSummary:
+    """Block until the merchant approved `start`: the store's summary. An approval that failed
+    (declined, expired, a bad callback) raises ActionError with the reason; so does `timeout`
+    (OAUTH_TIMED_OUT). A database that cannot be read is retried: `on_tick(problem)` is called
+    on every poll with the reason, or None while all is well; it may raise to stop waiting."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        problem: str | None = None
+        try:
+            state = oauth_status(start.state)
+            if state == "ok":
+                return store_summary(find_store(start.domain).id)
+        except Exception as error:  # locked or briefly unreadable: keep waiting, say why
+            state, problem = None, f"{type(error).__name__}: {error}"
+        if state is not None:
+            raise ActionError(state)
+        if on_tick is not None:
+            on_tick(problem)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise ActionError(OAUTH_TIMED_OUT)
+        time.sleep(interval)
 
 
 def complete_oauth(params: Mapping[str, str]) -> StoreSummary:

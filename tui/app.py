@@ -41,7 +41,7 @@ from engine.domain.views import StoreSummary
 from engine.persistence.runtime import Runtime, open_runtime
 from tui.clock import Clock, utc_now
 from tui.commands import StoreActionCommands, StoreCommands, ThemeCommands
-from tui.messages import DataChanged, RunnerChecked
+from tui.messages import DataChanged
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen, binding_sections
 from tui.store_actions import StoreActions
@@ -148,36 +148,43 @@ class ShopsyncApp(StoreActions, App[None]):
             self.runtime.close()
 
     def _start_runner(self) -> None:
-        wanted = self.embedded_runner
-        serve = False
-        if wanted == "auto":
+        """Run the jobs here unless `shopsync serve` does (`embedded_runner="auto"`)."""
+        if self.embedded_runner is True:
+            self.runner = actions.start_runner("embedded")
+        elif self.embedded_runner == "auto":
             try:
-                serve = actions.runner_alive("serve")
+                self.runner = actions.ensure_runner("embedded", unless="serve")
             except Exception as error:  # an unreadable database shows as stale on the dashboard
                 log.warning("cannot check for a serve runner: %s", error)
-            wanted = not serve
-        if wanted:
-            self.runner = actions.start_runner("embedded")
-            self.runner_mode = "embedded runner"
-        elif serve:
-            self.runner_mode = "serve runner"
+                self.runner = actions.start_runner("embedded")
+        else:
+            return
+        self.runner_mode = "embedded runner" if self.runner is not None else "serve runner"
 
     def _check_runner(self) -> None:
         self._runner_worker()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runner-check")
     def _runner_worker(self) -> None:
-        with self.runtime.db.connection_context():
-            alive = actions.runner_alive("serve")
-        self.post_message(RunnerChecked(alive))
-
-    def on_runner_checked(self, message: RunnerChecked) -> None:
         """`serve` went away (or our runner died): run the jobs here, and say so."""
+        started = None
+        if self.runner is None or self.runner.stopped.is_set():
+            with self.runtime.db.connection_context():
+                started = actions.ensure_runner("embedded", unless="serve")
+        try:
+            self.call_from_thread(self._runner_checked, started)
+        except RuntimeError:  # the app closed meanwhile: leave no runner behind
+            if started is not None:
+                started.stop(timeout=5)
+
+    def _runner_checked(self, started: actions.Runner | None) -> None:
+        if started is not None:
+            if self._closing:
+                started.stop(timeout=5)
+                return
+            self.runner = started
         ours = self.runner is not None and not self.runner.stopped.is_set()
-        if not message.serve_alive and not ours:
-            self.runner = actions.start_runner("embedded")
-            ours = True
-        mode = "embedded runner" if ours else "serve runner" if message.serve_alive else ""
+        mode = "embedded runner" if ours else "serve runner"
         if mode != self.runner_mode:
             self.runner_mode = mode
             self.dashboard.show_runner(mode)

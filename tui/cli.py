@@ -465,28 +465,14 @@ def _wait_all(views, timeout: float) -> int:  # type: ignore[no-untyped-def]
 
 
 def _finish_oauth(runtime, start, approve: bool, timeout: float):  # type: ignore[no-untyped-def]
-    import time
-
     from engine import actions
-    from engine.actions import ensure_listener
-    from engine.domain.errors import ActionError
 
     if approve:
         return actions.simulate_approval(start)
-    ensure_listener()
+    actions.ensure_listener()
     click.echo("Open this URL to approve the app on Shopify:", err=True)
     click.echo(start.url)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = actions.oauth_status(start.state)
-        if status == "ok":
-            from engine.persistence.reads import find_store, store_summary
-
-            return store_summary(find_store(start.domain).id)
-        if status is not None:
-            raise ActionError(status)
-        time.sleep(0.5)
-    raise ActionError("Timed out waiting for the approval on Shopify")
+    return actions.wait_for_oauth(start, timeout=timeout)
 
 
 def _print_outcome(store_id: int) -> None:

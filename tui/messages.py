@@ -36,11 +36,3 @@ class StoreChosen(Message):
     def __init__(self, store_id: int) -> None:
         super().__init__()
         self.store_id = store_id
-
-
-class RunnerChecked(Message):
-    """A periodic look at the job runners: is a `shopsync serve` runner alive?"""
-
-    def __init__(self, serve_alive: bool) -> None:
-        super().__init__()
-        self.serve_alive = serve_alive

@@ -142,8 +142,6 @@ class TestRunnerAndMouse:
         assert seen["mouse"] is True
 
     async def test_a_serve_runner_that_goes_away_is_taken_over(self, make_app, fleet) -> None:
-        from tui.messages import RunnerChecked
-
         beat = RunnerHeartbeat.create(owner="serve:gone", kind="serve", pid=1, host="test")
         app = make_app(embedded_runner="auto")
         async with app.run_test(size=(120, 40)) as pilot:
@@ -154,7 +152,7 @@ class TestRunnerAndMouse:
             await settle(pilot)
             assert app.runner is not None and not app.runner.stopped.is_set()
             assert "embedded runner" in app.screen.query_one(FleetHeader).render().plain
-            app.post_message(RunnerChecked(serve_alive=False))  # ours is alive: no second one
-            await pilot.pause()
+            app._check_runner()  # ours is alive: no second one
+            await settle(pilot)
             runners = [t for t in threading.enumerate() if t.name == "shopsync-runner"]
             assert len(runners) == 1

@@ -1,8 +1,9 @@
 """The OAuth approval panel of the Connect drawer: the authorize URL and the wait for it.
 
 `wait(start)` shows the authorize URL as plain, selectable text, opens it in a browser only
-when a display is available, and polls engine.actions.oauth_status(state) in a worker until
-the callback arrives (`Approved(store_id)`) or fails (`Failed(reason)`, shown in the panel).
+when a display is available, and waits in a worker (engine.actions.wait_for_oauth, as the CLI
+does) until the callback arrives (`Approved(store_id)`) or fails (`Failed(reason)`, shown in
+the panel).
 With `simulator=True` an "Approve in simulator" button plays the merchant clicking
 "Install app" (engine.actions.simulate_approval). "Start again" posts `Restart`.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import webbrowser
 from typing import Any
 
@@ -25,11 +25,14 @@ from textual.worker import get_current_worker
 
 from engine import actions
 from engine.actions import OAuthStart
-from engine.persistence.reads import find_store
 from tui.safe_text import content, safe
 
 POLL_SECONDS = 0.5
 WAITING = "Waiting for the approval on Shopify…"
+
+
+class _Stopped(Exception):
+    """The wait was cancelled (the drawer closed, or the operator started again)."""
 
 
 def display_available() -> bool:
@@ -116,21 +119,25 @@ class OAuthWait(Vertical):
     def _poll(self, start: OAuthStart) -> None:
         app: Any = self.app
         worker = get_current_worker()
-        while not worker.is_cancelled and not self.finished:
-            try:
-                with app.runtime.db.connection_context():
-                    state = actions.oauth_status(start.state)
-                    store_id = find_store(start.domain).id if state == "ok" else None
-            except Exception as error:  # keep waiting through a locked database
-                state, store_id = None, None
-                app.call_from_thread(self.status, safe(error), error=True)
-            if state == "ok" and store_id is not None:
-                app.call_from_thread(self._done, store_id)
-                return
-            if state is not None and state != "ok":
-                app.call_from_thread(self._failed, safe(state))
-                return
-            time.sleep(POLL_SECONDS)
+        shown: list[str | None] = [None]  # the database problem on screen, if any
+
+        def tick(problem: str | None) -> None:
+            if worker.is_cancelled or self.finished:
+                raise _Stopped()
+            if problem != shown[0]:  # keep waiting through a locked database, and say so
+                shown[0] = problem
+                app.call_from_thread(self.status, safe(problem or WAITING),
+                                     error=problem is not None)
+
+        try:
+            with app.runtime.db.connection_context():
+                summary = actions.wait_for_oauth(start, interval=POLL_SECONDS, on_tick=tick)
+        except _Stopped:
+            return
+        except Exception as error:  # ActionError: declined, expired, a bad callback
+            app.call_from_thread(self._failed, safe(error))
+            return
+        app.call_from_thread(self._done, summary.id)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="oauth-approve")
     def _approve(self, start: OAuthStart) -> None:
