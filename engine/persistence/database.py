@@ -17,7 +17,8 @@ from urllib.parse import urlparse
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
 from engine.domain.errors import DatabaseError
-from engine.persistence.models import ALL_MODELS, SchemaMeta, database
+from engine.persistence.models import ALL_MODELS, SchemaMeta, StoreChange, database
+from engine.persistence.revisions import install_change_triggers
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -43,7 +44,13 @@ def _migration_2(db: Database) -> None:
                    "ON webhook_receipt (body_digest)")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2]
+def _migration_3(db: Database) -> None:
+    """The store change log and its triggers (the fleet's "changed since" read)."""
+    db.create_tables([StoreChange], safe=True)
+    install_change_triggers(db)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -366,11 +366,23 @@ class Metric(BaseModel):
         indexes = ((("name", "labels"), True),)
 
 
+class StoreChange(BaseModel):
+    """The store change log: one row per write to a store, its entity rows or its jobs.
+
+    Written only by database triggers (engine.persistence.revisions); read by
+    engine.persistence.fleet. `xid` is the writing transaction on PostgreSQL (0 on SQLite).
+    """
+
+    store_id = IntegerField()  # not a FK: a deleted store's last change is logged too
+    xid = BigIntegerField(default=0)
+    at = DateTimeField(default=utcnow, index=True)
+
+
 RECORD_MODELS = (
     Customer, Order, OrderLineItem, Product, ProductVariant, Collection, CollectionMembership,
 )
 
 ALL_MODELS = (
     SchemaMeta, Store, EntitySync, *RECORD_MODELS, Job, Event, WebhookReceipt, OAuthState,
-    RunnerHeartbeat, Metric,
+    RunnerHeartbeat, Metric, StoreChange,
 )

@@ -6,18 +6,17 @@ rule needs). The shared writers (status refresh, activity log) live in engine.pe
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from peewee import fn
 
 from engine.domain.domains import DomainError, normalize_domain
-from engine.domain.jobs import ACTIVE, JobKind
+from engine.domain.jobs import ACTIVE
 from engine.domain.status import (
     ENTITY_CATEGORY,
     ENTITY_ORDER,
     Category,
-    Check,
     Entity,
     EntityState,
     Status,
@@ -26,13 +25,16 @@ from engine.domain.status import (
     required_scopes,
 )
 from engine.domain.views import (
-    EntityRow,
     EventRow,
     FleetSummary,
-    ReadinessItem,
     StoreDetail,
     StoreSummary,
 )
+from engine.persistence.fleet import FleetChanges as FleetChanges  # re-exported for the UI
+from engine.persistence.fleet import change_cursor as change_cursor
+from engine.persistence.fleet import change_fingerprint, read_summaries
+from engine.persistence.fleet import changes_since as changes_since
+from engine.persistence.fleet import summarise as summarise
 from engine.persistence.models import (
     RECORD_MODELS,
     EntitySync,
@@ -138,106 +140,21 @@ def find_store(text: str) -> Store:
     return store
 
 
-def _readiness(store: Store, stored: dict | None) -> tuple[ReadinessItem, ...]:
-    stored = stored or {}
-    items = []
-    for check in Check:
-        entry = stored.get(check.value) or {}
-        ok, detail = entry.get("ok"), entry.get("detail")
-        if check is Check.INITIAL_SYNC_COMPLETE and store.initial_sync_completed_at is not None:
-            ok, detail = True, None  # history is the truth here, even between health checks
-        items.append(ReadinessItem(check, ok, detail))
-    return tuple(items)
-
-
-# The columns a summary needs: reading just these as tuples keeps a 10,000-store fleet cheap.
-_STORE_COLUMNS = (
-    Store.id, Store.domain, Store.name, Store.status, Store.status_detail, Store.readiness,
-    Store.last_checked_at, Store.initial_sync_completed_at, Store.paused, Store.deleting,
-    Store.cat_customers, Store.cat_email_consent, Store.cat_sms_consent, Store.cat_orders,
-    Store.cat_catalogue,
-)
-_SYNC_COLUMNS = (
-    EntitySync.store, EntitySync.entity, EntitySync.state, EntitySync.records, EntitySync.done,
-    EntitySync.total, EntitySync.last_synced_at, EntitySync.error, EntitySync.progress_at,
-    EntitySync.started_at,
-)
-
-
-def _summaries(stores: list, only: list[int] | None = None) -> list[StoreSummary]:
-    """Summaries of `stores` (rows of _STORE_COLUMNS); `only` limits the entity-row read."""
-    if not stores:
-        return []
-    syncs: dict[int, dict[str, object]] = defaultdict(dict)
-    query = EntitySync.select(*_SYNC_COLUMNS)
-    chunks = [None] if only is None else [only[i : i + 500] for i in range(0, len(only), 500)]
-    for chunk in chunks:
-        part = query if chunk is None else query.where(EntitySync.store.in_(chunk))
-        for sync in part.namedtuples():
-            syncs[sync.store][sync.entity] = sync
-    jobs: dict[int, set[JobKind]] = defaultdict(set)
-    for store_id, kind in Job.select(Job.store_id, Job.kind).where(
-        Job.state.in_(ACTIVE)
-    ).tuples():
-        if store_id is not None:
-            jobs[store_id].add(kind)
-    result = []
-    for store in stores:
-        rows = []
-        by_entity = syncs.get(store.id, {})
-        for entity in ENTITY_ORDER:
-            sync = by_entity.get(entity.value)
-            rows.append(
-                EntityRow(
-                    entity=entity,
-                    state=entity_state(store, sync),
-                    records=sync.records if sync else 0,
-                    done=sync.done if sync else 0,
-                    total=sync.total if sync else None,
-                    last_synced_at=sync.last_synced_at if sync else None,
-                    error=sync.error if sync else None,
-                    progress_at=sync.progress_at if sync else None,
-                    started_at=sync.started_at if sync else None,
-                )
-            )
-        synced_times = [r.last_synced_at for r in rows if r.last_synced_at]
-        readiness = store.readiness
-        if isinstance(readiness, str):  # tuples skip the field's decoding
-            readiness = Store.readiness.python_value(readiness)
-        result.append(
-            StoreSummary(
-                id=store.id,
-                domain=store.domain,
-                name=store.name or store.domain,
-                status=Status(store.status),
-                status_detail=store.status_detail,
-                entities=tuple(rows),
-                readiness=_readiness(store, readiness),
-                last_checked_at=store.last_checked_at,
-                last_synced_at=max(synced_times) if synced_times else None,
-                records_total=sum(r.records for r in rows),
-                paused=store.paused,
-                deleting=store.deleting,
-                checking=JobKind.HEALTH in jobs.get(store.id, ()),
-                busy=bool(jobs.get(store.id)),
-            )
-        )
-    return result
-
-
 def list_stores() -> list[StoreSummary]:
-    """Every store, by name then domain."""
-    stores = list(
-        Store.select(*_STORE_COLUMNS).order_by(fn.LOWER(Store.name), Store.domain).namedtuples()
-    )
-    return _summaries(stores)
+    """Every store, by name then domain (two queries, see engine.persistence.fleet)."""
+    return read_summaries()
+
+
+def store_summaries(store_ids: Sequence[int]) -> list[StoreSummary]:
+    """The summaries of the stores in `store_ids` that still exist, by name then domain."""
+    return read_summaries(store_ids) if store_ids else []
 
 
 def store_summary(store_id: int) -> StoreSummary:
-    store = Store.get_or_none(Store.id == store_id)
-    if store is None:
+    found = read_summaries([store_id])
+    if not found:
         raise StoreNotFound(f"No store with id {store_id}")
-    return _summaries([store], only=[store.id])[0]
+    return found[0]
 
 
 def record_counts(store_id: int) -> dict[str, int]:
@@ -252,7 +169,7 @@ def store_detail(store_id: int) -> StoreDetail:
     store = Store.get_or_none(Store.id == store_id)
     if store is None:
         raise StoreNotFound(f"No store with id {store_id}")
-    summary = _summaries([store], only=[store.id])[0]
+    summary = store_summary(store.id)
     categories = categories_of(store)
     failures = [r for r in summary.entities if r.state is EntityState.FAILED and r.error]
     latest_failure = (
@@ -289,16 +206,13 @@ def fleet_summary() -> FleetSummary:
 
 
 def data_version() -> tuple:
-    """A cheap fingerprint of everything the dashboard shows; unchanged → skip the refresh."""
-    row = (
-        Store.select(fn.COUNT(Store.id), fn.MAX(Store.updated_at)).tuples().first()
-    )
-    sync = EntitySync.select(fn.MAX(EntitySync.updated_at)).scalar()
-    job = Job.select(fn.MAX(Job.id), fn.COUNT(Job.id)).where(
-        Job.state.in_(ACTIVE)
-    ).tuples().first()
+    """A cheap fingerprint of what the screens show; unchanged → skip the refresh.
+
+    The store change log covers stores, entity rows and jobs (fleet.py); the activity log's
+    newest id covers events. Both are index lookups, whatever the fleet's size.
+    """
     event = Event.select(fn.MAX(Event.id)).scalar()
-    return (row, sync, job, event)
+    return (change_fingerprint(), event)
 
 
 def now() -> datetime:
