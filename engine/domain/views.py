@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from engine.domain.jobs import JobKind, JobState
 from engine.domain.status import Category, Check, Entity, EntityState, Status
@@ -17,8 +18,9 @@ def iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
-@dataclass(frozen=True, slots=True)
-class EntityRow:
+# The three values a fleet read makes tens of thousands of are NamedTuples: as immutable as the
+# frozen dataclasses below, and several times cheaper to build.
+class EntityRow(NamedTuple):
     entity: Entity
     state: EntityState
     records: int
@@ -38,8 +40,7 @@ class EntityRow:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class ReadinessItem:
+class ReadinessItem(NamedTuple):
     check: Check
     ok: bool | None  # None: never checked
     detail: str | None = None
@@ -49,8 +50,7 @@ class ReadinessItem:
         return self.check.label
 
 
-@dataclass(frozen=True, slots=True)
-class StoreSummary:
+class StoreSummary(NamedTuple):
     """What a card or a table row shows."""
 
     id: int

@@ -32,6 +32,7 @@ from peewee import fn
 
 from engine.domain.jobs import ACTIVE, JobKind, JobState
 from engine.persistence.database import write_transaction
+from engine.persistence.fleet import prune_changes
 from engine.persistence.models import Job, RunnerHeartbeat, utcnow
 from engine.persistence.runtime import Runtime
 from engine.retry import Backoff, retrying_blocking
@@ -39,6 +40,7 @@ from engine.retry import Backoff, retrying_blocking
 log = logging.getLogger("shopsync.jobs")
 
 Handler = Callable[[Any], Awaitable[dict | None]]
+PRUNE_EVERY = 3600.0  # seconds between prunes of the store change log
 
 # A job's outcome is retried through a locked database (~8 s in all) rather than lost.
 FINISH_RETRIES = Backoff(8, first=0.25, cap=2.0)
@@ -146,6 +148,7 @@ class Runner:
         self._beat(initial=True)
         last_beat = 0.0
         loop = asyncio.get_running_loop()
+        last_prune = loop.time()
         try:
             while not self.stopping.is_set():
                 try:
@@ -153,6 +156,9 @@ class Runner:
                         await asyncio.to_thread(self._beat)
                         await asyncio.to_thread(self._extend_leases)
                         last_beat = loop.time()
+                    if loop.time() - last_prune > PRUNE_EVERY:
+                        await asyncio.to_thread(prune_changes)
+                        last_prune = loop.time()
                     await self._claim_and_start()
                 except PeeweeError as error:
                     # A locked or briefly unreachable database must not end the runner:

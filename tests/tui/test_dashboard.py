@@ -268,6 +268,39 @@ class TestLiveUpdates:
                     break
             assert "Renamed While Menu Open" in names(app.screen_stack[0].all_stores)
 
+    async def test_a_poll_reads_only_the_stores_that_changed(
+        self, make_app, fleet, monkeypatch
+    ) -> None:
+        """An idle poll reads nothing but the change log; after one store changed, a poll
+        reads that one store, not the fleet."""
+        import tui.screens.dashboard as dashboard
+
+        app = make_app(poll=True, poll_interval=0.05)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            full_reads: list[int] = []
+            partial_reads: list[list[int]] = []
+            real_list, real_some = dashboard.list_stores, dashboard.store_summaries
+            monkeypatch.setattr(dashboard, "list_stores",
+                                lambda: full_reads.append(1) or real_list())
+            monkeypatch.setattr(dashboard, "store_summaries",
+                                lambda ids: partial_reads.append(list(ids)) or real_some(ids))
+            screen = app.dashboard
+            polls = screen._live_started
+            while screen._live_started < polls + 5:  # idle polls
+                await pilot.pause(0.02)
+            assert full_reads == [] and partial_reads == []
+            target = fleet["new"]
+            Store.update(name="Only This One").where(Store.id == target.id).execute()
+            for _ in range(100):
+                await pilot.pause(0.02)
+                if "Only This One" in names(screen.all_stores):
+                    break
+            assert "Only This One" in names(screen.all_stores)
+            assert full_reads == [] and partial_reads == [[target.id]]
+            assert len(screen.all_stores) == len(fleet)
+            assert app.screen.query_one(FleetHeader).summary.total == len(fleet)
+
     async def test_an_unreadable_database_marks_the_header_stale(
         self, make_app, fleet, monkeypatch
     ) -> None:

@@ -1,10 +1,13 @@
 """The dashboard: fleet header, store cards (or the table view), filter, live updates.
 
-Live updates come from the polling every screen uses (tui/screens/live.py): `load()` reads
-`list_stores()` and `fleet_summary()` only when the database changed. The views update in
-place (the cursor stays on its store, the scroll does not move); polling pauses while another
-screen (a modal, the store screen) is on top, and the header shows a stale marker when the
-database cannot be read.
+Live updates come from the polling every screen uses (tui/screens/live.py), made incremental:
+a poll asks the engine which stores changed since the change cursor of the data on screen
+(`changes_since`; an idle poll reads only the store change log) and re-reads just those; the
+first read, a forced one, or a cursor the log no longer covers reads the whole fleet
+(`list_stores`, two queries), and the very first one shows a screenful before the rest arrives
+(at 10,000 stores the whole read takes a while). The views update in place (the cursor stays
+on its store, the scroll does not move); polling pauses while another screen (a modal, the
+store screen) is on top, and the header shows a stale marker when the database cannot be read.
 
 Store keys act on the store under the cursor and are dimmed in the footer when they cannot run
 for it (`check_action` returns None); they all go through `app.request_action`
@@ -25,10 +28,19 @@ from textual.widgets import Static
 
 from engine.domain.status import Status
 from engine.domain.views import FleetSummary, StoreSummary
-from engine.persistence.reads import fleet_summary, list_stores
+from engine.persistence.reads import (
+    change_cursor,
+    changes_since,
+    first_summaries,
+    fleet_summary,
+    list_stores,
+    merge_changes,
+    store_summaries,
+    summarise,
+)
 from tui.messages import StoreChosen
 from tui.screens.card_menu import CardMenu
-from tui.screens.live import Live
+from tui.screens.live import UNCHANGED, Live
 from tui.widgets.card_grid import CardGrid
 from tui.widgets.filter_bar import FilterBar, matches
 from tui.widgets.fleet_header import FleetHeader
@@ -40,6 +52,12 @@ EMPTY_FLEET = "No stores yet.\n\nPress n to connect a Shopify store."
 NO_MATCH = "No store matches the filter.\n\nPress escape to clear it."
 
 View = Literal["cards", "table"]
+
+
+# What a fleet read gives the screen: the stores, the header's counts, and the change cursor
+# they were read at (None for the first screenful, which is followed by a full read).
+FleetRead = tuple[list[StoreSummary], FleetSummary, int | None]
+FIRST_PAGE = 120  # stores shown before the first full read: more than any screen holds
 
 
 class DashboardScreen(Live, Screen[None]):
@@ -74,6 +92,8 @@ class DashboardScreen(Live, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.all_stores: list[StoreSummary] = []
+        # The stores on screen and the change cursor they were read at, replaced together.
+        self._fleet: tuple[list[StoreSummary], int | None] = ([], None)
         self.filter_text = ""
         self.status_filter: Status | None = None
 
@@ -101,11 +121,34 @@ class DashboardScreen(Live, Screen[None]):
 
     # -- live data ----------------------------------------------------------------------------
 
-    def load(self) -> tuple[list[StoreSummary], FleetSummary]:
-        return list_stores(), fleet_summary()
+    def load(self) -> FleetRead:
+        cursor = change_cursor()  # before the read: what changes during it is read again
+        stores = list_stores()
+        return stores, summarise(stores), cursor
 
-    def show(self, data: tuple[list[StoreSummary], FleetSummary]) -> None:
-        self.all_stores, summary = data
+    def read_changes(self, force: bool, seq: int) -> FleetRead | object:
+        shown, cursor = self._fleet  # one read: the stores on screen and their cursor agree
+        if cursor is None and not self.live_loaded:
+            # The first read: a screenful and the fleet's counts at once, then everything.
+            page = first_summaries(FIRST_PAGE)
+            if page:
+                self.post_message(Live.Loaded((page, fleet_summary(), None), seq=seq))
+            return self.load()
+        if force or cursor is None:
+            return self.load()
+        changes = changes_since(cursor)
+        if changes.everything:
+            return self.load()
+        if not changes.store_ids:
+            return UNCHANGED
+        fresh = store_summaries(sorted(changes.store_ids))
+        stores = merge_changes(shown, changes.store_ids, fresh)
+        return stores, summarise(stores), changes.cursor
+
+    def show(self, data: FleetRead) -> None:
+        stores, summary, cursor = data
+        self.all_stores = stores
+        self._fleet = (stores, cursor)
         self.query_one(FleetHeader).summary = summary
         self._show()
 

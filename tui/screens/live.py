@@ -30,6 +30,7 @@ from tui.clock import utc_now
 from tui.messages import DataChanged
 from tui.safe_text import content
 
+UNCHANGED = object()  # what `read_changes` returns when there is nothing new to show
 READ_BACKOFF = 3.0  # the next poll waits at least this many times the last full read
 TIMES_EVERY = 15  # unchanged polls between re-renders of relative times ("3 min ago")
 
@@ -62,6 +63,7 @@ class Live:
     """Why the data on screen may be out of date (the database cannot be read), or None."""
 
     _live_version: object = None
+    _live_pending_version: object = None  # the version of the read in flight
     _live_timer: Timer | None = None
     _live_ticks: int = 0
     _live_started: int = 0  # polls started
@@ -120,24 +122,34 @@ class Live:
         self._live_started += 1
         self._live_poll(False, self._live_started)
 
+    def read_changes(self, force: bool, seq: int) -> Any:
+        """What a poll reads (in the worker thread): `load()` when the database changed since
+        the last read (or `force`), else UNCHANGED. A screen that can read just what changed
+        overrides this (the dashboard does); `seq` is the poll's, for early partial results."""
+        version = data_version()
+        if version == self._live_version and not force:
+            return UNCHANGED
+        data = self.load()
+        self._live_pending_version = version
+        return data
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="screen-poll")
     def _live_poll(self, force: bool, seq: int) -> None:
         screen: Any = self
         try:
             with screen.app.runtime.db.connection_context():
-                version = data_version()
-                if version == self._live_version and not force:
+                started = time.monotonic()
+                data = self.read_changes(force, seq)
+                if data is UNCHANGED:
                     screen.post_message(self.Loaded(None, fresh=False, seq=seq))
                     return
-                started = time.monotonic()
-                data = self.load()
                 self._live_read_seconds = time.monotonic() - started
         except Exception as error:  # the database is locked, gone or corrupt
             screen.post_message(self.Stale(f"{type(error).__name__}: {error}"))
             return
         if get_current_worker().is_cancelled:  # a newer read (forced refresh) replaced this one
             return
-        self._live_version = version
+        self._live_version = self._live_pending_version
         screen.post_message(self.Loaded(data, seq=seq))
 
     def on_live_loaded(self, message: Live.Loaded) -> None:

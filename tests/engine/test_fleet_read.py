@@ -1,0 +1,158 @@
+"""The fleet read (two queries, tuples) and the store change log behind "changed since".
+
+The old per-model read is the oracle for the new one: the same fixture fleet must give the
+same summaries. The change log is exercised through every kind of writer: model updates,
+raw SQL, cascaded deletes, job state changes (and not job heartbeats).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from engine.domain.status import Category, Entity, EntityState, Status
+from engine.persistence import fleet, reads
+from engine.persistence.models import (
+    EntitySync,
+    Job,
+    SchemaMeta,
+    Store,
+    StoreChange,
+    database,
+    utcnow,
+)
+
+
+@pytest.fixture
+def sql_log(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the bound database runs while the test watches."""
+    statements: list[str] = []
+    real = database.obj.execute_sql
+
+    def watched(sql: str, params=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return real(sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(database.obj, "execute_sql", watched)
+    return statements
+
+
+@pytest.fixture
+def small_fleet(offline_runtime):  # type: ignore[no-untyped-def]
+    from tests.tui.factories import demo_fleet
+
+    return demo_fleet()
+
+
+def test_the_tuple_read_gives_what_the_model_read_gives(small_fleet) -> None:
+    from tests.tui.factories import make_store
+
+    make_store("nameless.myshopify.com", "", categories={Category.ORDERS: False})
+    stores = reads.list_stores()
+    assert len(stores) == Store.select().count()
+    for summary in stores:
+        store = Store.get_by_id(summary.id)
+        syncs = {s.entity: s for s in EntitySync.select().where(EntitySync.store == store.id)}
+        assert summary.name == (store.name or store.domain)
+        assert summary.status is Status(store.status)
+        for row in summary.entities:
+            sync = syncs.get(row.entity.value)
+            assert row.state is reads.entity_state(store, sync)
+            assert row.records == (sync.records if sync else 0)
+            assert row.last_synced_at == (sync.last_synced_at if sync else None)
+            assert row.error == (sync.error if sync else None)
+        active = set(Job.select(Job.kind).where(
+            (Job.store_id == store.id) & Job.state.in_(("queued", "running"))).tuples())
+        assert summary.busy == bool(active)
+        assert summary.checking == (("health",) in active)
+    nameless = next(s for s in stores if s.domain == "nameless.myshopify.com")
+    assert nameless.name == "nameless.myshopify.com"
+    assert nameless.entity(Entity.ORDERS).state is EntityState.OFF
+    assert [s.name.lower() for s in stores] == sorted(s.name.lower() for s in stores)
+    assert reads.summarise(stores) == reads.fleet_summary()
+
+
+def test_ten_thousand_summaries_take_two_queries(offline_runtime, sql_log) -> None:
+    from tests.tui.factories import bulk_fleet
+
+    bulk_fleet(10_000)
+    sql_log.clear()
+    stores = reads.list_stores()
+    assert len(stores) == 10_000
+    assert len(sql_log) == 2, sql_log
+    assert reads.store_summaries([stores[5].id]) == [stores[5]]
+
+
+def test_an_idle_poll_reads_only_the_log(small_fleet, sql_log) -> None:
+    cursor = reads.change_cursor()
+    sql_log.clear()
+    changes = reads.changes_since(cursor)
+    assert changes.store_ids == frozenset() and not changes.everything
+    assert all("store_change" in sql or "schema_meta" in sql for sql in sql_log), sql_log
+    assert not any(" store " in sql or "entity_sync" in sql for sql in sql_log)
+
+
+def test_every_writer_advances_the_log(small_fleet) -> None:
+    first, second = small_fleet["healthy"], small_fleet["new"]
+
+    def changed_by(write) -> frozenset[int]:  # type: ignore[no-untyped-def]
+        cursor = reads.change_cursor()
+        write()
+        changes = reads.changes_since(cursor)
+        assert not changes.everything
+        assert changes.cursor > cursor or not changes.store_ids
+        return changes.store_ids
+
+    assert changed_by(lambda: Store.update(name="X").where(Store.id == first.id).execute()) \
+        == {first.id}
+    assert changed_by(lambda: EntitySync.update(done=5).where(
+        EntitySync.store == second.id).execute()) == {second.id}
+    assert changed_by(lambda: database.execute_sql(
+        "UPDATE entity_sync SET records = records + 1 WHERE store_id = ?", (first.id,))) \
+        == {first.id}
+    job = Job.create(kind="health", store_id=second.id, store_domain=second.domain)
+    assert changed_by(lambda: Job.update(state="running").where(Job.id == job.id).execute()) \
+        == {second.id}
+    # A heartbeat changes nothing any fleet view shows: no log row, no re-read.
+    assert changed_by(lambda: Job.update(heartbeat_at=Job.created_at).where(
+        Job.id == job.id).execute()) == frozenset()
+    assert changed_by(lambda: Job.delete().where(Job.id == job.id).execute()) == {second.id}
+    assert changed_by(lambda: Store.delete().where(Store.id == first.id).execute()) \
+        == {first.id}
+    assert reads.store_summaries([first.id]) == []  # a reader learns it is gone
+
+
+def test_merge_replaces_changed_stores_drops_deleted_ones_and_adds_new_ones(small_fleet) -> None:
+    from tests.tui.factories import make_store
+
+    shown = reads.list_stores()
+    cursor = reads.change_cursor()
+    renamed, gone = small_fleet["healthy"], small_fleet["new"]
+    Store.update(name="Zzz Last").where(Store.id == renamed.id).execute()
+    Store.delete().where(Store.id == gone.id).execute()
+    added = make_store("aaa-first.myshopify.com", "Aaa First")
+    changes = reads.changes_since(cursor)
+    assert changes.store_ids == {renamed.id, gone.id, added.id}
+    merged = reads.merge_changes(shown, changes.store_ids,
+                                 reads.store_summaries(sorted(changes.store_ids)))
+    assert merged == reads.list_stores()
+    names = [store.name for store in merged]
+    assert "Aaa First" in names and gone.id not in {store.id for store in merged}
+    assert reads.changes_since(changes.cursor).store_ids == frozenset()
+
+
+def test_a_cursor_older_than_the_pruned_log_asks_for_everything(small_fleet) -> None:
+    cursor = reads.change_cursor()
+    Store.update(name="Later").where(Store.id == small_fleet["healthy"].id).execute()
+    Store.update(name="Later too").where(Store.id == small_fleet["new"].id).execute()
+    StoreChange.update(at=utcnow() - timedelta(hours=2)).execute()
+    assert fleet.prune_changes() > 0
+    assert StoreChange.select().count() == 1  # the newest row stays
+    assert SchemaMeta.get_by_id(fleet.PRUNED_KEY)
+    assert reads.changes_since(cursor).everything
+    fresh = reads.change_cursor()
+    assert not reads.changes_since(fresh).everything
+    # The log's ids keep rising after a prune (SQLite would reuse the ids of deleted rows).
+    Store.update(name="Again").where(Store.id == small_fleet["healthy"].id).execute()
+    assert reads.changes_since(fresh).store_ids == {small_fleet["healthy"].id}
