@@ -139,6 +139,16 @@ def read_summaries(ids: Sequence[int] | None = None) -> list[StoreSummary]:
         return _read_summaries(ids)
 
 
+def first_summaries(limit: int) -> list[StoreSummary]:
+    """The first `limit` stores in the fleet's order: a screenful to show while the rest is
+    read. (SQL's LOWER folds ASCII only, so a non-ASCII name may sit elsewhere in the full
+    read, which is sorted by Python's rules.)"""
+    ids = [row[0] for row in _rows(
+        "SELECT id FROM store ORDER BY LOWER(COALESCE(NULLIF(name, ''), domain)), domain "
+        f"LIMIT {int(limit)}")]
+    return read_summaries(ids) if ids else []
+
+
 def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
     if ids is None:
         stores = _rows(_STORE_SQL)

@@ -24,7 +24,7 @@ from graphql import (
 from graphql.validation import NoDeprecatedCustomRule
 
 from engine.shopify.documents import ENTITIES, all_documents, bulk_query
-from tests.conftest import ADMIN_SCHEMA
+from tests.conftest import ADMIN_SCHEMA, missing_prerequisite
 
 # Customer.smsMarketingConsent is deprecated in favour of defaultPhoneNumber.marketing*, and these
 # three fields are in turn deprecated in favour of `smsMarketingConsent.*` — the field deprecated
@@ -41,7 +41,7 @@ DOCUMENTS = all_documents()
 @pytest.fixture(scope="module")
 def schema() -> GraphQLSchema:
     if not ADMIN_SCHEMA.exists():
-        pytest.skip(
+        missing_prerequisite(
             f"the real Admin schema is not at {ADMIN_SCHEMA} "
             "(it is read from ../shared/reference/admin-schema and never copied here)"
         )

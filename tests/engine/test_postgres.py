@@ -25,6 +25,7 @@ from engine.jobs.queue import wait_for_job
 from engine.persistence.models import Customer, Order, OrderLineItem, Store
 from engine.persistence.runtime import open_runtime
 from engine.registry import make_runner
+from tests.conftest import missing_prerequisite
 
 
 def _pg_bin() -> Path | None:
@@ -45,9 +46,9 @@ def _as_postgres(argv: list[str]) -> list[str]:
 def pg_server() -> Iterator[str]:
     bindir = _pg_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL tests need initdb/pg_ctl (Debian package postgresql)")
+        missing_prerequisite("PostgreSQL tests need initdb/pg_ctl (Debian package postgresql)")
     if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.skip("running as root needs runuser to start PostgreSQL as `postgres`")
+        missing_prerequisite("running as root needs runuser to start PostgreSQL as `postgres`")
     workdir = Path(tempfile.mkdtemp(prefix="shopsync-pg-"))
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres")

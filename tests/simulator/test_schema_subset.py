@@ -28,6 +28,7 @@ from graphql import (
 
 from engine.shopify import documents
 from engine.simulator.schema import SDL_PATH, schema
+from tests.conftest import missing_prerequisite
 
 REAL_SCHEMA = (Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" /
                "admin-schema" / "admin-2026-07.graphql")
@@ -37,7 +38,7 @@ BUILTIN = {"String", "Int", "Float", "Boolean", "ID"}
 @pytest.fixture(scope="module")
 def real() -> GraphQLSchema:
     if not REAL_SCHEMA.exists():
-        pytest.skip(f"the real Admin schema is not available at {REAL_SCHEMA} "
+        missing_prerequisite(f"the real Admin schema is not available at {REAL_SCHEMA} "
                     "(the checkout must sit beside shared/)")
     return build_schema(REAL_SCHEMA.read_text(encoding="utf-8"), assume_valid=True)
 
