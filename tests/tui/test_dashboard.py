@@ -304,16 +304,16 @@ class TestLiveUpdates:
     async def test_an_unreadable_database_marks_the_header_stale(
         self, make_app, fleet, monkeypatch
     ) -> None:
-        import tui.screens.live as live
+        import tui.screens.dashboard as dashboard
 
         app = make_app(poll=True, poll_interval=0.05)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
 
-            def broken() -> tuple:
+            def broken(_cursor: object) -> tuple:
                 raise OSError("disk I/O error")
 
-            monkeypatch.setattr(live, "data_version", broken)
+            monkeypatch.setattr(dashboard, "changes_since", broken)
             header = app.screen.query_one(FleetHeader)
             for _ in range(50):
                 await pilot.pause(0.02)
