@@ -12,6 +12,11 @@ store screen) is on top, and the header shows a stale marker when the database c
 Store keys act on the store under the cursor and are dimmed in the footer when they cannot run
 for it (`check_action` returns None); they all go through `app.request_action`
 (tui/store_actions.py).
+
+`o` cycles the sort order (problems first, status, records, last sync, domain, name), `O`
+reverses it; a click on a table column header sorts by that column (tui/fleet_order.py). A
+store that turns Error or Reconnect required while the dashboard is open raises a notification
+naming it (and rings the terminal bell when the app was started with --bell).
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ from engine.persistence.reads import (
     store_summaries,
     summarise,
 )
+from tui.fleet_order import DEFAULT_SORT, SORTS, newly_broken, next_sort, sort_stores
 from tui.messages import StoreChosen
+from tui.safe_text import safe
 from tui.screens.card_menu import CardMenu
 from tui.screens.live import UNCHANGED, Live
 from tui.widgets.card_grid import CardGrid
@@ -84,6 +91,8 @@ class DashboardScreen(Live, Screen[None]):
         Binding("v", "toggle_view", "Table/cards", id="dashboard.view"),
         Binding("escape", "clear_filter", "Clear filter", show=False,
                 id="dashboard.clear_filter"),
+        Binding("o", "cycle_sort", "Sort", show=False, id="dashboard.sort"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, id="dashboard.reverse_sort"),
     ]
 
     view: var[View] = var[View]("cards", init=False)
@@ -96,6 +105,9 @@ class DashboardScreen(Live, Screen[None]):
         self._fleet: tuple[list[StoreSummary], int | None] = ([], None)
         self.filter_text = ""
         self.status_filter: Status | None = None
+        self.sort = DEFAULT_SORT
+        self.sort_reverse = False
+        self._statuses: dict[int, Status] | None = None  # at the last read, for the alerts
 
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header").data_bind(DashboardScreen.stale)
@@ -149,8 +161,19 @@ class DashboardScreen(Live, Screen[None]):
         stores, summary, cursor = data
         self.all_stores = stores
         self._fleet = (stores, cursor)
+        for store in newly_broken(self._statuses, stores):
+            self._alert(store)
+        self._statuses = {s.id: s.status for s in stores}
         self.query_one(FleetHeader).summary = summary
         self._show()
+
+    def _alert(self, store: StoreSummary) -> None:
+        detail = f": {store.status_detail}" if store.status_detail else ""
+        self.app.notify(f"{safe(store.name)} turned {store.status.label}{safe(detail)}",
+                        title="Store needs attention", severity="error", timeout=15,
+                        markup=False)
+        if getattr(self.app, "bell_on_alert", False):
+            self.app.bell()
 
     def tick(self) -> None:
         self.query_one(CardGrid).refresh_cards()
@@ -173,7 +196,9 @@ class DashboardScreen(Live, Screen[None]):
         return self.shown_view.current
 
     def _show(self) -> None:
-        visible = [s for s in self.all_stores if matches(s, self.filter_text, self.status_filter)]
+        visible = sort_stores(
+            [s for s in self.all_stores if matches(s, self.filter_text, self.status_filter)],
+            self.sort, self.sort_reverse)
         keep = self.current.id if self.current else None
         grid, table = self.query_one(CardGrid), self.query_one(FleetTable)
         grid.set_stores(visible, keep)
@@ -245,6 +270,28 @@ class DashboardScreen(Live, Screen[None]):
         bar = self.query_one(FilterBar)
         bar.remove_class("-hidden")
         bar.focus_text()
+
+    def action_cycle_sort(self) -> None:
+        self.sort_by(next_sort(self.sort), reverse=False)
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self.sort, reverse=not self.sort_reverse)
+
+    def sort_by(self, sort: str, reverse: bool | None = None) -> None:
+        """Show the fleet in `sort` order (SORTS); `reverse` None toggles it when the order is
+        already `sort` (a second click on the same column)."""
+        if reverse is None:
+            reverse = not self.sort_reverse if sort == self.sort else False
+        self.sort, self.sort_reverse = sort, reverse
+        self.query_one(FleetHeader).sort = (
+            "" if sort == DEFAULT_SORT and not reverse
+            else SORTS[sort].label + (" (reversed)" if reverse else ""))
+        self.query_one(FleetTable).sorted_by = (sort, reverse)
+        self._show()
+
+    def on_fleet_table_sort_requested(self, message: FleetTable.SortRequested) -> None:
+        message.stop()
+        self.sort_by(message.sort)
 
     def action_cycle_status(self) -> None:
         order: list[Status | None] = [None, *Status]

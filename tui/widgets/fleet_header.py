@@ -44,6 +44,8 @@ class FleetHeader(Widget):
     """Which database: the SQLite path or PostgreSQL's host/name ("" shows none)."""
     demo: reactive[bool] = reactive(False)
     """`shopsync demo`: a DEMO badge."""
+    sort: reactive[str] = reactive("")
+    """The sort order when it is not the default ("Problems first", …)."""
     read_only: reactive[bool] = reactive(False)
     """--read-only: a READ-ONLY badge (the reason every action key is dimmed)."""
 
@@ -61,6 +63,8 @@ class FleetHeader(Widget):
             title += Content(f" · {total:,} store{'s' if total != 1 else ''}")
             if self.shown is not None:
                 title += Content.styled(f" ({self.shown:,} shown)", "$text-accent")
+        if self.sort:
+            title += Content.styled(f" · sorted: {self.sort}", "$text-accent")
         if self.runner:
             title += Content.styled(f" · {self.runner}", "$foreground-muted")
         if self.context:

@@ -5,6 +5,9 @@ one list and redraws a screenful. The cursor follows the store by id across refr
 card grid's, so toggling between the two views keeps the same store selected.
 
     Name               Domain                 Status               Cu Or Pr Co  Records  Last sync
+
+A click on a column header asks the dashboard to sort by that column (`SortRequested`); the
+sorted column's header carries ↓ (or ↑ reversed) unless the order is the default one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.events import Click
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -57,6 +61,16 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
     }
     """
 
+    class SortRequested(Message):
+        """A click on a column header: sort the fleet by that column."""
+
+        def __init__(self, sort: str) -> None:
+            super().__init__()
+            self.sort = sort
+
+    sorted_by: tuple[str, bool] = ("name", False)
+    """(sort, reversed) the dashboard shows the fleet in: the header marks that column."""
+
     def _stores_replaced(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.stores) + 1)
         self._scroll_to_cursor()
@@ -87,9 +101,30 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
         return Content(" ").join(parts)
 
     def _header(self, width: int) -> Content:
-        return self._cells(Content("  Name"), Content("Domain"), Content("Status"),
-                           Content("Cu Or Pr Co"), Content("Records"), Content("Last sync"),
-                           width)
+        sort, reverse = self.sorted_by
+        marked = sort != "name" or reverse
+
+        def title(text: str, column: str) -> Content:
+            if marked and column == sort:
+                return Content(f"{text} {'↑' if reverse else '↓'}")
+            return Content(text)
+
+        return self._cells(title("  Name", "name"), title("Domain", "domain"),
+                           title("Status", "status"), Content("Cu Or Pr Co"),
+                           title("Records", "records"), title("Last sync", "synced"), width)
+
+    def column_at(self, x: int, width: int) -> str | None:
+        """The sort a click at `x` on the header row asks for (None: not a sortable column)."""
+        name_w, domain_w = self._name_widths(width)
+        columns = [("name", name_w)] + ([("domain", domain_w)] if domain_w else []) + [
+            ("status", STATUS_WIDTH), ("", ENTITIES_WIDTH), ("records", RECORDS_WIDTH),
+            ("synced", SYNC_WIDTH)]
+        start = 0
+        for column, size in columns:
+            if start <= x < start + size:
+                return column or None
+            start += size + 1
+        return None
 
     def _row(self, store: StoreSummary, width: int, now: object, cursor: bool) -> Content:
         pointer = Content("▶ " if cursor else "  ")
@@ -152,6 +187,9 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
 
     def on_click(self, event: Click) -> None:
         if event.y < 1:
+            column = self.column_at(event.x, self.size.width)
+            if column is not None:
+                self.post_message(self.SortRequested(column))
             return
         index = int(self.scroll_y) + event.y - 1
         if index < len(self.stores):
