@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 import click
-import orjson
 
 from engine.domain.jobs import JobState
+from engine.domain.text import safe
 from tui import cli_output as out
 
 
@@ -36,13 +36,13 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (InvalidInput, ConfigError) as error:
-            click.echo(f"Error: {error}", err=True)
+            out.echo(f"Error: {error}", err=True)
             ctx.exit(2)
         except ActionError as error:
-            click.echo(f"Error: {error}", err=True)
+            out.echo(f"Error: {error}", err=True)
             ctx.exit(1)
         except DatabaseError as error:
-            click.echo(f"Error: {error}", err=True)
+            out.echo(f"Error: {error}", err=True)
             ctx.exit(1)
 
 
@@ -137,7 +137,7 @@ def worker() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: a closed terminal, a service
         signal.signal(signum, lambda *_: stop.set())
     runner = actions.start_runner("worker")
-    click.echo(f"worker {runner.owner} running; SIGTERM or Ctrl+C stops it", err=True)
+    out.echo(f"worker {runner.owner} running; SIGTERM or Ctrl+C stops it", err=True)
     try:
         while not stop.wait(0.5) and not runner.stopped.is_set():
             pass
@@ -207,7 +207,7 @@ def bulk(store: str, as_json: bool, cancel_id: str | None) -> None:
     target = actions.find(store)
     if cancel_id is not None:
         cancelled = actions.cancel_bulk_operation(target.id, cancel_id)
-        click.echo(f"Cancelled bulk operation {cancelled.short_id} ({cancelled.owner}): "
+        out.echo(f"Cancelled bulk operation {cancelled.short_id} ({cancelled.owner}): "
                    f"{cancelled.status.lower()}", err=True)
     listing = actions.bulk_operations(target.id)
     if as_json:
@@ -246,7 +246,7 @@ def connect(domain: str, token: str | None, no_sync: bool, approve: bool,
     else:
         start = actions.begin_connect(domain)
         summary = _finish_oauth(runtime, start, approve, timeout)
-    click.echo(f"Connected {summary.domain} ({summary.name})", err=True)
+    out.echo(f"Connected {summary.domain} ({summary.name})", err=True)
     if not no_sync:
         with _worker():
             views = actions.start_initial_sync(summary.id)
@@ -306,7 +306,7 @@ def resync(store: str, timeout: float) -> None:
     target = actions.find(store)
     with _worker():
         views = actions.resync(target.id)
-        click.echo(SYNC_RERUN_STARTED, err=True)
+        out.echo(SYNC_RERUN_STARTED, err=True)
         failed = _wait_all(views, timeout)
     _print_outcome(target.id)
     if failed:
@@ -321,7 +321,7 @@ def disconnect(store: str) -> None:
 
     _runtime()
     summary = actions.disconnect(actions.find(store).id)
-    click.echo(f"{summary.name}: {summary.status.label}")
+    out.echo(f"{summary.name}: {summary.status.label}")
 
 
 @main.command()
@@ -360,16 +360,16 @@ def delete(store: str, yes: bool, timeout: float) -> None:
     if not yes:
         counts = queries.record_counts(target.id)
         raise click.UsageError(
-            f"deleting {target.name} removes {sum(counts.values()):,} records and revokes the "
-            "grant; this cannot be undone. Add --yes to confirm."
+            f"deleting {safe(target.name)} removes {sum(counts.values()):,} records and revokes "
+            "the grant; this cannot be undone. Add --yes to confirm."
         )
     with _worker():
         view = _wait(actions.delete(target.id), timeout)
     if view.state is not JobState.DONE:
-        click.echo(f"Error: delete did not finish: {view.error}", err=True)
+        out.echo(f"Error: delete did not finish: {view.error}", err=True)
         sys.exit(1)
     result = view.result or {}
-    click.echo(f"Deleted {target.domain}: {result.get('removed', 0):,} records removed; "
+    out.echo(f"Deleted {target.domain}: {result.get('removed', 0):,} records removed; "
                f"{result.get('revoke', '')}")
 
 
@@ -414,7 +414,7 @@ def _runtime():  # type: ignore[no-untyped-def]
 
 
 def _print_json(data: object) -> None:
-    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    click.echo(out.json_text(data))
 
 
 def _read_token(value: str) -> str:
@@ -452,14 +452,14 @@ def _wait(view, timeout: float):  # type: ignore[no-untyped-def]
     except TimeoutError as error:
         progress.close()
         if _own_runner:
-            click.echo(f"Error: {error}; it is queued again and resumes when `shopsync serve` "
+            out.echo(f"Error: {error}; it is queued again and resumes when `shopsync serve` "
                        "or the dashboard runs, or when this command is run again", err=True)
         else:
-            click.echo(f"Error: {error}; it keeps running in the background", err=True)
+            out.echo(f"Error: {error}; it keeps running in the background", err=True)
         sys.exit(1)
     progress.close()
     if final.state is JobState.FAILED:
-        click.echo(f"Error: {final.error}", err=True)
+        out.echo(f"Error: {final.error}", err=True)
     return final
 
 
@@ -473,8 +473,8 @@ def _finish_oauth(runtime, start, approve: bool, timeout: float):  # type: ignor
     if approve:
         return actions.simulate_approval(start)
     actions.ensure_listener()
-    click.echo("Open this URL to approve the app on Shopify:", err=True)
-    click.echo(start.url)
+    out.echo("Open this URL to approve the app on Shopify:", err=True)
+    out.echo(start.url)
     return actions.wait_for_oauth(start, timeout=timeout)
 
 

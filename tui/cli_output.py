@@ -1,22 +1,41 @@
 """Human-readable output of the CLI: tables on stdout, progress on stderr.
 
-Untrusted text (store names, errors) goes through safe_text so a store name cannot send
-escape sequences to the operator's terminal.
+Every line the CLI prints goes through `echo` (or `json_text` for --json), which passes it
+through safe_text's `safe`: a store name, an error message or a Shopify error body carrying an
+OSC/CSI/C1 sequence reaches the terminal as inert characters, whichever command prints it.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from datetime import datetime
 
 import click
+import orjson
 from rich.cells import cell_len, set_cell_size
 
 from engine.domain.bulk import BulkListing
 from engine.domain.jobs import JobState
+from engine.domain.text import safe
 from engine.domain.views import JobView, StoreDetail, StoreSummary
-from tui.safe_text import safe
+
+
+def echo(text: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print one line (or lines) of CLI output, sanitised: the only way the CLI prints text."""
+    click.echo(safe(text, multiline=True), err=err, nl=nl)
+
+
+# JSON escapes C0 controls itself; C1 controls, DEL and line separators are legal raw in a JSON
+# string but a terminal may act on them, so they are written as \u escapes too (same document).
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def json_text(data: object) -> str:
+    """`data` as indented JSON that is also safe to print on a terminal."""
+    text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _ago(moment: datetime | None) -> str:
@@ -27,13 +46,13 @@ def _ago(moment: datetime | None) -> str:
 
 def print_stores(stores: list[StoreSummary]) -> None:
     if not stores:
-        click.echo("No stores yet: `shopsync connect DOMAIN` connects one.")
+        echo("No stores yet: `shopsync connect DOMAIN` connects one.")
         return
     width = min(40, max(cell_len(safe(s.name)) for s in stores))
-    click.echo(f"{'NAME':<{width}}  {'DOMAIN':<36}  {'STATUS':<18}  ENTITIES")
+    echo(f"{'NAME':<{width}}  {'DOMAIN':<36}  {'STATUS':<18}  ENTITIES")
     for store in stores:
         entities = " ".join(f"{r.entity.value}={r.state.value}" for r in store.entities)
-        click.echo(f"{_fit(safe(store.name), width)}  {store.domain:<36}  "
+        echo(f"{_fit(safe(store.name), width)}  {store.domain:<36}  "
                    f"{store.status.label:<18}  {entities}")
 
 
@@ -46,20 +65,20 @@ def print_summary_line(summary: StoreSummary) -> None:
     entities = ", ".join(f"{r.entity.label} {r.state.label} ({r.records:,})"
                          for r in summary.entities)
     detail = f" — {safe(summary.status_detail)}" if summary.status_detail else ""
-    click.echo(f"{safe(summary.name)}: {summary.status.label}{detail}\n  {entities}")
+    echo(f"{safe(summary.name)}: {summary.status.label}{detail}\n  {entities}")
 
 
 def print_readiness(summary: StoreSummary, ok: bool) -> None:
     from engine.domain.status import HEALTH_COMPLETED, HEALTH_FAILED
 
-    click.echo(f"{safe(summary.name)}: {HEALTH_COMPLETED if ok else HEALTH_FAILED}")
+    echo(f"{safe(summary.name)}: {HEALTH_COMPLETED if ok else HEALTH_FAILED}")
     for item in summary.readiness:
         mark = "✔" if item.ok else ("✖" if item.ok is False else "?")
         line = f"  {mark} {item.label}"
         if item.ok is False:
             line += f" — {safe(item.detail or item.check.cause)}. Fix: {item.check.fix}"
-        click.echo(line)
-    click.echo(f"  Last checked: {_ago(summary.last_checked_at)}")
+        echo(line)
+    echo(f"  Last checked: {_ago(summary.last_checked_at)}")
 
 
 def print_detail(detail: StoreDetail, findings: list[dict]) -> None:
@@ -77,19 +96,19 @@ def print_detail(detail: StoreDetail, findings: list[dict]) -> None:
         ("Last webhook", _ago(detail.last_webhook_at)),
     ]
     for label, value in rows:
-        click.echo(f"  {label:<15} {safe(value or '—')}")
+        echo(f"  {label:<15} {safe(value or '—')}")
     for row in summary.entities:
         error = f" — {safe(row.error)}" if row.error else ""
-        click.echo(f"  {row.entity.label:<12} {row.state.label:<8} {row.records:>10,}  "
+        echo(f"  {row.entity.label:<12} {row.state.label:<8} {row.records:>10,}  "
                    f"last synced {_ago(row.last_synced_at)}{error}")
     print_readiness(summary, all(i.ok for i in summary.readiness))
     for finding in findings:
-        click.echo(f"  ! {safe(finding['problem'])} — {safe(finding['fix'])}")
+        echo(f"  ! {safe(finding['problem'])} — {safe(finding['fix'])}")
 
 
 def print_settings(detail: StoreDetail) -> None:
     for category, on in detail.categories.items():
-        click.echo(f"  {'on ' if on else 'off'}  {category.value:<14} {category.label}")
+        echo(f"  {'on ' if on else 'off'}  {category.value:<14} {category.label}")
 
 
 class Progress:
@@ -112,34 +131,35 @@ class Progress:
             return
         now = time.monotonic()
         if self.tty:
-            click.echo("\r\x1b[2K" + text, err=True, nl=False)
+            # Our own erase-line sequence, written raw; the text itself is sanitised.
+            click.echo("\r\x1b[2K" + safe(text), err=True, nl=False)
         elif now - self.last_at > 1.0 or view.state in (JobState.DONE, JobState.FAILED):
-            click.echo(text, err=True)
+            echo(text, err=True)
             self.last_at = now
         self.last = text
 
     def close(self) -> None:
         if self.tty and self.last:
-            click.echo("", err=True)
+            echo("", err=True)
 
 
 def print_bulk(listing: BulkListing) -> None:
     """`shopsync bulk STORE`: the store's bulk operations, newest first, ours or not."""
     running = len(listing.active)
-    click.echo(f"{safe(listing.name)}: {running} of {listing.limit} bulk operation slots in use"
+    echo(f"{safe(listing.name)}: {running} of {listing.limit} bulk operation slots in use"
                + (" — the way is clear" if listing.way_clear else " — full"))
     if listing.blocked:
-        click.echo("  Blocked syncs: " + ", ".join(listing.blocked)
+        echo("  Blocked syncs: " + ", ".join(listing.blocked)
                    + ("; retry them now" if listing.way_clear else ""))
     if not listing.operations:
-        click.echo("  No bulk operations at Shopify.")
+        echo("  No bulk operations at Shopify.")
         return
-    click.echo(f"  {'ID':<15} {'TYPE':<8} {'STATUS':<10} {'CREATED':<20} {'COMPLETED':<20} "
+    echo(f"  {'ID':<15} {'TYPE':<8} {'STATUS':<10} {'CREATED':<20} {'COMPLETED':<20} "
                f"{'OBJECTS':>9} {'ROOTS':>9} {'ERROR':<13} OWNER")
     for op in listing.operations:
         owner = "ours" if op.ours else "someone else's"
         about = ", ".join(x for x in (op.entity, op.role) if x)
-        click.echo(
+        echo(
             f"  {op.short_id:<15} {op.type:<8} {op.status:<10} "
             f"{_ago(op.created_at) if op.created_at else '—':<20} "
             f"{_ago(op.completed_at) if op.completed_at else '—':<20} "

@@ -26,6 +26,7 @@ import httpx
 import platformdirs
 
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
+from tui.safe_text import safe
 
 # Faults that shape the initial sync are applied before it; the rest after it, so the store
 # has data when it turns Reconnect required or Error.
@@ -231,7 +232,7 @@ def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
         print(f"shopsync demo: its data is in {home} (wiped at the next start)", file=sys.stderr)
         return 0
     except RuntimeError as error:
-        print(f"shopsync demo: {error}", file=sys.stderr)
+        print(f"shopsync demo: {safe(error)}", file=sys.stderr)
         return 1
     finally:
         stop.set()

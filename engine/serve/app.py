@@ -40,6 +40,7 @@ from starlette.routing import Route
 
 from engine import actions
 from engine.domain.jobs import JobState
+from engine.domain.text import safe
 from engine.jobs.runner import Runner
 from engine.persistence.models import Job, RunnerHeartbeat, SchemaMeta, utcnow
 from engine.persistence.runtime import Runtime, open_runtime
@@ -389,7 +390,7 @@ def main() -> None:
     try:
         runtime = open_runtime()
     except (ConfigError, DatabaseError) as error:
-        print(f"shopsync serve: {error}", file=sys.stderr)
+        print(f"shopsync serve: {safe(error)}", file=sys.stderr)
         sys.exit(2 if isinstance(error, ConfigError) else 1)
     configure_logging(runtime.settings, to_file=False)
     try:

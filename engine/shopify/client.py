@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from engine.domain.text import safe
 from engine.shopify.errors import (
     AuthError,
     PermanentError,
@@ -426,9 +427,11 @@ def body_summary(response: httpx.Response, limit: int = 200) -> str:
         text = _messages(parsed["errors"])
     elif isinstance(parsed, dict) and "error" in parsed:
         text = str(parsed.get("error_description") or parsed["error"])
-    text = " ".join(text.split())
+    # Shopify's (or a proxy's) body is untrusted: no escape sequence may ride it into a job
+    # error, a log line or a terminal.
+    text = " ".join(safe(text).split())
     if not text:
-        text = response.reason_phrase or "(empty body)"
+        text = safe(response.reason_phrase) or "(empty body)"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
