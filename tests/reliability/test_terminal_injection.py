@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
 from engine.domain.text import safe
 from engine.persistence.models import EntitySync, Store
@@ -35,6 +36,7 @@ def _clean(result: subprocess.CompletedProcess[str], what: str) -> None:
         assert "Traceback" not in text, f"{what}: {text}"
 
 
+@pytest.mark.timeout(300)  # seventeen Python start-ups: slow on a loaded machine
 def test_every_cli_command_prints_no_control_characters(
     shopsync: Callable[..., subprocess.CompletedProcess[str]], sim_shop: Callable[..., dict],
     unique_domain: str, runtime: Any, simulator: Any,
