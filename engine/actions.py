@@ -44,7 +44,7 @@ from engine.persistence.reads import (
     store_detail,
     store_summary,
 )
-from engine.persistence.records import record_event, refresh_status
+from engine.persistence.records import record_event, refresh_status, set_origin
 from engine.persistence.runtime import Runtime
 from engine.registry import make_runner
 from engine.shopify.errors import ShopifyError
@@ -79,6 +79,7 @@ __all__ = [
     "retry",
     "retry_failed",
     "runner_alive",
+    "set_origin",
     "simulate_approval",
     "simulator_approval_available",
     "start_initial_sync",

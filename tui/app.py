@@ -2,7 +2,7 @@
 
     ShopsyncApp(runtime=None, *, clock=None, poll=True, poll_interval=1.0,
                 embedded_runner="auto", mouse=True, theme=None, read_only=False,
-                demo=False, context=None, bell=False)
+                demo=False, context=None, bell=False, origin="tui")
 
 - `runtime`: an open engine Runtime; opened (and closed on exit) when not given.
 - `clock`: returns naive UTC "now" for relative times; tests pass a frozen one.
@@ -17,6 +17,8 @@
   with the reason "read-only" (keys dimmed, menu items disabled, the palette offers none) and
   no job runner is started, whatever `embedded_runner` says.
 - `demo`: the header shows a DEMO badge (`shopsync demo`).
+- `origin`: where the operator sits, recorded with each action in the activity log ("tui",
+  or "web" under `shopsync web`).
 - `bell`: ring the terminal bell with the notification when a store turns Error or Reconnect
   required (--bell).
 - `context`: what the header names as the database; None: the runtime's own (the SQLite path
@@ -106,8 +108,10 @@ class ShopsyncApp(StoreActions, App[None]):
         demo: bool = False,
         context: str | None = None,
         bell: bool = False,
+        origin: str = "tui",
     ) -> None:
         super().__init__()
+        actions.set_origin(origin)
         self.bell_on_alert = bell
         self.read_only = read_only
         self.demo = demo

@@ -75,13 +75,10 @@ def main(ctx: click.Context, no_mouse: bool) -> None:
 def tui_command(no_mouse: bool, read_only: bool = False, bell: bool = False,
                 origin: str = "tui") -> None:
     """The dashboard on the configured database."""
-    import os
-
     from tui.app import ShopsyncApp
 
-    os.environ["SHOPSYNC_ORIGIN"] = origin
     runtime = _runtime()
-    ShopsyncApp(runtime, read_only=read_only, bell=bell).run(mouse=not no_mouse)
+    ShopsyncApp(runtime, read_only=read_only, bell=bell, origin=origin).run(mouse=not no_mouse)
 
 
 @main.command()

@@ -133,6 +133,7 @@ class EventRow:
     kind: str
     level: str
     message: str
+    actor: str | None = None  # who did it ("ops@box (TUI)"), for an operator's action
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,9 @@ def events(
     if before_id is not None:
         query = query.where(Event.id < before_id)
     return [
-        EventRow(e.id, e.at, e.store_domain, e.kind, e.level, e.message) for e in query
+        EventRow(e.id, e.at, e.store_domain, e.kind, e.level, e.message,
+                 (e.data or {}).get("actor") if isinstance(e.data, dict) else None)
+        for e in query
     ]
 
 

@@ -7,6 +7,9 @@ in engine.persistence.reads.
 
 from __future__ import annotations
 
+import getpass
+import socket
+
 from engine.domain.status import ENTITY_ORDER, Status, derive_status
 from engine.persistence.database import write_transaction
 from engine.persistence.models import EntitySync, Event, Store, utcnow
@@ -41,6 +44,28 @@ def ensure_entity_rows(store: Store) -> None:
         EntitySync.get_or_create(store=store.id, entity=entity.value)
 
 
+ACTOR_KINDS = frozenset({"action", "connect"})
+ORIGINS = {"cli": "CLI", "tui": "TUI", "web": "web", "serve": "serve"}
+_origin = "cli"
+
+
+def set_origin(origin: str) -> None:
+    """Where this process's operator sits: "cli" (the default), "tui", "web" or "serve"."""
+    global _origin
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown origin {origin!r}")
+    _origin = origin
+
+
+def current_actor() -> str:
+    """"user@host (TUI)": who acts through this process."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid (containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()} ({ORIGINS[_origin]})"
+
+
 def record_event(
     store: Store | None,
     kind: str,
@@ -50,7 +75,12 @@ def record_event(
     data: dict | None = None,
     domain: str | None = None,
 ) -> None:
-    """Append one entry to the activity log (a store's, or the fleet's when `store` is None)."""
+    """Append one entry to the activity log (a store's, or the fleet's when `store` is None).
+
+    An operator's action (kind "action" or "connect") also records who did it and from where
+    (`data["actor"]`, e.g. "ops@box (TUI)")."""
+    if kind in ACTOR_KINDS:
+        data = {**(data or {}), "actor": current_actor()}
     Event.create(
         store_id=store.id if store else None,
         store_domain=store.domain if store else domain,

@@ -393,6 +393,7 @@ def main() -> None:
         print(f"shopsync serve: {safe(error)}", file=sys.stderr)
         sys.exit(2 if isinstance(error, ConfigError) else 1)
     configure_logging(runtime.settings, to_file=False)
+    actions.set_origin("serve")  # an OAuth callback's connect is recorded as done through serve
     try:
         serve(runtime)
     except ServeError as error:

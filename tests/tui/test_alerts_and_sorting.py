@@ -105,3 +105,39 @@ class TestSorting:
             await pilot.click(FleetTable, offset=(x, 0))  # again: reversed
             await settle(pilot)
             assert [s.records_total for s in shown(app)] == sorted(records)
+
+
+class TestWhoDidIt:
+    async def test_an_action_from_the_dashboard_records_user_host_and_tui(
+        self, make_app, fleet
+    ) -> None:
+        import getpass
+        import socket
+
+        from engine.persistence.models import Event
+        from engine.persistence.reads import events
+
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            screen.select_store(fleet["failing"].id)
+            await pilot.press("r")
+            await settle(pilot)
+        who = f"{getpass.getuser()}@{socket.gethostname()} (TUI)"
+        retry = Event.select().where(Event.kind == "action").order_by(Event.id.desc()).get()
+        assert retry.message.startswith("Retry") and retry.data["actor"] == who
+        rows = events(store_id=fleet["failing"].id, limit=5)
+        assert next(r for r in rows if r.id == retry.id).actor == who
+
+    def test_the_cli_records_cli(self, offline_runtime, fleet) -> None:
+        from engine import actions
+        from engine.persistence.models import Event
+
+        actions.use_runtime(offline_runtime)
+        actions.set_origin("cli")
+        actions.check_health(fleet["healthy"].id)
+        event = Event.select().where(Event.kind == "action").order_by(Event.id.desc()).get()
+        assert event.data["actor"].endswith(" (CLI)") and "@" in event.data["actor"]
+        status = Event.select().where(Event.kind == "status").first()
+        assert status is None or "actor" not in (status.data or {})  # not an operator's

@@ -142,7 +142,8 @@ class ActivityScreen(Live, Screen[None]):
             full.update(Content(""))
             return
         where = f" · {safe(row.store_domain)}" if row.store_domain else ""
-        head = Content.styled(f"{row.at:%Y-%m-%d %H:%M:%S} UTC{where} · {row.kind}",
+        who = f" · by {safe(row.actor)}" if row.actor else ""
+        head = Content.styled(f"{row.at:%Y-%m-%d %H:%M:%S} UTC{where} · {row.kind}{who}",
                               "$foreground-muted")
         full.update(head + Content("\n") + content(row.message, multiline=True))
 

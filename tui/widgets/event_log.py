@@ -50,6 +50,8 @@ def event_line(row: EventRow, *, show_store: bool, store_width: int = STORE_WIDT
         parts.append(store.pad_right(store_width - store.cell_length))
     parts.append(Content.styled(row.kind[: KIND_WIDTH - 1].ljust(KIND_WIDTH), "bold"))
     parts.append(content(row.message, LEVEL_STYLE.get(row.level, "")))
+    if row.actor:
+        parts.append(content(f" · {row.actor}", "$foreground-muted"))
     return Content("").join(parts)
 
 
