@@ -154,7 +154,7 @@ def database_label(url: str) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment; ConfigError (naming the variable) when one is invalid."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates each value
     except ValidationError as error:
         raise ConfigError(_explain(error)) from None
 

@@ -61,4 +61,4 @@ def configure_logging(settings: Settings, *, to_file: bool) -> None:
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     root.propagate = False
-    root._shopsync_configured = True  # type: ignore[attr-defined]
+    root._shopsync_configured = True  # type: ignore[attr-defined]  # our mark on the root logger

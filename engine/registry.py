@@ -7,6 +7,8 @@ therefore written here, in one plain mapping, instead of hidden behind strings a
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.domain.jobs import JobKind
 from engine.jobs.runner import Handler, Runner
 from engine.lifecycle import delete, health, subscriptions
@@ -21,6 +23,6 @@ JOB_HANDLERS: dict[JobKind, Handler] = {
 }
 
 
-def make_runner(runtime: Runtime, *, kind: str = "embedded", **options: object) -> Runner:
+def make_runner(runtime: Runtime, *, kind: str = "embedded", **options: Any) -> Runner:
     """A runner that knows every job kind (not yet started)."""
-    return Runner(runtime, kind=kind, handlers=JOB_HANDLERS, **options)  # type: ignore[arg-type]
+    return Runner(runtime, kind=kind, handlers=JOB_HANDLERS, **options)

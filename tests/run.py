@@ -1,4 +1,4 @@
-"""The whole test suite, as the README's test command runs it: lint, import contracts, pytest.
+"""The whole test suite, as the README's test command runs it: lint, contracts, types, pytest.
 
 Each step prints its name; the first failing step's exit code is the result.
 """
@@ -28,6 +28,7 @@ def main(argv: list[str]) -> int:
     steps = [
         ("ruff", [os.path.join(bindir, "ruff"), "check", "."]),
         ("import contracts", [os.path.join(bindir, "lint-imports")]),
+        ("types", [os.path.join(bindir, "mypy")]),  # engine/ and tui/, see [tool.mypy]
         ("pytest", [python, "-m", "pytest", *_parallel(argv), *argv]),
     ]
     for name, command in steps:

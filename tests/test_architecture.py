@@ -47,3 +47,17 @@ def test_every_engine_package_is_placed_in_a_layer() -> None:
 
 def test_the_engine_knows_the_simulators_demo_app_key() -> None:
     assert simulator.DEMO_API_KEY == SIMULATOR_APP_KEY
+
+
+def test_every_type_ignore_says_why() -> None:
+    """`# type: ignore[code]  # why`: a silenced type error carries its reason on its line."""
+    unexplained = []
+    for path in sorted([*(ROOT / "engine").rglob("*.py"), *(ROOT / "tui").rglob("*.py")]):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            _code, marker, after = line.partition("# type: ignore")
+            if not marker:
+                continue
+            code, _close, reason = after.partition("]")
+            if not code.startswith("[") or not reason.strip().startswith("# "):
+                unexplained.append(f"{path.relative_to(ROOT)}:{number}")
+    assert not unexplained, unexplained

@@ -131,7 +131,7 @@ class ShopsyncApp(StoreActions, App[None]):
         self.theme = chosen if chosen in self.available_themes else DEFAULT_THEME
         self.dashboard = DashboardScreen()
 
-    def run(self, *args: Any, mouse: bool | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+    def run(self, *args: Any, mouse: bool | None = None, **kwargs: Any) -> None:
         """Run the app; `mouse` defaults to the constructor's flag."""
         return super().run(*args, mouse=self.mouse if mouse is None else mouse, **kwargs)
 

@@ -8,15 +8,21 @@ document on stdout in the shape of DESIGN.md §4.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.domain.jobs import JobState
 from engine.domain.text import safe
 from tui import cli_output as out
+
+if TYPE_CHECKING:  # the engine is imported lazily: `shopsync --help` stays fast
+    from engine.actions import OAuthStart
+    from engine.domain.views import JobView, StoreSummary
+    from engine.persistence.runtime import Runtime
 
 
 def _version() -> str:
@@ -399,7 +405,7 @@ def settings(store: str, turn_on: tuple[str, ...], turn_off: tuple[str, ...],
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime() -> Runtime:
     from engine import actions
     from engine.logs import configure_logging
     from engine.persistence.runtime import open_runtime
@@ -440,7 +446,7 @@ def _worker() -> Iterator[None]:
 _own_runner = False  # the job being waited on runs in this process, and stops with it
 
 
-def _wait(view, timeout: float):  # type: ignore[no-untyped-def]
+def _wait(view: JobView, timeout: float) -> JobView:
     from engine.actions import wait_for_job
 
     progress = out.Progress()
@@ -460,11 +466,12 @@ def _wait(view, timeout: float):  # type: ignore[no-untyped-def]
     return final
 
 
-def _wait_all(views, timeout: float) -> int:  # type: ignore[no-untyped-def]
+def _wait_all(views: Iterable[JobView], timeout: float) -> int:
     return sum(1 for view in views if _wait(view, timeout).state is not JobState.DONE)
 
 
-def _finish_oauth(runtime, start, approve: bool, timeout: float):  # type: ignore[no-untyped-def]
+def _finish_oauth(runtime: Runtime, start: OAuthStart, approve: bool, timeout: float
+                  ) -> StoreSummary:
     from engine import actions
 
     if approve:

@@ -21,6 +21,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import httpx
 import platformdirs
@@ -86,7 +87,7 @@ def _simulator_ready(process: subprocess.Popen, home: Path) -> dict[str, str]:
     return env
 
 
-def _drain(stream) -> None:  # type: ignore[no-untyped-def]
+def _drain(stream: IO[bytes]) -> None:
     for _chunk in iter(lambda: stream.read(4096), b""):
         pass  # keep the pipe from filling up; the simulator logs to its own file
 

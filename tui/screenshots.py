@@ -18,6 +18,10 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
 
 SIZE = (120, 40)
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,10 +92,10 @@ async def take(shot: Shot, out: Path) -> Path:
     return out / f"{shot.name}.svg"
 
 
-async def settle(pilot: object) -> None:
-    await pilot.pause()  # type: ignore[attr-defined]
-    await pilot.app.workers.wait_for_complete()  # type: ignore[attr-defined]
-    await pilot.pause()  # type: ignore[attr-defined]
+async def settle(pilot: Pilot[Any]) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

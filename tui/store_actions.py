@@ -2,7 +2,7 @@
 
 An "action" is one concept from the engine to the keys: engine.actions performs it, this mixin
 is how the UI asks for it. `ShopsyncApp` mixes in `StoreActions`; screens call
-`self.app.request_action(action, store)`, which does what the key press means:
+`shopsync_app(self).request_action(action, store)` (tui.host), which does what the key press means:
 
     check_health   runs at once; waits for the job; "Health check completed" / "Health check failed"
     retry          retries one entity (`entity="orders"`) or every Failed entity
@@ -80,7 +80,7 @@ def failed_checks(result: dict | None) -> list[str]:
     for item in (result or {}).get("failed") or []:
         value = item.get("check") if isinstance(item, dict) else item
         try:
-            names.append(Check(value).label)
+            names.append(Check(str(value)).label)
         except ValueError:
             names.append(safe(value))
     return names

@@ -22,8 +22,8 @@ MALFORMED: Counter[str] = Counter()
 
 
 def _malformed(kind: str) -> None:
+    """Count one value dropped as NULL (every coercer returns None right after)."""
     MALFORMED[kind] += 1
-    return None
 
 
 def take_malformed() -> dict[str, int]:
@@ -40,20 +40,30 @@ def gid_number(value: Any) -> int | None:
     except (ValueError, TypeError, AttributeError):
         pass
     else:
-        return number if number >= 0 else _malformed("id")
+        if number >= 0:
+            return number
+        _malformed("id")
+        return None
     if value is None:
         return None
     if not isinstance(value, str):
-        return _malformed("id")
+        _malformed("id")
+        return None
     tail = value.rsplit("/", 1)[-1].split("?", 1)[0]  # gid://shopify/Order/123?x=y
     # isascii: "²" passes isdigit() but int() refuses it
-    return int(tail) if tail.isascii() and tail.isdigit() else _malformed("id")
+    if tail.isascii() and tail.isdigit():
+        return int(tail)
+    _malformed("id")
+    return None
 
 
 def as_int(value: object) -> int | None:
     """A non-negative integer (an id, a count, a quantity) from a JSON number, digits or a GID."""
     if type(value) is int:  # the common case first; bool is not an int here
-        return value if value >= 0 else _malformed("int")
+        if value >= 0:
+            return value
+        _malformed("int")
+        return None
     if value is None or value == "":
         return None
     if isinstance(value, float) and value.is_integer() and value >= 0:
@@ -62,7 +72,8 @@ def as_int(value: object) -> int | None:
         text = value.rsplit("/", 1)[-1]  # also accepts gid://shopify/Order/5
         if text.isascii() and text.isdigit():  # "²" passes isdigit() but int() refuses it
             return int(text)
-    return _malformed("int")
+    _malformed("int")
+    return None
 
 
 def text(value: object) -> str | None:
@@ -73,7 +84,8 @@ def text(value: object) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return _malformed("text")
+    _malformed("text")
+    return None
 
 
 def tags(value: object) -> str | None:
@@ -82,7 +94,8 @@ def tags(value: object) -> str | None:
         return ", ".join(t for t in (text(t) for t in value) if t is not None)
     if value is None or isinstance(value, str):
         return value
-    return _malformed("tags")
+    _malformed("tags")
+    return None
 
 
 def as_dict(value: object) -> dict[str, Any]:
@@ -95,7 +108,8 @@ def enum(value: object) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        return _malformed("enum")
+        _malformed("enum")
+        return None
     return value.upper().replace("-", "_").replace(" ", "_")
 
 
@@ -124,7 +138,8 @@ def iso_utc(value: object) -> str | None:
         return None
     moment = parse_time(value)
     if moment is None:
-        return _malformed("time")
+        _malformed("time")
+        return None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

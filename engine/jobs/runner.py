@@ -17,6 +17,7 @@ total)` and checks `ctx.stopping` at safe points: when the runner is shutting do
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -218,9 +219,9 @@ class Runner:
             task = asyncio.create_task(self._execute(job))
             self._running[key] = task
             self._job_ids.add(job.id)
-            task.add_done_callback(lambda _t, key=key, job_id=job.id: self._forget(key, job_id))
+            task.add_done_callback(functools.partial(self._forget, key, job.id))
 
-    def _forget(self, key: int, job_id: int) -> None:
+    def _forget(self, key: int, job_id: int, _task: object = None) -> None:
         self._running.pop(key, None)
         self._job_ids.discard(job_id)
 

@@ -197,9 +197,9 @@ def store_findings(summary: StoreSummary, store: Store, now: datetime) -> list[F
     found.extend(_webhook_findings(summary, store, now, actions))
     off = [c for c, on in categories_of(store).items() if not on]
     if off:
-        entities = [e.label for e, c in ENTITY_CATEGORY.items() if c in off]
+        unsynced = [e.label for e, c in ENTITY_CATEGORY.items() if c in off]
         consent = [c.label for c in off if c in (Category.EMAIL_CONSENT, Category.SMS_CONSENT)]
-        what = ", ".join(entities + consent)
+        what = ", ".join(unsynced + consent)
         found.append(_finding(
             summary, "info", "Categories off: " + ", ".join(c.label for c in off),
             f"Not synced while off: {what}",

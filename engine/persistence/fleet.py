@@ -160,13 +160,14 @@ def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
             stores += _rows(_STORE_SQL + " WHERE s.id IN " + _in(chunk), chunk)
             syncs += _rows(_SYNC_SQL + " WHERE store_id IN " + _in(chunk), chunk)
     by_store: dict[int, dict[str, tuple]] = defaultdict(dict)
-    for sync in syncs:
-        by_store[sync[0]][sync[1]] = sync
+    for sync_row in syncs:
+        by_store[sync_row[0]][sync_row[1]] = sync_row
     decode = _Decoder()
     time, known = decode.time, decode.times.get
     states = {state.value: state for state in EntityState}
     statuses = {status.value: status for status in Status}
-    off, empty = EntityState.OFF, {}
+    off = EntityState.OFF
+    empty: dict[str, tuple] = {}
     categories_end = _FIRST_CATEGORY + len(_CATEGORY_COLUMNS)
     result = []
     for row in stores:

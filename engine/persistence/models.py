@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from peewee import (
+    AutoField,
     BigIntegerField,
     BooleanField,
     CharField,
@@ -68,6 +69,9 @@ class EnumField(CharField):
 
 
 class BaseModel(Model):
+    if TYPE_CHECKING:  # peewee adds this primary key at runtime; say so to the type checker
+        id = AutoField()
+
     class Meta:
         database = database
         legacy_table_names = False
@@ -128,6 +132,8 @@ class Store(BaseModel):
 
 class EntitySync(BaseModel):
     store = ForeignKeyField(Store, on_delete="CASCADE", backref="entity_syncs")
+    if TYPE_CHECKING:  # the foreign key's raw value, which peewee adds beside `store`
+        store_id: int
     entity = CharField()  # customers | orders | products | collections
     state = CharField(default="pending")  # pending | syncing | synced | failed | off
     done = IntegerField(default=0)

@@ -204,8 +204,9 @@ def store_detail(store_id: int) -> StoreDetail:
 
 def fleet_summary() -> FleetSummary:
     counts = {status: 0 for status in Status}
-    for row in Store.select(Store.status, fn.COUNT(Store.id).alias("n")).group_by(Store.status):
-        counts[Status(row.status)] = row.n
+    by_status = Store.select(Store.status, fn.COUNT(Store.id)).group_by(Store.status)
+    for status, n in by_status.tuples().iterator():
+        counts[Status(status)] = n
     return FleetSummary(total=sum(counts.values()), by_status=counts)
 
 

@@ -112,11 +112,11 @@ def _histogram_families(rows: list[tuple[str, dict[str, str], float]]) -> Iterat
     for base in sorted(grouped):
         keys = sorted({k for series in grouped[base] for k, _v in series})
         family = HistogramMetricFamily(base, HELP[base], labels=keys)
-        for series, entry in sorted(grouped[base].items()):
-            labels = dict(series)
+        for key, entry in sorted(grouped[base].items()):
+            named = dict(key)
             buckets = sorted(entry["buckets"].items(),
                              key=lambda item: float("inf") if item[0] == "+Inf" else float(item[0]))
-            family.add_metric([labels.get(k, "") for k in keys], buckets, entry["sum"])
+            family.add_metric([named.get(k, "") for k in keys], buckets, entry["sum"])
         yield family
 
 
@@ -145,7 +145,7 @@ def _gauges() -> Iterator[Metric]:
     counts: dict[tuple[str, str], int] = {}
     for kind, state, n in Job.select(Job.kind, Job.state, fn.COUNT(Job.id)).group_by(
         Job.kind, Job.state
-    ).tuples():
+    ).tuples().iterator():
         counts[(kind, state)] = n
     for kind in sorted({k for k, _s in counts}):
         for state in JobState:
@@ -153,8 +153,8 @@ def _gauges() -> Iterator[Metric]:
     yield jobs
 
     stores = GaugeMetricFamily("shopsync_stores", "Stores by status.", labels=["status"])
-    by_status = dict(
-        Store.select(Store.status, fn.COUNT(Store.id)).group_by(Store.status).tuples()
+    by_status: dict[str, int] = dict(
+        Store.select(Store.status, fn.COUNT(Store.id)).group_by(Store.status).tuples().iterator()
     )
     for status in Status:
         stores.add_metric([status.value], by_status.get(status.value, 0))
@@ -170,7 +170,7 @@ def _gauges() -> Iterator[Metric]:
     alive = RunnerHeartbeat.select(RunnerHeartbeat.kind, fn.COUNT(RunnerHeartbeat.id)).where(
         RunnerHeartbeat.beat_at > utcnow() - timedelta(seconds=30)
     ).group_by(RunnerHeartbeat.kind).tuples()
-    for kind, n in alive:
+    for kind, n in alive.iterator():
         runners.add_metric([kind], n)
     yield runners
 
@@ -183,7 +183,7 @@ def _per_store_gauges() -> Iterator[Metric]:
     domains: dict[int, str] = {}
     for store_id, domain, current in Store.select(Store.id, Store.domain, Store.status).where(
         ~Store.deleting
-    ).order_by(Store.domain).tuples():
+    ).order_by(Store.domain).tuples().iterator():
         domains[store_id] = domain
         for candidate in Status:
             status.add_metric([domain, candidate.value], 1 if current == candidate.value else 0)
@@ -194,7 +194,7 @@ def _per_store_gauges() -> Iterator[Metric]:
         labels=["store", "entity"])
     rows = EntitySync.select(EntitySync.store, EntitySync.entity, EntitySync.last_synced_at).where(
         EntitySync.last_synced_at.is_null(False)).tuples()
-    for store_id, entity, at in rows:
+    for store_id, entity, at in rows.iterator():
         if store_id in domains:
             synced.add_metric([domains[store_id], entity],
                               at.replace(tzinfo=UTC).timestamp())

@@ -131,9 +131,11 @@ def throttle_wait(cost: dict[str, Any]) -> float:
 
 def _exceeds_bucket(cost: dict[str, Any] | None) -> str | None:
     """Why waiting cannot help: the query costs more than the bucket can ever hold."""
+    if cost is None:
+        return None
     try:
-        requested = float(cost["requestedQueryCost"])  # type: ignore[index]
-        maximum = float(cost["throttleStatus"]["maximumAvailable"])  # type: ignore[index]
+        requested = float(cost["requestedQueryCost"])
+        maximum = float(cost["throttleStatus"]["maximumAvailable"])
     except (KeyError, TypeError, ValueError):
         return None
     if maximum > 0 and requested > maximum:

@@ -122,4 +122,5 @@ def _seed_demo(world: World) -> None:
 
 def world_of(app: Any) -> World:
     """The simulator state behind an app made by create_app (for tests and the CLI)."""
-    return app.state.world  # type: ignore[no-any-return]
+    world: World = app.state.world
+    return world

@@ -59,10 +59,11 @@ class Lookup(Protocol):
     def lookup(self, typename: str, global_id: str) -> dict[str, Any] | None: ...
 
 
-class Ref(dict):  # type: ignore[type-arg]
+class Ref(dict[str, Any]):
     """`{"__typename", "id"}` that loads the rest of the record from `src` on first access."""
 
     __slots__ = ("src",)
+    src: Any  # what loads the rest of the record (a slot, set after construction)
 
     def __missing__(self, key: str) -> Any:
         src = getattr(self, "src", None)

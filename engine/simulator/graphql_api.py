@@ -181,8 +181,8 @@ def _run(world: World, shop: Shop, request: Request, version: str, token: Any, q
     result = execute(built, document, context_value=context, variable_values=variables,
                      operation_name=operation_name, field_resolver=default_resolver)
     assert not hasattr(result, "__await__")
-    data = result.data  # type: ignore[union-attr]
-    errors = result.errors  # type: ignore[union-attr]
+    data = result.data
+    errors = result.errors
     actual = min(requested, query_cost(built, document, operation, variables, data, actual=True))
     shop.bucket.refund(requested - actual)
     out: dict[str, Any] = {}

@@ -134,7 +134,8 @@ class _Compiler:
                 node_named = get_named_type(node_type)
                 assert isinstance(node_named, GraphQLObjectType)
                 child = self.function(node_named, self.node_selection(node), depth + 1, None)
-                children.append((field_name, child))  # type: ignore[arg-type]
+                # Until build() compiles them, children hold the generated functions' names.
+                children.append((field_name, child))  # type: ignore[arg-type]  # see above
                 continue
             inner = self.function(named, self.fields(node.selection_set), depth, None)
             source = f"r[{field_name!r}]"
@@ -220,7 +221,7 @@ def compile_bulk(schema: GraphQLSchema, text: str) -> Plan:
     top = compiler.function(node_type, selection, 1, children)
     if compiler.connections > MAX_CONNECTIONS:
         raise PlanError(f"Bulk queries cannot contain more than {MAX_CONNECTIONS} connections.")
-    built = compiler.build([top, *[c for _f, c in children]])  # type: ignore[list-item]
+    built = compiler.build([top, *[c for _f, c in children]])  # type: ignore[list-item]  # names
     return Plan(
         entity=root.name.value,
         project=built[0],

@@ -106,8 +106,8 @@ class Records:
                 if node["id"] == global_id:
                     return node
             return None
-        entity = {v: k for k, v in TYPENAMES.items()}.get(typename)
-        return self.get(entity, numeric) if entity else None
+        named = {v: k for k, v in TYPENAMES.items()}.get(typename)
+        return self.get(named, numeric) if named else None
 
     def _finish(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
         """Drop references to deleted products/collections from a generated record."""

@@ -94,8 +94,10 @@ def emit(world: World, shop: Shop, topic: str, payload: dict[str, Any]) -> int:
     ):
         return 0
     wanted = topic_enum(topic)
-    targets = [(s.uri, s.api_version, s.number) for s in shop.subscriptions.values()
-               if s.topic == wanted]
+    targets: list[tuple[str, str, int | None]] = [
+        (s.uri, s.api_version, s.number) for s in shop.subscriptions.values()
+        if s.topic == wanted
+    ]
     return _fan_out(world, shop, topic, payload, targets)
 
 

@@ -65,7 +65,8 @@ def our_operations(store_id: int) -> dict[str, Ownership]:
     for sync in EntitySync.select().where(
         (EntitySync.store == store_id) & EntitySync.bulk_operation_id.is_null(False)
     ):
-        ours[sync.bulk_operation_id] = Ownership(sync.entity, "current run")
+        if sync.bulk_operation_id is not None:
+            ours[sync.bulk_operation_id] = Ownership(sync.entity, "current run")
     return {
         op: Ownership(o.entity, "adopted after a restart" if op in adopted else o.role)
         for op, o in ours.items()

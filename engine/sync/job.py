@@ -29,7 +29,7 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 
 from engine.credentials import WaitMeter, open_client
 from engine.domain.status import CATEGORY_SCOPE, ENTITY_CATEGORY, Entity
@@ -75,6 +75,17 @@ MODES = ("full", "incremental", "reconcile")
 RESTREAMS = 2  # a download that breaks off mid-file is started over this many times
 PROGRESS_EVERY = 0.25  # seconds between progress writes
 STORE_CHECK_EVERY = 1.0  # seconds between checks that the store may still sync
+
+
+class Sink(Protocol):
+    """What a download feeds: an Importer (full and incremental runs) or an IdMarker
+    (reconcile)."""
+
+    lines: int
+
+    def feed(self, line: bytes) -> bool: ...
+    def take(self) -> Any: ...
+    def write(self, batch: Any) -> int: ...
 
 
 class SyncStopped(Exception):
@@ -264,7 +275,7 @@ class SyncRun:
             problem = f"the file had {sink.lines:,} of {total:,} objects"
         raise TransientError(f"The bulk result download stayed incomplete: {problem}")
 
-    async def _stream_into(self, sink: Importer | IdMarker, url: str, total: int) -> None:
+    async def _stream_into(self, sink: Sink, url: str, total: int) -> None:
         """Feed every line to `sink`, writing full batches in a thread.
 
         One batch is written while the next one is downloaded and parsed (sqlite3 releases the
@@ -348,7 +359,7 @@ async def run_sync(ctx: JobContext) -> dict:
     if mode not in MODES:
         raise JobFailed(f"Unknown sync mode {mode!r} (full, incremental or reconcile)")
     try:
-        entity = Entity(job.entity)
+        entity = Entity(job.entity or "")
     except ValueError:
         raise JobFailed(f"Unknown entity {job.entity!r}") from None
     if job.store_id is None:

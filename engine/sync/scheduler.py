@@ -122,12 +122,14 @@ class Scheduler:
         return result
 
     def _store_tick(self, store: Store, now: datetime, result: TickResult) -> None:
-        synced = {
+        synced: dict[str, datetime] = {
             s.entity: s.last_synced_at for s in EntitySync.select(
                 EntitySync.entity, EntitySync.last_synced_at
-            ).where((EntitySync.store == store.id) & EntitySync.last_synced_at.is_null(False))
+            ).where(EntitySync.store == store.id) if s.last_synced_at is not None
         }
-        entities = [e.value for e in enabled_entities(categories_of(store)) if e.value in synced]
+        entities: list[str] = [
+            e.value for e in enabled_entities(categories_of(store)) if e.value in synced
+        ]
         # A sync that just ran (the initial one, an operator's re-sync) counts as the last
         # incremental run: the next one is due an interval after the oldest of them.
         oldest_sync = min((synced[e] for e in entities), default=None)

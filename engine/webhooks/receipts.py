@@ -236,7 +236,7 @@ def seen_keys(deliveries: Iterable[Delivery]) -> dict[tuple[str, str, str], int]
         WebhookReceipt.body_digest.in_(sorted(digests))
         & WebhookReceipt.status.not_in(NOT_ORIGINALS)
     ) if digests else ():
-        seen.setdefault(("body", "", receipt.body_digest), receipt.id)
+        seen.setdefault(("body", "", receipt.body_digest or ""), receipt.id)
     for column, values in ((WebhookReceipt.event_id, event_ids),
                            (WebhookReceipt.webhook_id, webhook_ids)):
         ordered = sorted(values)
@@ -333,7 +333,7 @@ def recent_deletions(within: timedelta) -> Iterator[tuple[tuple[int, str, int], 
             record_id = as_int(orjson.loads(receipt.body).get("id"))
         except (ValueError, AttributeError):
             continue
-        if record_id is None:
+        if record_id is None or receipt.store_id is None:
             continue
         at = parse_time(receipt.triggered_at) or receipt.received_at.replace(tzinfo=UTC)
         yield (receipt.store_id, ENTITY_TOPICS[receipt.topic][0], record_id), at

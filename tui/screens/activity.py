@@ -20,6 +20,7 @@ from textual.widgets import Input, Select, Static
 
 from engine.domain.views import EventRow
 from engine.persistence.reads import StoreNotFound, events, store_summary
+from tui.host import shopsync_app
 from tui.safe_text import content, safe
 from tui.screens.live import Live, stale_marker
 from tui.widgets.event_log import EventLog, header_line
@@ -154,7 +155,7 @@ class ActivityScreen(Live, Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="activity-older")
     def _load_older(self, generation: int, before_id: int) -> None:
         try:
-            with self.app.runtime.db.connection_context():  # type: ignore[attr-defined]
+            with shopsync_app(self).runtime.db.connection_context():
                 rows = events(store_id=self.store_id, limit=PAGE, kinds=self._kinds(),
                               text=self.text or None, before_id=before_id)
         except Exception:  # the poll shows the stale marker

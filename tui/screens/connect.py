@@ -41,6 +41,7 @@ from engine.domain.domains import (
     validation_message,
 )
 from engine.persistence.reads import find_store
+from tui.host import shopsync_app
 from tui.safe_text import content, safe
 from tui.screens.drawer import Drawer
 from tui.widgets.oauth_wait import OAuthWait
@@ -159,7 +160,7 @@ class ConnectScreen(Drawer):
     @work(thread=True, exclusive=True, exit_on_error=False, group="connect-check")
     def _check_existing(self, domain: str) -> None:
         try:
-            with self.app.runtime.db.connection_context():  # type: ignore[attr-defined]
+            with shopsync_app(self).runtime.db.connection_context():
                 find_store(domain)
         except Exception:  # StoreNotFound: not connected; anything else is checked on submit
             return

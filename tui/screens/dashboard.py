@@ -44,6 +44,7 @@ from engine.persistence.reads import (
     summarise,
 )
 from tui.fleet_order import DEFAULT_SORT, SORTS, newly_broken, next_sort, sort_stores
+from tui.host import shopsync_app
 from tui.messages import StoreChosen
 from tui.safe_text import safe
 from tui.screens.card_menu import CardMenu
@@ -242,17 +243,17 @@ class DashboardScreen(Live, Screen[None]):
 
     def action_open_store(self) -> None:
         if self.current is not None:
-            self.app.request_action("open", self.current)  # type: ignore[attr-defined]
+            shopsync_app(self).request_action("open", self.current)
 
     def on_store_chosen(self, message: StoreChosen) -> None:
         message.stop()
         store = next((s for s in self.all_stores if s.id == message.store_id), None)
         if store is not None and not store.deleting:
-            self.app.request_action("open", store)  # type: ignore[attr-defined]
+            shopsync_app(self).request_action("open", store)
 
     def action_store_action(self, action: str) -> None:
         if self.current is not None:
-            self.app.request_action(action, self.current)  # type: ignore[attr-defined]
+            shopsync_app(self).request_action(action, self.current)
 
     def action_menu(self) -> None:
         store = self.current
@@ -261,7 +262,7 @@ class DashboardScreen(Live, Screen[None]):
 
         def chosen(action: str | None) -> None:
             if action:
-                self.app.request_action(action, store)  # type: ignore[attr-defined]
+                shopsync_app(self).request_action(action, store)
 
         self.app.push_screen(
             CardMenu(store, read_only=getattr(self.app, "read_only", False)), chosen)

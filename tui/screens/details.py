@@ -20,6 +20,7 @@ from engine.domain.status import CATEGORY_SCOPE, Status
 from engine.domain.views import StoreDetail
 from engine.persistence.reads import StoreNotFound, store_detail
 from tui.clock import relative
+from tui.host import shopsync_app
 from tui.safe_text import content
 from tui.screens.drawer import Drawer
 from tui.screens.live import Live, stale_marker
@@ -176,10 +177,10 @@ class DetailsScreen(Live, Drawer):
 
     def action_store_action(self, action: str) -> None:
         if self.detail is not None:
-            self.app.request_action(action, self.detail.summary)  # type: ignore[attr-defined]
+            shopsync_app(self).request_action(action, self.detail.summary)
 
     def action_settings(self) -> None:
         if self.detail is not None:
             summary = self.detail.summary
             self.dismiss(None)
-            self.app.request_action("settings", summary)  # type: ignore[attr-defined]
+            shopsync_app(self).request_action("settings", summary)

@@ -27,6 +27,7 @@ from engine.domain.status import Category, Check, EntityState
 from engine.domain.views import StoreDetail, StoreSummary
 from engine.persistence.reads import StoreNotFound, store_detail
 from tui.clock import relative
+from tui.host import shopsync_app
 from tui.safe_text import content, safe
 from tui.screens.drawer import Drawer
 from tui.screens.live import Live, stale_marker
@@ -282,7 +283,7 @@ class SettingsScreen(Live, Drawer):
     def on_entity_table_retry_requested(self, message: EntityTable.RetryRequested) -> None:
         message.stop()
         if self.detail is not None:
-            self.app.request_action(  # type: ignore[attr-defined]
+            shopsync_app(self).request_action(
                 "retry", self.detail.summary, entity=message.entity.value)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -294,4 +295,4 @@ class SettingsScreen(Live, Drawer):
 
     def action_resync(self) -> None:
         if self.detail is not None:
-            self.app.request_action("resync", self.detail.summary)  # type: ignore[attr-defined]
+            shopsync_app(self).request_action("resync", self.detail.summary)

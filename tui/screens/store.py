@@ -30,6 +30,7 @@ from engine.domain.views import EventRow, StoreSummary
 from engine.persistence.reads import StoreNotFound, store_summary
 from engine.persistence.reads import events as read_events
 from tui.clock import relative
+from tui.host import shopsync_app
 from tui.safe_text import content
 from tui.screens.live import Live, stale_marker
 from tui.widgets.entity_table import EntityTable, entity_detail
@@ -204,7 +205,7 @@ class StoreScreen(Live, Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="store-older")
     def _load_older(self, before_id: int) -> None:
         try:
-            with self.app.runtime.db.connection_context():  # type: ignore[attr-defined]
+            with shopsync_app(self).runtime.db.connection_context():
                 rows = read_events(store_id=self.store_id, limit=EVENT_PAGE, before_id=before_id)
         except Exception:  # the poll reports an unreadable database
             return
@@ -227,7 +228,7 @@ class StoreScreen(Live, Screen[None]):
 
     def action_store_action(self, action: str) -> None:
         if self.summary is not None:
-            self.app.request_action(action, self.summary)  # type: ignore[attr-defined]
+            shopsync_app(self).request_action(action, self.summary)
 
     def action_retry(self) -> None:
         """Retry the highlighted Failed entity, or every Failed entity from elsewhere."""
@@ -236,11 +237,11 @@ class StoreScreen(Live, Screen[None]):
                 and isinstance(self.focused, (EntityTable, Button)):
             self._retry_entity(row.entity)
         elif self.summary is not None:
-            self.app.request_action("retry", self.summary)  # type: ignore[attr-defined]
+            shopsync_app(self).request_action("retry", self.summary)
 
     def _retry_entity(self, entity: Entity) -> None:
         if self.summary is not None:
-            self.app.request_action("retry", self.summary, entity=entity.value)  # type: ignore[attr-defined]
+            shopsync_app(self).request_action("retry", self.summary, entity=entity.value)
 
     def on_entity_table_retry_requested(self, message: EntityTable.RetryRequested) -> None:
         message.stop()

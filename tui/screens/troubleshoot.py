@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from engine.actions import Finding, diagnose
 from engine.domain.views import StoreSummary
 from engine.persistence.reads import list_stores
+from tui.host import shopsync_app
 from tui.safe_text import content
 from tui.screens.live import Live, stale_marker
 from tui.widgets.key_bar import KeyBar
@@ -194,7 +195,7 @@ class TroubleshootScreen(Live, Screen[None]):
         kw: dict[str, Any] = {}
         if action == "retry" and finding.action == "retry" and finding.entity:
             kw["entity"] = finding.entity
-        self.app.request_action(action, summary, **kw)  # type: ignore[attr-defined]
+        shopsync_app(self).request_action(action, summary, **kw)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         finding = self.current

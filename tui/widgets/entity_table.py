@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from engine.domain.status import ENTITY_CATEGORY, Entity, EntityState
 from engine.domain.views import EntityRow
@@ -105,7 +106,7 @@ class EntityTable(DataTable[Text]):
             (width or 0) + 2 * self.cell_padding for _, _, width in self._columns
         ) + 2 * self.cell_padding
         room = max(MIN_DETAIL, self.scrollable_content_region.width - used + 2 * self.cell_padding)
-        column = self.columns["detail"]
+        column = self.columns[ColumnKey("detail")]
         if column.width != room:
             column.width = room
             self._require_update_dimensions = True

@@ -87,7 +87,7 @@ class FilterBar(Horizontal):
         return value if isinstance(value, Status) else None
 
     def set_status(self, status: Status | None) -> None:
-        self.query_one("#filter-status", Select).value = status  # type: ignore[arg-type]
+        self.query_one("#filter-status", Select).value = status
 
     def focus_text(self) -> None:
         self.query_one("#filter-text", Input).focus()

@@ -12,6 +12,7 @@ sorted column's header carries ↓ (or ↑ reversed) unless the order is the def
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -126,7 +127,7 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
             start += size + 1
         return None
 
-    def _row(self, store: StoreSummary, width: int, now: object, cursor: bool) -> Content:
+    def _row(self, store: StoreSummary, width: int, now: datetime, cursor: bool) -> Content:
         pointer = Content("▶ " if cursor else "  ")
         marker = DELETING if store.deleting else CHECKING if store.checking else ""
         status = Content.styled(f"{STATUS_GLYPH[store.status]} {marker or store.status.label}",
@@ -134,7 +135,7 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
         entities = Content(" ").join(
             state_glyph(row.state) + Content(" ") for row in store.entities
         )
-        synced = relative(store.last_synced_at, now, never="never")  # type: ignore[arg-type]
+        synced = relative(store.last_synced_at, now, never="never")
         return self._cells(pointer + content(store.name, "bold"),
                            content(store.domain, "$foreground-muted"), status, entities,
                            Content(f"{store.records_total:,}"), Content(synced), width)

@@ -14,6 +14,8 @@ Every untrusted string (name, domain, status detail) goes through tui.safe_text.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.content import Content
 from textual.events import Click
 from textual.message import Message
@@ -45,7 +47,7 @@ def entity_cell(row: EntityRow, width: int) -> Content:
     return left + Content(" ") + value_content
 
 
-def card_lines(summary: StoreSummary, width: int, now: object, *, cursor: bool) -> list[Content]:
+def card_lines(summary: StoreSummary, width: int, now: datetime, *, cursor: bool) -> list[Content]:
     """The card's six lines, each at most `width` cells."""
     name_style = "bold reverse" if cursor else "bold"
     name = content(summary.name, name_style).truncate(width, ellipsis=True)
@@ -65,7 +67,7 @@ def card_lines(summary: StoreSummary, width: int, now: object, *, cursor: bool) 
         entity_cell(rows[0], half) + Content(" ") + entity_cell(rows[1], width - half - 1),
         entity_cell(rows[2], half) + Content(" ") + entity_cell(rows[3], width - half - 1),
     ]
-    synced = relative(summary.last_synced_at, now, never="never synced")  # type: ignore[arg-type]
+    synced = relative(summary.last_synced_at, now, never="never synced")
     if summary.last_synced_at is not None:
         synced = f"synced {synced}"
     footer = Content.styled(
@@ -74,7 +76,7 @@ def card_lines(summary: StoreSummary, width: int, now: object, *, cursor: bool) 
     return [name, domain, status, *entities, footer]
 
 
-FRAMES = {"round": "╭─╮│╰╯", "heavy": "┏━┓┃┗┛"}
+FRAMES = {"round": tuple("╭─╮│╰╯"), "heavy": tuple("┏━┓┃┗┛")}
 FRAME_STYLE = {
     Status.CONNECTED: "$panel-lighten-2",
     Status.DISCONNECTED: "$panel-lighten-2",
