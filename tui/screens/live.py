@@ -156,7 +156,8 @@ class Live:
         message.stop()
         if message.fresh and message.seq < self._live_applied:
             return  # a slower, older read: its data is out of date
-        self.stale = None
+        screen: Any = self  # a reactive is set on the Screen this class is mixed into
+        screen.stale = None
         if not message.fresh:
             self._live_ticks += 1
             if self._live_ticks % TIMES_EVERY == 0 and self.live_loaded:
@@ -169,7 +170,8 @@ class Live:
 
     def on_live_stale(self, message: Live.Stale) -> None:
         message.stop()
-        self.stale = message.reason
+        screen: Any = self  # a reactive is set on the Screen this class is mixed into
+        screen.stale = message.reason
         self._live_arm()
 
     def on_data_changed(self, message: DataChanged) -> None:
