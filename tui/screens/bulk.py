@@ -30,6 +30,7 @@ from engine import actions
 from engine.domain.bulk import BulkListing, BulkOperationView
 from engine.domain.status import Entity
 from tui.clock import relative
+from tui.host import shopsync_app
 from tui.safe_text import content, safe
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.progress_cell import to_rich
@@ -308,5 +309,5 @@ class BulkScreen(Screen[None]):
                             title="Retry blocked sync", severity="warning", markup=False)
             return
         for entity in listing.blocked:
-            self.app.perform_action(  # type: ignore[attr-defined]
+            shopsync_app(self).perform_action(
                 "retry", self.store_id, listing.name, entity=entity)
