@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     webhook_assert_interval: float = 1800.0
     incremental_overlap: float = 300.0
     webhook_max_body: int = 1024 * 1024
+    # `serve`: a request must be fully received within this many seconds; connections past
+    # the cap are closed at once (engine.serve.guard).
+    http_read_timeout: float = 10.0
+    max_connections: int = 500
     http_timeout: float = 30.0
     max_retries: int = 6
     log_level: str = "INFO"

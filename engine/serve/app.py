@@ -45,6 +45,7 @@ from engine.jobs.runner import Runner
 from engine.persistence.models import Job, RunnerHeartbeat, SchemaMeta, utcnow
 from engine.persistence.runtime import Runtime, open_runtime
 from engine.registry import make_runner
+from engine.serve.guard import KEEP_ALIVE, guarded_protocol, quiet_repeats
 from engine.serve.metrics import CONTENT_TYPE, ProcessCounters, render
 from engine.sync.scheduler import Scheduler
 from engine.webhooks.claims import UNKNOWN_TOPIC, claims_mismatch
@@ -251,6 +252,8 @@ class Serve:
         self.server = _UvicornServer(uvicorn.Config(
             self.app, host=self.host, port=self.port, log_config=None, access_log=False,
             lifespan="on", timeout_graceful_shutdown=3, server_header=False,
+            http=guarded_protocol(settings.http_read_timeout, settings.max_connections),
+            timeout_keep_alive=int(KEEP_ALIVE), backlog=1024,
         ))
         self._stop = asyncio.Event()
         self._stop_requested_at: float | None = None
@@ -365,13 +368,32 @@ def serve(
     Raises ServeError when the listen address cannot be bound (nothing was started then).
     """
     _route_uvicorn_logs()
+    _raise_descriptor_limit()
     asyncio.run(Serve(runtime, host=host, port=port).run(
         install_signal_handlers=install_signal_handlers
     ))
 
 
+def _raise_descriptor_limit() -> None:
+    """Use every file descriptor the hard limit allows: the connection cap stays below it."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                        else max(soft, 65536), hard))
+    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: keep the default
+        pass
+
+
 def _route_uvicorn_logs() -> None:
-    """uvicorn's own lines go wherever shopsync's logging was configured to go."""
+    """uvicorn's own lines go wherever shopsync's logging was configured to go.
+
+    A failure repeated per connection or per request (uvicorn's "Invalid HTTP request", an
+    accept() failing in a loop, the same exception per webhook) is logged once per interval.
+    """
+    quiet_repeats("uvicorn", "uvicorn.error", "asyncio", "shopsync.serve", "shopsync.webhooks")
     ours = logging.getLogger("shopsync")
     if ours.handlers:
         for name in ("uvicorn", "uvicorn.error"):
