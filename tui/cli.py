@@ -449,7 +449,7 @@ _own_runner = False  # the job being waited on runs in this process, and stops w
 def _wait(view: JobView, timeout: float) -> JobView:
     from engine.actions import wait_for_job
 
-    progress = out.Progress()
+    progress = out.Progress(_sync_detail)
     try:
         final = wait_for_job(view.id, timeout=timeout, on_progress=progress.update)
     except TimeoutError as error:
@@ -464,6 +464,26 @@ def _wait(view: JobView, timeout: float) -> JobView:
     if final.state is JobState.FAILED:
         out.echo(f"Error: {final.error}", err=True)
     return final
+
+
+def _sync_detail(view: JobView) -> str | None:
+    """A running sync's phase, rate and ETA for the progress line, from its entity row."""
+    from engine.domain.progress import describe
+    from engine.domain.status import EntityState
+    from engine.persistence import reads as queries
+
+    if view.kind != "sync" or not view.store_domain or not view.entity:
+        return None
+    try:
+        summary = queries.store_summary(queries.find_store(view.store_domain).id)
+    except Exception:  # the store went, or the database is busy: the plain line will do
+        return None
+    row = next((r for r in summary.entities if r.entity.value == view.entity), None)
+    if row is None or row.state is not EntityState.SYNCING:
+        return None
+    from tui.clock import utc_now
+
+    return describe(row.done, row.total, row.progress, utc_now())
 
 
 def _wait_all(views: Iterable[JobView], timeout: float) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 import click
@@ -114,7 +115,11 @@ def print_settings(detail: StoreDetail) -> None:
 class Progress:
     """Job progress on stderr: one rewritten line on a terminal, a line per change otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, detail: Callable[[JobView], str | None] | None = None) -> None:
+        """`detail(view)`: words for a running job (a sync's phase, rate and ETA), or None."""
+        self.detail = detail
+        self.detail_text: str | None = None
+        self.detail_at = 0.0
         self.tty = sys.stderr.isatty()
         self.last = ""
         self.last_at = 0.0
@@ -127,9 +132,14 @@ class Progress:
         else:
             text = f"{what}: {view.state}" + (
                 f" {view.progress_done:,}" if view.progress_done else "")
+        now = time.monotonic()
+        if self.detail is not None and view.state == "running" and now - self.detail_at >= 0.5:
+            self.detail_at = now
+            self.detail_text = self.detail(view)
+        if self.detail_text and view.state == "running":
+            text = f"{what}: {safe(self.detail_text)}"
         if text == self.last:
             return
-        now = time.monotonic()
         if self.tty:
             # Our own erase-line sequence, written raw; the text itself is sanitised.
             click.echo("\r\x1b[2K" + safe(text), err=True, nl=False)

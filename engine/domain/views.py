@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from engine.domain.jobs import JobKind, JobState
+from engine.domain.progress import SyncProgress
 from engine.domain.status import Category, Check, Entity, EntityState, Status
 
 
@@ -30,14 +31,23 @@ class EntityRow(NamedTuple):
     error: str | None = None
     progress_at: datetime | None = None
     started_at: datetime | None = None
+    progress: SyncProgress | None = None  # phase, rate and ETA while Syncing
 
     def to_json(self) -> dict:
-        return {
+        data: dict = {
             "state": self.state.value,
             "records": self.records,
             "last_synced_at": iso(self.last_synced_at),
             "error": self.error,
         }
+        if self.state is EntityState.SYNCING:
+            percent = min(100.0, 100 * self.done / self.total) if self.total else None
+            data["progress"] = {
+                "done": self.done, "total": self.total,
+                "percent": round(percent, 1) if percent is not None else None,
+                **(self.progress.to_json() if self.progress else {}),
+            }
+        return data
 
 
 class ReadinessItem(NamedTuple):

@@ -50,7 +50,16 @@ def _migration_3(db: Database) -> None:
     install_change_triggers(db)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(db: Database) -> None:
+    """entity_sync.progress_info: the running sync's phase, rate and ETA."""
+    columns = {c.name for c in db.get_columns("entity_sync")}
+    if "progress_info" not in columns:
+        db.execute_sql("ALTER TABLE entity_sync ADD COLUMN progress_info TEXT")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _migration_1, _migration_2, _migration_3, _migration_4,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

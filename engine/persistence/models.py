@@ -151,6 +151,8 @@ class EntitySync(BaseModel):
     full_synced_at = DateTimeField(null=True)  # last successful *full* run (initial sync)
     cursor_updated_at = DateTimeField(null=True)  # incremental watermark (max updatedAt seen)
     progress_at = DateTimeField(null=True)  # last time `done` moved: stuck detection
+    # engine.domain.progress.SyncProgress of the running sync: phase, rate, ETA, export counts.
+    progress_info = JSONField(null=True)
     started_at = DateTimeField(null=True)
     updated_at = DateTimeField(default=utcnow)
 

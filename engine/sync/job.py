@@ -32,11 +32,12 @@ from datetime import timedelta
 from typing import Any, NoReturn, Protocol
 
 from engine.credentials import WaitMeter, open_client
+from engine.domain.progress import RateWindow, SyncProgress
 from engine.domain.status import CATEGORY_SCOPE, ENTITY_CATEGORY, Entity
 from engine.jobs import wakeups
 from engine.jobs.runner import JobContext, JobFailed, JobInterrupted
 from engine.persistence import counters as metrics
-from engine.persistence.models import Store
+from engine.persistence.models import Store, utcnow
 from engine.shopify import bulk
 from engine.shopify.bulk import BulkStatus
 from engine.shopify.client import ShopifyClient
@@ -115,6 +116,13 @@ class SyncRun:
         self.adopted = False
         self.operation_finished = False  # the operation reached a terminal state
         self._last_progress = 0.0
+        self._moved = False  # something moved since the last progress write
+        self.export_objects = RateWindow()  # objectCount per second while Shopify exports
+        self.export_roots = RateWindow()  # rootObjectCount per second: the export's ETA
+        self._export_seen = -1
+        self.import_window = RateWindow()  # root records imported per second
+        self.import_done = 0
+        self.import_total: int | None = None  # rootObjectCount of the finished export
         self._last_store_check = time.monotonic()
 
     # -- orchestration ----------------------------------------------------------------------------
@@ -191,11 +199,9 @@ class SyncRun:
             while True:
                 if status is None:
                     status = await bulk.poll(client, self.operation_id)
-                # While Shopify exports, progress is its root objects against the count.
-                if roots:
-                    await self._progress(min(status.root_object_count, roots), roots)
-                else:
-                    await self._progress(status.object_count, None)
+                # While Shopify exports, the export phase reports its own progress (objectCount
+                # and rootObjectCount against the record count); nothing is imported yet.
+                await self._export_progress(status, roots)
                 if status.status == "COMPLETED":
                     self.operation_finished = True
                     return status
@@ -291,7 +297,8 @@ class SyncRun:
                     writing = asyncio.create_task(asyncio.to_thread(sink.write, batch))
                     self.ctx.check_stop()
                     await self._check_store()
-                    await self._progress(sink.lines, total)
+                    await self._import_progress(
+                        sink.roots if isinstance(sink, Importer) else sink.lines)
         finally:
             if writing is not None:  # never leave a write running behind an exception
                 await writing
@@ -327,12 +334,41 @@ class SyncRun:
         if reason is not None:
             raise SyncStopped(reason)
 
-    async def _progress(self, done: int, total: int | None) -> None:
+    async def _export_progress(self, status: BulkStatus, roots: int | None) -> None:
         now = time.monotonic()
-        if now - self._last_progress < PROGRESS_EVERY:
+        self.export_objects.add(now, status.object_count)
+        self.export_roots.add(now, status.root_object_count)
+        remaining = max(roots - status.root_object_count, 0) if roots else None
+        info = SyncProgress(
+            "export", None, None, status.object_count, status.root_object_count, roots,
+            self.export_objects.rate(), self.export_roots.eta(remaining), utcnow(),
+        )
+        moved = status.root_object_count != self._export_seen
+        self._export_seen = status.root_object_count
+        self.import_total = status.root_object_count or roots
+        await self._progress(0, roots, info, moved, force=status.finished)
+
+    async def _import_progress(self, done: int) -> None:
+        # A download started over re-reads lines already upserted: the bar holds its place.
+        done = max(done, self.import_done)
+        self.import_done = done
+        total = max(self.import_total or 0, done) or None
+        now = time.monotonic()
+        self.import_window.add(now, done)
+        remaining = total - done if total is not None else None
+        info = SyncProgress("import", self.import_window.rate(), self.import_window.eta(remaining),
+                            updated_at=utcnow())
+        await self._progress(done, total, info, True)
+
+    async def _progress(self, done: int, total: int | None, info: SyncProgress, moved: bool,
+                        *, force: bool = False) -> None:
+        now = time.monotonic()
+        self._moved = self._moved or moved
+        if not force and now - self._last_progress < PROGRESS_EVERY:
             return
         self._last_progress = now
-        await asyncio.to_thread(write_progress, self.sync.id, done, total)
+        moved, self._moved = self._moved, False
+        await asyncio.to_thread(write_progress, self.sync.id, done, total, info, moved)
         await self.ctx.progress(done, total)
 
     async def _fail(self, error: ShopifyError, client: ShopifyClient | None) -> NoReturn:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.domain.coerce import naive_utc
+from engine.domain.progress import SyncProgress
 from engine.domain.status import (
     CATEGORY_SCOPE,
     ENTITY_CATEGORY,
@@ -92,7 +93,7 @@ def prepare(store_id: int, entity: Entity, mode: str) -> Plan | str:
         if adopt is None:
             new_run(sync, mode, now)
         sync.state = EntityState.SYNCING.value
-        sync.done, sync.total, sync.error = 0, None, None
+        sync.done, sync.total, sync.error, sync.progress_info = 0, None, None, None
         sync.progress_at = sync.updated_at = now
         sync.save()
         categories = categories_of(store)
@@ -135,12 +136,17 @@ def record_adoption(store_id: int, entity: Entity, operation_id: str) -> None:
                            "entity": entity.value})
 
 
-def write_progress(sync_id: int, done: int, total: int | None) -> None:
-    # Only a moving `done` touches progress_at: it is what stuck-in-Syncing detection reads.
+def write_progress(
+    sync_id: int, done: int, total: int | None, info: SyncProgress | None, moved: bool
+) -> None:
+    """The entity's bar (root records imported of total), its phase/rate/ETA, and — when
+    something moved (`moved`) — progress_at, which stuck-in-Syncing detection reads."""
     now = utcnow()
-    EntitySync.update(done=done, total=total, progress_at=now, updated_at=now).where(
-        (EntitySync.id == sync_id) & (EntitySync.done != done)
-    ).execute()
+    values: dict = {"done": done, "total": total, "updated_at": now,
+                    "progress_info": info.to_json() if info is not None else None}
+    if moved:
+        values["progress_at"] = now
+    EntitySync.update(**values).where(EntitySync.id == sync_id).execute()
 
 
 def missing_scope_detail(scopes: tuple[str, ...] | list[str]) -> str:
@@ -174,7 +180,9 @@ def record_success(
         now = utcnow()
         sync.state = EntityState.SYNCED.value
         sync.records, sync.error, sync.bulk_operation_id = summary.records, None, None
-        sync.done, sync.total = sink.lines, sink.lines
+        # The bar ends at 100% in its own unit: root records (a reconcile's lines are ids).
+        roots = sink.roots if isinstance(sink, Importer) else sink.lines
+        sync.done, sync.total, sync.progress_info = roots, roots, None
         sync.progress_at = sync.updated_at = now
         if run.mode != "reconcile":
             sync.last_synced_at = now  # "Last synced": bulk runs only, never a reconcile
@@ -222,7 +230,8 @@ def record_success(
 
 def mark_interrupted(sync_id: int) -> None:
     """The runner stopped mid-run and requeued the job: the entity is Pending (queued) again."""
-    EntitySync.update(state=EntityState.PENDING.value, updated_at=utcnow()).where(
+    EntitySync.update(state=EntityState.PENDING.value, progress_info=None,
+                      updated_at=utcnow()).where(
         (EntitySync.id == sync_id) & (EntitySync.state == EntityState.SYNCING.value)
     ).execute()
 
@@ -238,7 +247,7 @@ def record_stopped(run: RunInfo, reason: str) -> dict:
         synced = sync.last_synced_at is not None
         EntitySync.update(
             state=(EntityState.SYNCED if synced else EntityState.PENDING).value,
-            bulk_operation_id=None, updated_at=utcnow(),
+            bulk_operation_id=None, progress_info=None, updated_at=utcnow(),
         ).where(EntitySync.id == run.sync_id).execute()
         record_event(store, "sync", f"{run.entity.label} sync stopped: {reason}",
                      data={"mode": run.mode, "bulk_operation_id": run.operation_id,
@@ -269,6 +278,7 @@ def record_failure(run: RunInfo, error: ShopifyError, granted: list[str] | None)
         now = utcnow()
         EntitySync.update(
             state=EntityState.FAILED.value, error=detail, progress_at=now, updated_at=now,
+            progress_info=None,
             # An operation still running at Shopify is kept so a retry can adopt it.
             bulk_operation_id=None if run.operation_finished else run.operation_id,
         ).where(EntitySync.id == run.sync_id).execute()

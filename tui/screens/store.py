@@ -180,7 +180,8 @@ class StoreScreen(Live, Screen[None]):
             button.add_class("-hidden")
             return
         queued = row.entity.value in self.query_one(EntityTable).queued
-        text = Content.styled(f"{row.entity.label}: ", "bold") + entity_detail(row, queued)
+        text = Content.styled(f"{row.entity.label}: ", "bold") + entity_detail(
+            row, queued, self.now)
         failed = row.state is EntityState.FAILED
         if failed:
             text += Content.styled("  enter or r: Retry", "$foreground-muted")

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
+from engine.domain.progress import describe
 from engine.domain.status import ENTITY_CATEGORY, Entity, EntityState
 from engine.domain.views import EntityRow
 from tui.clock import relative
@@ -41,17 +42,22 @@ COMPACT = ("entity", "state", "records", "synced", "detail")
 MIN_DETAIL = 8
 
 
-def entity_detail(row: EntityRow, queued: bool = False) -> Content:
+def progress_text(row: EntityRow, now: datetime | None) -> str:
+    """A Syncing row in words (engine.domain.progress.describe)."""
+    return describe(row.done, row.total, row.progress, now)
+
+
+def entity_detail(row: EntityRow, queued: bool = False, now: datetime | None = None) -> Content:
     """The Detail text of a row, in words (the error of a Failed row, untrusted); `queued`:
-    a sync job waits for this entity (a Pending entity without one has never run)."""
+    a sync job waits for this entity (a Pending entity without one has never run); `now`
+    ages a Syncing row's ETA."""
     match row.state:
         case EntityState.FAILED:
             return content(row.error or "The sync hit an error", "$text-error")
         case EntityState.OFF:
             return Content(f"{ENTITY_CATEGORY[row.entity].label} is off")
         case EntityState.SYNCING:
-            total = f" of {row.total:,}" if row.total else ""
-            return Content(f"Importing: {row.done:,}{total}")
+            return Content(progress_text(row, now))
         case EntityState.PENDING:
             return Content("Queued" if queued else "Not started")
     return Content("")
@@ -137,7 +143,7 @@ class EntityTable(DataTable[Text]):
                 return Content(f"{row.records:>9,}")
             case "synced":
                 return Content(relative(row.last_synced_at, now, never="—"))
-        return entity_detail(row, queued)
+        return entity_detail(row, queued, now)
 
     def show(
         self, rows: Sequence[EntityRow], now: datetime, queued: Collection[str] = ()

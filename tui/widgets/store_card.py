@@ -21,6 +21,7 @@ from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
 
+from engine.domain.progress import format_eta, format_rate
 from engine.domain.status import CHECKING, EntityState, Status
 from engine.domain.views import EntityRow, StoreSummary
 from tui.clock import compact_count, relative, utc_now
@@ -47,6 +48,21 @@ def entity_cell(row: EntityRow, width: int) -> Content:
     return left + Content(" ") + value_content
 
 
+def sync_footer(summary: StoreSummary, now: datetime) -> str | None:
+    """While an entity syncs with a measured rate: "Orders 45% · 1,234/s · ETA 2 min"
+    (or "Orders exporting · ETA 8 s" while Shopify builds the file)."""
+    for row in summary.entities:
+        info = row.progress
+        if row.state is not EntityState.SYNCING or info is None:
+            continue
+        eta = format_eta(info.eta_at(now), short=True)
+        if info.phase == "export":
+            return f"{row.entity.label} exporting · {format_rate(info.export_rate)} · {eta}"
+        percent = f"{row.done * 100 // row.total}%" if row.total else f"{row.done:,}"
+        return f"{row.entity.label} {percent} · {format_rate(info.rate)} · {eta}"
+    return None
+
+
 def card_lines(summary: StoreSummary, width: int, now: datetime, *, cursor: bool) -> list[Content]:
     """The card's six lines, each at most `width` cells."""
     name_style = "bold reverse" if cursor else "bold"
@@ -70,9 +86,10 @@ def card_lines(summary: StoreSummary, width: int, now: datetime, *, cursor: bool
     synced = relative(summary.last_synced_at, now, never="never synced")
     if summary.last_synced_at is not None:
         synced = f"synced {synced}"
-    footer = Content.styled(
+    syncing = sync_footer(summary, now)
+    footer = (Content.styled(syncing, "$text-accent") if syncing else Content.styled(
         f"{summary.records_total:,} records · {synced}", "$foreground-muted"
-    ).truncate(width, ellipsis=True)
+    )).truncate(width, ellipsis=True)
     return [name, domain, status, *entities, footer]
 
 
