@@ -10,14 +10,32 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from engine.domain.jobs import JobState
 from engine.domain.text import safe
-from tui import cli_output as out
+
+
+class _Lazy:
+    """A module imported on first use: `--help` and `--version` must answer in well under
+    0.3 s, so nothing heavier than click loads before a command runs."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._module is None:
+            import importlib
+
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attribute)
+
+
+out: Any = _Lazy("tui.cli_output")
 
 if TYPE_CHECKING:  # the engine is imported lazily: `shopsync --help` stays fast
     from engine.actions import OAuthStart
@@ -26,35 +44,46 @@ if TYPE_CHECKING:  # the engine is imported lazily: `shopsync --help` stays fast
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("shopsync")
     except PackageNotFoundError:  # running from a checkout without an install
         return "0+unknown"
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"shopsync, version {_version()}")
+        ctx.exit()
+
+
 class _Group(click.Group):
     """Maps engine errors to exit codes once, for every command."""
 
     def invoke(self, ctx: click.Context) -> object:
-        from engine.config import ConfigError
-        from engine.domain.errors import ActionError, DatabaseError, InvalidInput
-
         try:
             return super().invoke(ctx)
-        except (InvalidInput, ConfigError) as error:
-            out.echo(f"Error: {error}", err=True)
-            ctx.exit(2)
-        except ActionError as error:
-            out.echo(f"Error: {error}", err=True)
-            ctx.exit(1)
-        except DatabaseError as error:
-            out.echo(f"Error: {error}", err=True)
-            ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # --help, usage errors, Ctrl+C: click's own
+        except Exception as error:
+            # Imported here, not at the top: `--help` must not load the settings (pydantic).
+            from engine.config import ConfigError
+            from engine.domain.errors import ActionError, DatabaseError, InvalidInput
+
+            if isinstance(error, (InvalidInput, ConfigError)):
+                out.echo(f"Error: {error}", err=True)
+                ctx.exit(2)
+            if isinstance(error, (ActionError, DatabaseError)):
+                out.echo(f"Error: {error}", err=True)
+                ctx.exit(1)
+            raise
 
 
 @click.group(cls=_Group, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), "--version", prog_name="shopsync")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the version and exit.")
 @click.option("--no-mouse", is_flag=True, help="Do not capture the mouse (dashboard only).")
 @click.pass_context
 def main(ctx: click.Context, no_mouse: bool) -> None:

@@ -1,0 +1,42 @@
+"""`shopsync --version` and `--help` load nothing but click: the heavy modules (Textual, the
+database layer, the HTTP client, package metadata) are imported by the commands that use them.
+The time itself is a figure in tests/bench/test_cli_startup.py (a wall-clock bound here would
+fail on a loaded machine for reasons that are not the code's)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("textual", "rich", "peewee", "httpx", "pydantic", "orjson", "engine.persistence",
+         "engine.actions", "importlib.metadata", "tui.cli_output", "textual_serve")
+
+PROBE = """
+import sys
+from tui.cli import main
+try:
+    main([{args}], prog_name="shopsync")
+except SystemExit:
+    pass
+heavy = [m for m in {heavy!r} if m in sys.modules]
+print("HEAVY:", ",".join(heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", ["'--help'", "'web', '--help'", "'demo', '--help'"])
+def test_help_imports_nothing_heavy(args: str) -> None:
+    result = subprocess.run([sys.executable, "-c", PROBE.format(args=args, heavy=HEAVY)],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert "Usage:" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_version_reads_only_the_package_metadata() -> None:
+    result = subprocess.run([sys.executable, "-c", PROBE.format(args="'--version'", heavy=HEAVY)],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.stdout.startswith("shopsync, version ")
+    assert result.stderr.strip().splitlines()[-1] == "HEAVY: importlib.metadata"
