@@ -58,6 +58,55 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit()
 
 
+# -- shell completion (click's: eval "$(_SHOPSYNC_COMPLETE=bash_source shopsync)") ------------
+
+def _complete_store(_ctx: click.Context, _param: click.Parameter,
+                    incomplete: str) -> list[click.shell_completion.CompletionItem]:
+    """Store domains (and bare names) from the configured database; nothing when it cannot be
+    read (completion must never print an error into the operator's command line)."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        from engine.persistence.reads import list_stores
+        from engine.persistence.runtime import open_runtime
+
+        runtime = open_runtime()
+        try:
+            stores = list_stores()
+        finally:
+            runtime.close()
+    except Exception:
+        return []
+    items = []
+    for store in stores:
+        short = store.domain.removesuffix(".myshopify.com")
+        for word in (store.domain, short):
+            if word.startswith(incomplete):
+                items.append(CompletionItem(word, help=safe(store.name)))
+    return list({item.value: item for item in items}.values())
+
+
+def _complete_entity(_ctx: click.Context, _param: click.Parameter,
+                     incomplete: str) -> list[click.shell_completion.CompletionItem]:
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(name) for name in ENTITIES if name.startswith(incomplete)]
+
+
+def _complete_category(_ctx: click.Context, _param: click.Parameter,
+                       incomplete: str) -> list[click.shell_completion.CompletionItem]:
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(name) for name in CATEGORIES if name.startswith(incomplete)]
+
+
+# The names the engine accepts (engine.domain.status.Entity / Category); spelled out here so
+# completion and --help need not import the engine. tests/test_cli_habits.py keeps them equal.
+ENTITIES = ("customers", "orders", "products", "collections")
+CATEGORIES = ("customers", "email_consent", "sms_consent", "orders", "catalogue")
+STATUSES = ("connected", "disconnected", "error", "reconnect_required")
+
+
 class _Group(click.Group):
     """Maps engine errors to exit codes once, for every command."""
 
@@ -195,20 +244,52 @@ def simulator(host: str, port: int, seed: int, demo_fleet: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
-def stores(as_json: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "tsv"]),
+              default=None, help="Output format (default: table; --json is --format json).")
+@click.option("--status", "statuses", multiple=True,
+              type=click.Choice(STATUSES, case_sensitive=False),
+              help="Only stores with this status (repeatable).")
+@click.option("--watch", is_flag=True, help="Print again every --interval seconds (Ctrl+C).")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.2),
+              help="Seconds between --watch refreshes.")
+def stores(as_json: bool, fmt: str | None, statuses: tuple[str, ...], watch: bool,
+           interval: float) -> None:
     """Every store with its status and entity states."""
+    import time
+
     from engine.persistence import reads as queries
 
-    _runtime()
-    summaries = queries.list_stores()
-    if as_json:
-        _print_json([s.to_json() for s in summaries])
-    else:
-        out.print_stores(summaries)
+    runtime = _runtime()
+    fmt = "json" if as_json else fmt or "table"
+    wanted = {s.lower() for s in statuses}
+    clear = watch and fmt == "table" and sys.stdout.isatty()
+    try:
+        while True:
+            with runtime.db.connection_context():
+                summaries = [s for s in queries.list_stores()
+                             if not wanted or s.status.value in wanted]
+            if clear:
+                click.echo("\x1b[H\x1b[2J", nl=False)
+            if fmt == "json":
+                _print_json([s.to_json() for s in summaries])
+            elif fmt in ("csv", "tsv"):
+                click.echo(out.stores_delimited(summaries, "," if fmt == "csv" else "\t"),
+                           nl=False)
+            else:
+                if watch:
+                    click.echo(f"every {interval:g} s · {time.strftime('%H:%M:%S')} · "
+                               "Ctrl+C stops")
+                out.print_stores(summaries)
+            if not watch:
+                return
+            sys.stdout.flush()
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
 
 
 @main.command()
-@click.argument("store")
+@click.argument("store", shell_complete=_complete_store)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def show(store: str, as_json: bool) -> None:
     """One store: information, scopes, readiness, entities and findings."""
@@ -227,7 +308,7 @@ def show(store: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("store")
+@click.argument("store", shell_complete=_complete_store)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--cancel", "cancel_id", metavar="ID",
               help="Cancel this bulk operation (its number or gid) first.")
@@ -287,7 +368,7 @@ def connect(domain: str, token: str | None, no_sync: bool, approve: bool,
 
 
 @main.command()
-@click.argument("store")
+@click.argument("store", shell_complete=_complete_store)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait.")
 def health(store: str, as_json: bool, timeout: float) -> None:
@@ -310,8 +391,8 @@ def health(store: str, as_json: bool, timeout: float) -> None:
 
 
 @main.command()
-@click.argument("store")
-@click.argument("entity")
+@click.argument("store", shell_complete=_complete_store)
+@click.argument("entity", shell_complete=_complete_entity)
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
 def retry(store: str, entity: str, timeout: float) -> None:
     """Re-run one entity's sync (customers, orders, products, collections)."""
@@ -327,7 +408,7 @@ def retry(store: str, entity: str, timeout: float) -> None:
 
 
 @main.command()
-@click.argument("store")
+@click.argument("store", shell_complete=_complete_store)
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
 def resync(store: str, timeout: float) -> None:
     """Full re-sync of every enabled entity."""
@@ -346,7 +427,7 @@ def resync(store: str, timeout: float) -> None:
 
 
 @main.command()
-@click.argument("store")
+@click.argument("store", shell_complete=_complete_store)
 def disconnect(store: str) -> None:
     """Pause a store: data kept, no syncs, webhooks ignored."""
     from engine import actions
@@ -357,7 +438,7 @@ def disconnect(store: str) -> None:
 
 
 @main.command()
-@click.argument("store")
+@click.argument("store", shell_complete=_complete_store)
 @click.option("--token", help="Reconnect with this access token ('-' reads stdin).")
 @click.option("--approve", is_flag=True,
               help="Bundled simulator only: approve the install as the merchant would.")
@@ -379,7 +460,7 @@ def reconnect(store: str, token: str | None, approve: bool, timeout: float) -> N
 
 
 @main.command()
-@click.argument("store")
+@click.argument("store", shell_complete=_complete_store)
 @click.option("--yes", is_flag=True, help="Confirm: delete the store and all its records.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
 def delete(store: str, yes: bool, timeout: float) -> None:
@@ -406,9 +487,11 @@ def delete(store: str, yes: bool, timeout: float) -> None:
 
 
 @main.command()
-@click.argument("store")
-@click.option("--on", "turn_on", multiple=True, metavar="CATEGORY", help="Turn a category on.")
+@click.argument("store", shell_complete=_complete_store)
+@click.option("--on", "turn_on", multiple=True, metavar="CATEGORY", help="Turn a category on.",
+              shell_complete=_complete_category)
 @click.option("--off", "turn_off", multiple=True, metavar="CATEGORY",
+              shell_complete=_complete_category,
               help="Turn a category off.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def settings(store: str, turn_on: tuple[str, ...], turn_off: tuple[str, ...],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import click
@@ -55,6 +55,43 @@ def print_stores(stores: list[StoreSummary]) -> None:
         entities = " ".join(f"{r.entity.value}={r.state.value}" for r in store.entities)
         echo(f"{_fit(safe(store.name), width)}  {store.domain:<36}  "
                    f"{store.status.label:<18}  {entities}")
+
+
+STORE_COLUMNS = ("name", "domain", "status", "status_detail", "customers", "orders",
+                 "products", "collections", "records", "last_synced_at")
+
+
+def stores_delimited(stores: list[StoreSummary], delimiter: str) -> str:
+    """CSV (or TSV) with a header row: one line per store, entity states in their own columns.
+    Text is sanitised like every other line the CLI prints (no control characters); a TSV
+    field's tabs and newlines become spaces, since TSV has no quoting."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    tsv = delimiter == "\t"
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def cell(text: str | None) -> str:
+        clean = safe(text or "")
+        return " ".join(clean.split()) if tsv else clean
+
+    def emit(values: Sequence[object]) -> None:
+        if tsv:
+            buffer.write("\t".join(str(v) for v in values) + "\n")
+        else:
+            writer.writerow(values)
+
+    emit(STORE_COLUMNS)
+    for store in stores:
+        states = {row.entity.value: row.state.value for row in store.entities}
+        emit([
+            cell(store.name), store.domain, store.status.value, cell(store.status_detail),
+            states.get("customers", ""), states.get("orders", ""), states.get("products", ""),
+            states.get("collections", ""), store.records_total,
+            store.last_synced_at.isoformat() + "Z" if store.last_synced_at else "",
+        ])
+    return buffer.getvalue()
 
 
 def _fit(text: str, width: int) -> str:
