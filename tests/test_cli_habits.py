@@ -35,9 +35,9 @@ def seeded(offline_runtime: Any) -> dict[str, Any]:
 
 
 def test_names_spelled_out_for_completion_match_the_engine() -> None:
-    assert cli.ENTITIES == tuple(e.value for e in Entity)
+    assert tuple(e.value for e in Entity) == cli.ENTITIES
     assert set(cli.CATEGORIES) == {c.value for c in Category}
-    assert cli.STATUSES == tuple(s.value for s in Status)
+    assert tuple(s.value for s in Status) == cli.STATUSES
 
 
 def test_status_filter_and_csv(seeded: dict[str, Any]) -> None:
