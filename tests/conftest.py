@@ -9,21 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
+
+from tests.pg_cluster import pg_runtime, pg_server  # noqa: F401 - fixtures for every test
+from tests.prerequisites import missing_prerequisite  # noqa: F401 - re-exported
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 ADMIN_SCHEMA = SHARED / "reference" / "admin-schema" / "admin-2026-07.graphql"
-
-
-def missing_prerequisite(reason: str) -> NoReturn:
-    """A test cannot run here (no PostgreSQL, no ../shared schema…): skip it on a developer's
-    machine, but FAIL under CI (`CI` set), where .ci/run installs every prerequisite."""
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set, so this must run: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

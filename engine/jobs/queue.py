@@ -13,7 +13,7 @@ from datetime import timedelta
 from engine.domain.jobs import ACTIVE, JobKind, JobState
 from engine.domain.status import Status
 from engine.domain.views import JobView
-from engine.persistence.database import write_transaction
+from engine.persistence.database import transaction_lock, write_transaction
 from engine.persistence.models import EntitySync, Job, RunnerHeartbeat, Store, utcnow
 from engine.persistence.records import refresh_status
 
@@ -42,7 +42,8 @@ def enqueue(
 ) -> Job:
     """Queue a job, or return the active one already doing the same thing."""
     with write_transaction():
-        if dedupe:
+        if dedupe:  # two processes queueing the same job at once must find each other's
+            transaction_lock(f"enqueue:{kind}:{store.id if store else ''}:{entity or ''}")
             query = Job.select().where(
                 (Job.kind == kind) & Job.state.in_(ACTIVE)
                 & (Job.store_id == (store.id if store else None))

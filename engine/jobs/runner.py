@@ -29,10 +29,9 @@ from datetime import timedelta
 from typing import Any
 
 from peewee import PeeweeException as PeeweeError
-from peewee import fn
 
-from engine.domain.jobs import ACTIVE, JobKind, JobState
-from engine.persistence.database import write_transaction
+from engine.domain.jobs import JobKind, JobState
+from engine.jobs.claim import claim_next
 from engine.persistence.fleet import prune_changes
 from engine.persistence.models import Job, RunnerHeartbeat, utcnow
 from engine.persistence.runtime import Runtime
@@ -226,52 +225,10 @@ class Runner:
         self._job_ids.discard(job_id)
 
     def _claim_one(self) -> Job | None:
-        now = utcnow()
+        kinds = [kind for kind in self.handlers if not self.kinds or kind in self.kinds]
         busy_stores = [k for k in self._running if k >= 0]
-        with write_transaction():
-            # Stores with a job running under someone's live lease are busy too.
-            live = Job.select(Job.store_id).where(
-                (Job.state == JobState.RUNNING) & (Job.lease_expires_at > now)
-                & Job.store_id.is_null(False)
-            )
-            candidates = Job.select().where(
-                (Job.state == JobState.QUEUED)
-                 | ((Job.state == JobState.RUNNING) & (Job.lease_expires_at <= now))
-            )
-            if self.kinds:
-                candidates = candidates.where(Job.kind.in_(self.kinds))
-            candidates = candidates.where(
-                Job.store_id.is_null() | ~(Job.store_id.in_(live))
-            )
-            if busy_stores:
-                candidates = candidates.where(
-                    Job.store_id.is_null() | ~(Job.store_id.in_(busy_stores))
-                )
-            # Per store, only the oldest active job may run: keeps the entity order.
-            oldest = (
-                Job.select(fn.MIN(Job.id)).where(Job.state.in_(ACTIVE)
-                                                 & Job.store_id.is_null(False))
-                .group_by(Job.store_id)
-            )
-            candidates = candidates.where(Job.store_id.is_null() | Job.id.in_(oldest))
-            for job in candidates.order_by(Job.id).limit(20):
-                if job.kind not in self.handlers:
-                    continue
-                claimed = Job.update(
-                    state=JobState.RUNNING,
-                    lease_owner=self.owner,
-                    lease_expires_at=now + timedelta(seconds=self.lease_seconds),
-                    heartbeat_at=now,
-                    started_at=job.started_at or now,
-                    attempts=Job.attempts + 1,
-                ).where(
-                    (Job.id == job.id)
-                    & ((Job.state == JobState.QUEUED)
-                       | ((Job.state == JobState.RUNNING) & (Job.lease_expires_at <= now)))
-                ).execute()
-                if claimed:
-                    return Job.get_by_id(job.id)
-        return None
+        job_id = claim_next(self.owner, kinds, busy_stores, utcnow(), self.lease_seconds)
+        return Job.get_by_id(job_id) if job_id is not None else None
 
     # -- running --------------------------------------------------------------------------------
 

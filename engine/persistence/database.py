@@ -17,7 +17,13 @@ from urllib.parse import urlparse
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
 from engine.domain.errors import DatabaseError
-from engine.persistence.models import ALL_MODELS, SchemaMeta, StoreChange, database
+from engine.persistence.models import (
+    ALL_MODELS,
+    RecordMark,
+    SchemaMeta,
+    StoreChange,
+    database,
+)
 from engine.persistence.revisions import install_change_triggers
 
 SQLITE_PRAGMAS = {
@@ -57,8 +63,18 @@ def _migration_4(db: Database) -> None:
         db.execute_sql("ALTER TABLE entity_sync ADD COLUMN progress_info TEXT")
 
 
+def _migration_5(db: Database) -> None:
+    """State several serve processes must share: record marks (webhook tombstones and write
+    times) and when each store's webhook subscriptions were last re-asserted."""
+    db.create_tables([RecordMark], safe=True)
+    columns = {c.name for c in db.get_columns("store")}
+    if "webhooks_asserted_at" not in columns:
+        db.execute_sql("ALTER TABLE store ADD COLUMN webhooks_asserted_at "
+                       + ("TIMESTAMP" if isinstance(db, PostgresqlDatabase) else "DATETIME"))
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
-    _migration_1, _migration_2, _migration_3, _migration_4,
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -160,6 +176,33 @@ def write_transaction() -> AbstractContextManager[Any]:
     if isinstance(database.obj, SqliteDatabase):
         return database.atomic(lock_type="IMMEDIATE")
     return database.atomic()
+
+
+def transaction_lock(name: str) -> None:
+    """Inside a write transaction: hold the lock called `name` until it ends.
+
+    PostgreSQL runs writers concurrently, so a read-then-write (is this job already queued? was
+    this webhook seen?) needs a lock to stay true until the commit: an advisory lock keyed by the
+    name's hash (a collision only makes two unrelated writers wait for each other). SQLite's
+    write transactions (BEGIN IMMEDIATE) are one at a time already.
+    """
+    if isinstance(database.obj, PostgresqlDatabase):
+        database.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+
+
+def try_session_lock(name: str) -> bool:
+    """Take the lock called `name` for this connection if nobody holds it (PostgreSQL; always
+    True on SQLite, where one process at a time is the deployment). Release with
+    `release_session_lock` on the same connection (the same thread)."""
+    if not isinstance(database.obj, PostgresqlDatabase):
+        return True
+    row = database.execute_sql("SELECT pg_try_advisory_lock(hashtext(%s))", (name,)).fetchone()
+    return bool(row[0])
+
+
+def release_session_lock(name: str) -> None:
+    if isinstance(database.obj, PostgresqlDatabase):
+        database.execute_sql("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
 
 
 def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -123,6 +123,9 @@ class Store(BaseModel):
     # Live data.
     webhooks_registered_at = DateTimeField(null=True)
     webhook_topics = TextField(default="")  # comma-separated topics registered at Shopify
+    # When the scheduler last queued a re-assertion of the subscriptions (in the database, so
+    # every serve process paces them alike).
+    webhooks_asserted_at = DateTimeField(null=True)
     last_webhook_at = DateTimeField(null=True)
     last_incremental_at = DateTimeField(null=True)
     last_reconcile_at = DateTimeField(null=True)
@@ -386,11 +389,25 @@ class StoreChange(BaseModel):
     at = DateTimeField(default=utcnow, index=True)
 
 
+class RecordMark(BaseModel):
+    """Per record, what every serve process must agree on (engine.webhooks.marks): the trigger
+    time of the webhook that last wrote it, and when a delete removed it (a tombstone)."""
+
+    store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
+    entity = CharField()
+    record_id = BigIntegerField()
+    triggered_at = DateTimeField(null=True)
+    deleted_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("store", "entity", "record_id"), True),)
+
+
 RECORD_MODELS = (
     Customer, Order, OrderLineItem, Product, ProductVariant, Collection, CollectionMembership,
 )
 
 ALL_MODELS = (
     SchemaMeta, Store, EntitySync, *RECORD_MODELS, Job, Event, WebhookReceipt, OAuthState,
-    RunnerHeartbeat, Metric, StoreChange,
+    RunnerHeartbeat, Metric, StoreChange, RecordMark,
 )

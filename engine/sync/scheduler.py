@@ -32,13 +32,18 @@ from engine.config import Settings
 from engine.domain.jobs import JobKind
 from engine.domain.status import Status, enabled_entities
 from engine.jobs.queue import enqueue
-from engine.persistence.database import write_transaction
+from engine.persistence.database import (
+    release_session_lock,
+    try_session_lock,
+    write_transaction,
+)
 from engine.persistence.models import EntitySync, Store, utcnow
 from engine.persistence.reads import categories_of
 
 log = logging.getLogger("shopsync.scheduler")
 
 PRUNE_EVERY = 3600.0
+SCHEDULER_LOCK = "shopsync:scheduler"
 
 
 @dataclass
@@ -89,9 +94,6 @@ class Scheduler:
             webhook_assert_interval or settings.webhook_assert_interval
         )
         self.notify = notify
-        # Webhook assertions are paced in memory: a store whose registration keeps failing is
-        # retried once per interval, not on every tick.
-        self._asserted: dict[int, datetime] = {}
         self._last_prune = 0.0
 
     @property
@@ -100,8 +102,19 @@ class Scheduler:
         return max(0.05, min(5.0, shortest / 4))
 
     def tick(self, now: datetime | None = None) -> TickResult:
-        """One pass over the fleet; returns what was queued."""
-        now = now or utcnow()
+        """One pass over the fleet; returns what was queued.
+
+        Several serve processes may share the database: one of them ticks at a time (a lock
+        on PostgreSQL), and everything a tick decides from is in the database.
+        """
+        if not try_session_lock(SCHEDULER_LOCK):
+            return TickResult()
+        try:
+            return self._tick(now or utcnow())
+        finally:
+            release_session_lock(SCHEDULER_LOCK)
+
+    def _tick(self, now: datetime) -> TickResult:
         result = TickResult()
         stores = list(Store.select().where(
             (Store.paused == False) & (Store.needs_reauth == False)  # noqa: E712
@@ -150,13 +163,14 @@ class Scheduler:
         for _late, mode, column, queued in sorted(due, key=lambda d: d[0], reverse=True):
             if self._queue_syncs(store, entities, mode, queued):
                 Store.update(**{column: now}).where(Store.id == store.id).execute()
-        last_assert = self._asserted.get(store.id)
+        # Paced: a store whose registration keeps failing is retried once per interval.
+        last_assert = store.webhooks_asserted_at
         if _due(last_assert, self.webhook_assert_interval, now) and (
             last_assert is not None
             or _due(store.webhooks_registered_at, self.webhook_assert_interval, now)
         ):
             enqueue(JobKind.WEBHOOKS, store)
-            self._asserted[store.id] = now
+            Store.update(webhooks_asserted_at=now).where(Store.id == store.id).execute()
             result.webhooks.append(store.domain)
 
     @staticmethod

@@ -189,7 +189,7 @@ def _upsert(ctx: ApplyContext, store: Store, entity: str, p: dict[str, Any],
         ):
             return Outcome("ignored", "stale", label)
     else:
-        deleted_at = ctx.tombstones.get(key)
+        deleted_at = ctx.deleted_at(key)
         if deleted_at is not None and (incoming is None or incoming <= deleted_at):
             return Outcome("ignored", "deleted", label)
     run_id = ctx.run_id(store.id, entity)
@@ -245,7 +245,7 @@ def _delete(
     removed = _delete_where(MODELS[entity]._meta.table_name, KEY, (store.id, record_id))
     for model, column in DEPENDENTS[entity]:
         _delete_where(model._meta.table_name, ("store_id", column), (store.id, record_id))
-    ctx.tombstones[(store.id, entity, record_id)] = triggered_at or datetime.now(UTC)
+    ctx.tombstone((store.id, entity, record_id), triggered_at or datetime.now(UTC))
     ctx.count(store.id, entity, -removed)
     return Outcome("applied", None if removed else "not present", label)
 

@@ -1,14 +1,14 @@
 """What the webhook modules share: a delivery's Outcome, the worker's ApplyContext (per-batch
-caches, deferred side effects, and the memory kept across batches: tombstones of deleted records
-and the trigger time of each record's last write), and the row inserts of the hot path.
+caches and deferred side effects; what must outlive a batch — tombstones of deleted records and
+the trigger time of each record's last write — is in the database, engine.webhooks.marks, so
+every serve process sees it), and the row inserts of the hot path.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -16,11 +16,16 @@ import orjson
 from engine.persistence.database import execute_many
 from engine.persistence.models import EntitySync, database
 from engine.persistence.sql import insert_sql, is_postgres
+from engine.webhooks import marks
 from engine.webhooks.confirm import Install
+
+# Held by every webhook write transaction (receipts, applies) of every process on PostgreSQL:
+# one at a time, so a dedupe check or a tombstone read stays true until the commit, and two
+# processes' batches never deadlock on the rows they both touch (counters, stores).
+WEBHOOK_WRITES = "shopsync:webhook-writes"
 
 # How long a deleted record's id is remembered against late updates (Shopify retries for 4 h).
 TOMBSTONE_TTL = timedelta(hours=48)
-WRITTEN_CAP = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +42,8 @@ class Outcome:
 
 @dataclass
 class ApplyContext:
-    """State shared by the deliveries of one worker batch (and tombstones across batches)."""
+    """State shared by the deliveries of one worker batch."""
 
-    tombstones: dict[tuple[int, str, int], datetime] = field(default_factory=dict)
-    # The trigger time of the delivery that last wrote each record (most recent WRITTEN_CAP).
-    written: dict[tuple[int, str, int], datetime] = field(default_factory=dict)
     notify: Callable[[], None] | None = None  # wakes the job runner after a job was queued
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     record_deltas: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -50,23 +52,27 @@ class ApplyContext:
     installs: dict[int, Install] = field(default_factory=dict)
     _run_ids: dict[tuple[int, str], int] = field(default_factory=dict)
 
-    def triggered_later(self, key: tuple[int, str, int], triggered_at: datetime | None) -> bool:
+    def triggered_later(self, key: marks.RecordKey, triggered_at: datetime | None) -> bool:
         """Whether the delivery that last wrote `key` was triggered after this one.
 
         Breaks ties between payloads with the same whole-second `updated_at` (two changes in
         one second, delivered out of order), from X-Shopify-Triggered-At (milliseconds).
         """
-        previous = self.written.get(key)
-        return triggered_at is not None and previous is not None and triggered_at < previous
-
-    def remember(self, key: tuple[int, str, int], triggered_at: datetime | None) -> None:
         if triggered_at is None:
-            return
-        self.written.pop(key, None)
-        self.written[key] = triggered_at
-        if len(self.written) > WRITTEN_CAP:
-            for old in list(itertools.islice(self.written, WRITTEN_CAP // 10)):
-                del self.written[old]
+            return False
+        previous, _deleted = marks.read(key)
+        return previous is not None and triggered_at < previous
+
+    def remember(self, key: marks.RecordKey, triggered_at: datetime | None) -> None:
+        if triggered_at is not None:
+            marks.mark_written(key, triggered_at)
+
+    def deleted_at(self, key: marks.RecordKey) -> datetime | None:
+        """When a `*/delete` removed the record (within TOMBSTONE_TTL), else None."""
+        return marks.read(key)[1]
+
+    def tombstone(self, key: marks.RecordKey, at: datetime) -> None:
+        marks.mark_deleted(key, at)
 
     def run_id(self, store_id: int, entity: str) -> int:
         key = (store_id, entity)
@@ -98,9 +104,7 @@ class ApplyContext:
         self.installs.clear()
 
     def prune_tombstones(self) -> None:
-        cutoff = datetime.now(UTC) - TOMBSTONE_TTL
-        for key in [k for k, at in self.tombstones.items() if at < cutoff]:
-            del self.tombstones[key]
+        marks.prune(TOMBSTONE_TTL)
 
 
 def flush_record_counts(ctx: ApplyContext) -> None:

@@ -29,12 +29,13 @@ from peewee import InterfaceError, OperationalError
 
 from engine.domain.coerce import parse_time
 from engine.persistence.counters import count_malformed, incr
-from engine.persistence.database import write_transaction
-from engine.persistence.models import Store, database, utcnow
+from engine.persistence.database import transaction_lock, write_transaction
+from engine.persistence.models import RecordMark, Store, database, utcnow
 from engine.webhooks.apply import CONFIRMED_TOPICS, apply
 from engine.webhooks.confirm import Confirmer
 from engine.webhooks.context import (
     TOMBSTONE_TTL,
+    WEBHOOK_WRITES,
     ApplyContext,
     Outcome,
     event_values,
@@ -56,6 +57,7 @@ log = logging.getLogger("shopsync.webhooks")
 
 # A "received" receipt older than this that nobody holds in memory is applied by the sweep.
 SWEEP_AGE = timedelta(seconds=5)
+PRUNE_EVERY = 3600.0  # seconds between prunes of old record marks
 ENTITY_PREFIXES = frozenset(("customers", "orders", "products", "collections"))
 _STOP = object()
 
@@ -88,6 +90,7 @@ class WebhookIngest:
         self._deadline: float | None = None
         self._thread: threading.Thread | None = None
         self._busy = False
+        self._last_prune = 0.0
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -264,6 +267,7 @@ class WebhookIngest:
         counts: Counter[tuple[str, str]] = Counter()
         touched: set[int] = set()
         with write_transaction():
+            transaction_lock(WEBHOOK_WRITES)
             stores = {
                 s.domain: s for s in Store.select().where(
                     Store.domain.in_({d.shop_domain for _rid, d in batch})
@@ -333,8 +337,15 @@ class WebhookIngest:
             found += 1
         if found:
             log.info("webhook sweep: %d received deliveries queued for applying", found)
-        self.ctx.prune_tombstones()
+        if time.monotonic() - self._last_prune > PRUNE_EVERY:
+            self._last_prune = time.monotonic()
+            self.ctx.prune_tombstones()
 
     def _load_tombstones(self) -> None:
-        """Deletions of the last TOMBSTONE_TTL, so a late older update cannot resurrect them."""
-        self.ctx.tombstones.update(recent_deletions(TOMBSTONE_TTL))
+        """Once, after an upgrade from tombstones kept in memory: the deletions of the last
+        TOMBSTONE_TTL, from the receipts, so a late older update cannot resurrect them."""
+        if RecordMark.select().where(RecordMark.deleted_at.is_null(False)).exists():
+            return
+        with write_transaction():
+            for key, at in recent_deletions(TOMBSTONE_TTL):
+                self.ctx.tombstone(key, at)

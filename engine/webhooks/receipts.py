@@ -32,12 +32,13 @@ import orjson
 from engine.config import Settings
 from engine.domain.coerce import as_int, parse_time
 from engine.persistence.counters import incr
-from engine.persistence.database import write_transaction
+from engine.persistence.database import transaction_lock, write_transaction
 from engine.persistence.models import Store, WebhookReceipt, database, utcnow
 from engine.persistence.sql import where_sql
 from engine.webhooks.apply import DELETE, ENTITY_TOPICS, UNCONFIRMED
 from engine.webhooks.claims import DESTRUCTIVE_TOPICS, body_digest
 from engine.webhooks.context import (
+    WEBHOOK_WRITES,
     Outcome,
     event_values,
     insert_row,
@@ -182,6 +183,7 @@ def record_receipts(deliveries: list[Delivery]) -> list[tuple[int, str]]:
     """Record deliveries in one transaction; (receipt id, "received" | "duplicate") each."""
     results: list[tuple[int, str]] = []
     with write_transaction():
+        transaction_lock(WEBHOOK_WRITES)  # another serve process may record the same event
         seen = seen_keys(deliveries)
         store_ids = _store_ids({d.shop_domain for d in deliveries})
         events: list[dict[str, Any]] = []
