@@ -18,13 +18,12 @@ from engine.config import SIMULATOR_APP_KEY
 from engine.domain.bulk import BulkListing, BulkOperationView, full_id, short_id
 from engine.domain.errors import ActionError, InvalidInput, NotAllowed
 from engine.domain.jobs import JobKind
+from engine.domain.policy import Action, facts_of, store_blocked, why_not
 from engine.domain.status import (
-    ENTITY_CATEGORY,
     SYNC_RERUN_STARTED,
     Category,
     Entity,
     EntityState,
-    Status,
     enabled_entities,
 )
 from engine.domain.views import JobView, StoreDetail, StoreSummary
@@ -36,6 +35,7 @@ from engine.lifecycle.connect import OAuthStart
 from engine.lifecycle.diagnosis import Finding, active_sync_entities, diagnose
 from engine.lifecycle.oauth_listener import stop_listener
 from engine.persistence.database import write_transaction
+from engine.persistence.facts import store_facts
 from engine.persistence.models import EntitySync, Store, utcnow
 from engine.persistence.reads import (
     StoreNotFound,
@@ -51,6 +51,7 @@ from engine.shopify.errors import ShopifyError
 from engine.sync import bulk_operations as _bulk
 
 __all__ = [
+    "Action",
     "ActionError",
     "Finding",
     "InvalidInput",
@@ -89,6 +90,7 @@ __all__ = [
     "use_runtime",
     "wait_for_job",
     "wait_for_oauth",
+    "why_cannot",
 ]
 
 _runtime: Runtime | None = None
@@ -134,11 +136,11 @@ def _label(store: Store) -> str:
     return store.name or store.domain
 
 
-def _require_syncable(store: Store) -> None:
-    if store.paused:
-        raise NotAllowed(f"{_label(store)} is disconnected; reconnect it first")
-    if store.needs_reauth:
-        raise NotAllowed(f"{_label(store)} needs a reconnect: {store.reauth_reason}")
+def _require(action: Action, store: Store, entity: Entity | None = None) -> None:
+    """Refuse with the policy's reason (the same words the UI shows) when `action` may not run."""
+    reason = why_not(action, store_facts(store), entity)
+    if reason is not None:
+        raise NotAllowed(reason)
 
 
 def _entity(name: str) -> Entity:
@@ -235,6 +237,7 @@ def simulate_approval(start: OAuthStart) -> StoreSummary:
 
 def reconnect_token(store_id: int, token: str) -> StoreSummary:
     store = _store(store_id)
+    _require(Action.RECONNECT, store)
     _connect.connect_token(_rt(), store.domain, token)
     return store_summary(store.id)
 
@@ -243,6 +246,7 @@ def reconnect(store_id: int) -> StoreSummary | OAuthStart:
     """Resume a store. A paused store whose grant still works resumes at once; anything that
     needs a fresh grant returns the OAuth start to complete (or use reconnect_token)."""
     store = _store(store_id)
+    _require(Action.RECONNECT, store)
     if store.paused and not store.needs_reauth:
         Store.update(paused=False, updated_at=utcnow()).where(Store.id == store.id).execute()
         record_event(store, "action", "Reconnected: syncs and webhooks resume")
@@ -282,11 +286,7 @@ def retry(store_id: int, entity: str) -> JobView:
     """Re-run one entity's sync; the other entities are untouched."""
     store = _store(store_id)
     target = _entity(entity)
-    _require_syncable(store)
-    if not categories_of(store)[ENTITY_CATEGORY[target]]:
-        raise NotAllowed(
-            f"{target.label} is Off: turn on {ENTITY_CATEGORY[target].label} in sync settings"
-        )
+    _require(Action.RETRY, store, target)
     record_event(store, "action", f"Retry {target.label}")
     view = _queue_sync(store, target)
     refresh_status(store.id)
@@ -294,20 +294,17 @@ def retry(store_id: int, entity: str) -> JobView:
 
 
 def retry_failed(store_id: int) -> list[JobView]:
+    _require(Action.RETRY, _store(store_id))
     summary = store_summary(store_id)
     failed = [row.entity for row in summary.entities if row.state is EntityState.FAILED]
-    if not failed:
-        raise NotAllowed(f"{summary.name} has no Failed entity to retry")
     return [retry(store_id, entity.value) for entity in failed]
 
 
 def resync(store_id: int) -> list[JobView]:
     """Full re-sync of every enabled entity, in order; safe to repeat (records match by id)."""
     store = _store(store_id)
-    _require_syncable(store)
+    _require(Action.RESYNC, store)
     views = _queue_full_sync(store)
-    if not views:
-        raise NotAllowed(f"Every data category of {_label(store)} is off")
     record_event(store, "action", SYNC_RERUN_STARTED)
     refresh_status(store.id)
     return views
@@ -320,7 +317,7 @@ def start_initial_sync(store_id: int) -> list[JobView]:
 def register_webhooks(store_id: int) -> JobView:
     """Create any missing webhook subscriptions at Shopify (a Troubleshoot fix)."""
     store = _store(store_id)
-    _require_syncable(store)
+    _require(Action.REGISTER_WEBHOOKS, store)
     record_event(store, "action", "Webhook subscriptions check requested")
     return job_view(enqueue(JobKind.WEBHOOKS, store))
 
@@ -375,8 +372,7 @@ def cancel_bulk_operation(store_id: int, operation: str) -> BulkOperationView:
 def disconnect(store_id: int) -> StoreSummary:
     """Pause: data kept, no syncs, webhooks ignored. Reconnect resumes."""
     store = _store(store_id)
-    if store.paused:
-        raise NotAllowed(f"{_label(store)} is already disconnected")
+    _require(Action.DISCONNECT, store)
     with write_transaction():
         Store.update(paused=True, updated_at=utcnow()).where(Store.id == store.id).execute()
         cancelled = cancel_store_jobs(store.id)
@@ -413,7 +409,7 @@ def update_settings(store_id: int, changes: Mapping[Category | str, bool]) -> St
             cancel_store_jobs(store.id, kinds=(JobKind.SYNC,))
         store = Store.get_by_id(store.id)
         # A category turned back on after the initial sync catches up by itself.
-        if store.initial_sync_completed_at and not store.paused and not store.needs_reauth:
+        if store.initial_sync_completed_at and store_blocked(store_facts(store)) is None:
             now_on = {e for e in enabled_entities(categories_of(store))}
             was_on = set(enabled_entities(before))
             for entity in sorted(now_on - was_on, key=list(Entity).index):
@@ -424,25 +420,18 @@ def update_settings(store_id: int, changes: Mapping[Category | str, bool]) -> St
 
 # -- what can run now ---------------------------------------------------------------------------
 
-def can(store: StoreSummary, action: str) -> bool:
+def why_cannot(store: StoreSummary, action: Action | str, entity: str | None = None) -> str | None:
+    """Why `action` cannot run for the store now (the policy's words), or None when it can."""
+    try:
+        target = Entity(entity) if entity else None
+        return why_not(action, facts_of(store), target)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+
+
+def can(store: StoreSummary, action: Action | str, entity: str | None = None) -> bool:
     """Whether `action` can run for the store now (the UI dims what cannot)."""
-    if store.deleting:
-        return False
-    syncable = store.status not in (Status.DISCONNECTED, Status.RECONNECT_REQUIRED)
-    match action:
-        case "check_health" | "details" | "settings" | "delete":
-            return True
-        case "retry":
-            return syncable and any(r.state is EntityState.FAILED for r in store.entities)
-        case "resync" | "initial_sync" | "register_webhooks":
-            return syncable and any(r.state is not EntityState.OFF for r in store.entities)
-        case "disconnect":
-            return store.status is not Status.DISCONNECTED
-        case "bulk_operations":  # asks Shopify with the store's token
-            return store.status is not Status.RECONNECT_REQUIRED
-        case "reconnect":
-            return store.status in (Status.DISCONNECTED, Status.RECONNECT_REQUIRED)
-    raise InvalidInput(f"unknown action {action!r}")
+    return why_cannot(store, action, entity) is None
 
 
 def find(text: str) -> StoreSummary:

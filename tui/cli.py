@@ -392,18 +392,21 @@ def health(store: str, as_json: bool, timeout: float) -> None:
 
 @main.command()
 @click.argument("store", shell_complete=_complete_store)
-@click.argument("entity", shell_complete=_complete_entity)
+@click.argument("entity", required=False, shell_complete=_complete_entity)
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
-def retry(store: str, entity: str, timeout: float) -> None:
-    """Re-run one entity's sync (customers, orders, products, collections)."""
+def retry(store: str, entity: str | None, timeout: float) -> None:
+    """Re-run one entity's sync (customers, orders, products, collections); without ENTITY,
+    every Failed entity (the dashboard's Retry)."""
     from engine import actions
 
     _runtime()
     target = actions.find(store)
     with _worker():
-        view = _wait(actions.retry(target.id, entity), timeout)
+        views = ([actions.retry(target.id, entity)] if entity
+                 else actions.retry_failed(target.id))
+        failed = _wait_all(views, timeout)
     _print_outcome(target.id)
-    if view.state is not JobState.DONE:
+    if failed:
         sys.exit(1)
 
 

@@ -33,8 +33,9 @@ from textual import work
 from textual.worker import get_current_worker
 
 from engine import actions
-from engine.actions import OAuthStart, wait_for_job
+from engine.actions import Action, OAuthStart, wait_for_job
 from engine.domain.jobs import JobState
+from engine.domain.policy import RETRY_FAILED_LABEL
 from engine.domain.status import (
     DISCONNECT_CONFIRM,
     HEALTH_COMPLETED,
@@ -54,14 +55,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("shopsync.tui")
 
 HEALTH_TIMEOUT = 120.0
-STORE_ACTIONS = ("check_health", "retry", "resync", "disconnect", "reconnect", "delete",
-                 "settings", "details", "register_webhooks", "bulk_operations")
-LABELS = {
-    "check_health": "Check health", "retry": "Retry failed", "resync": "Re-sync",
-    "disconnect": "Disconnect", "reconnect": "Reconnect", "delete": "Delete",
-    "settings": "Sync settings", "details": "View details", "open": "Open",
-    "register_webhooks": "Register webhooks", "bulk_operations": "Bulk operations",
-}
+# What a key, the card menu or the command palette may run on a store (the Settings drawer runs
+# the initial sync itself).
+STORE_ACTIONS = tuple(action.value for action in Action if action is not Action.INITIAL_SYNC)
+LABELS = {action.value: action.label for action in Action} | {
+    "open": "Open", Action.RETRY.value: RETRY_FAILED_LABEL}
 
 
 # Actions that only look: they stay available in read-only mode (the settings drawer opens
@@ -111,9 +109,9 @@ class StoreActions:
             return READ_ONLY
         if store is None:
             return "no store selected"
-        if action in VIEW_ACTIONS and action != "bulk_operations":  # that one asks Shopify
-            return "being deleted" if store.deleting else None
-        return None if actions.can(store, action) else "cannot run for this store now"
+        if action in STORE_ACTIONS:  # engine.domain.policy: the CLI refuses with the same words
+            return actions.why_cannot(store, action)
+        return f"{store.name} is being deleted" if store.deleting else None
 
     def available(self, store: StoreSummary | None, action: str) -> bool:
         """check_action's answer for a store key: True, or None (dimmed) when it cannot run."""
@@ -134,9 +132,10 @@ class StoreActions:
         app: Any = self
         if action not in VIEW_ACTIONS and self.refuse_read_only(LABELS.get(action, action)):
             return
-        if action in STORE_ACTIONS and not actions.can(store, action):
-            app.notify(f"{LABELS[action]} cannot run for this store now", title=safe(store.name),
-                       severity="warning", markup=False)
+        reason = actions.why_cannot(store, action, kw.get("entity")) \
+            if action in STORE_ACTIONS else None
+        if reason is not None:  # the policy's words: the CLI refuses with the same ones
+            app.notify(safe(reason), title=safe(store.name), severity="warning", markup=False)
             return
         if action == "open":
             from tui.screens.store import StoreScreen

@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 
 from engine.domain.bulk import is_slots_taken
 from engine.domain.jobs import ACTIVE, JobKind
+from engine.domain.policy import Action
 from engine.domain.status import (
     ENTITY_CATEGORY,
     Category,
@@ -58,18 +59,6 @@ from engine.persistence.reads import (
 )
 
 STUCK_AFTER = timedelta(minutes=15)
-
-# The console key that runs each action (DESIGN.md §6).
-ACTION_KEYS: dict[str, str] = {
-    "check_health": "c",
-    "retry": "r",
-    "resync": "s",
-    "reconnect": "x",
-    "details": "i",
-    "settings": "e",
-    "register_webhooks": "enter",
-    "bulk_operations": "b",
-}
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -126,7 +115,7 @@ def _finding(
         cause=cause,
         fix=fix,
         action=action,
-        key=ACTION_KEYS[action],
+        key=Action(action).key,
         entity=entity,
     )
 

@@ -19,8 +19,10 @@ from typing import Any
 
 from engine.config import Settings
 from engine.credentials import open_client
+from engine.domain.policy import store_blocked
 from engine.domain.status import ENTITY_CATEGORY, Entity
 from engine.jobs.runner import JobContext, JobFailed
+from engine.persistence.facts import store_facts
 from engine.persistence.models import Store, utcnow
 from engine.persistence.reads import categories_of
 from engine.persistence.records import record_event
@@ -78,7 +80,7 @@ def webhook_problem(store: Store, *, now: datetime | None = None) -> str | None:
     Only meaningful while the store can receive them: a Disconnected or Reconnect-required
     store has a bigger problem that its status already names.
     """
-    if store.paused or store.needs_reauth or store.deleting:
+    if store_blocked(store_facts(store)) is not None:
         return None
     now = now or utcnow()
     if store.webhooks_registered_at is None and not store.webhook_topics:
@@ -133,8 +135,9 @@ async def assert_webhooks(ctx: JobContext) -> dict:
     store = await asyncio.to_thread(Store.get_or_none, Store.id == ctx.job.store_id)
     if store is None:
         return {"skipped": "store deleted"}
-    if store.paused or store.needs_reauth or store.deleting:
-        return {"skipped": "store is not connected"}
+    blocked = await asyncio.to_thread(lambda: store_blocked(store_facts(store)))
+    if blocked is not None:
+        return {"skipped": blocked}
     uri = webhook_uri(ctx.runtime.settings)
     wanted = needed_topics(store)
     created: list[str] = []

@@ -1,8 +1,8 @@
 """The schedule of live data: incremental syncs, reconciliation, webhook re-assertion.
 
 `Scheduler.tick()` is one pass over the fleet; `Scheduler.run(stop)` calls it in a loop (an
-asyncio task inside `serve`, or anywhere else it is embedded). Per store that can sync — not
-paused, not needing a reconnect, not being deleted, status not Reconnect required:
+asyncio task inside `serve`, or anywhere else it is embedded). Per store that may sync
+(engine.domain.policy.store_blocked: not deleting, not Disconnected, not Reconnect required):
 
 - every `sync_interval` (counted from the last scheduled run, or from the last sync of any kind
   if that is later): an incremental "sync" job (params {"mode": "incremental"}) for every
@@ -30,13 +30,15 @@ from datetime import datetime, timedelta
 
 from engine.config import Settings
 from engine.domain.jobs import JobKind
-from engine.domain.status import Status, enabled_entities
+from engine.domain.policy import store_blocked
+from engine.domain.status import enabled_entities
 from engine.jobs.queue import enqueue
 from engine.persistence.database import (
     release_session_lock,
     try_session_lock,
     write_transaction,
 )
+from engine.persistence.facts import store_facts
 from engine.persistence.models import EntitySync, Store, utcnow
 from engine.persistence.reads import categories_of
 
@@ -60,11 +62,8 @@ class TickResult:
 
 
 def syncable(store: Store) -> bool:
-    """Whether scheduled work may run for the store (Connected or Error)."""
-    return not (
-        store.paused or store.needs_reauth or store.deleting
-        or store.status == Status.RECONNECT_REQUIRED.value
-    )
+    """Whether scheduled work may run for the store (engine.domain.policy.store_blocked)."""
+    return store_blocked(store_facts(store)) is None
 
 
 def _due(last: datetime | None, interval: float, now: datetime) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.domain.coerce import naive_utc
+from engine.domain.policy import sync_blocked
 from engine.domain.progress import SyncProgress
 from engine.domain.status import (
     CATEGORY_SCOPE,
@@ -27,6 +28,7 @@ from engine.domain.status import (
 from engine.jobs.queue import refresh_status_and_syncs
 from engine.persistence import counters as metrics
 from engine.persistence.database import write_transaction
+from engine.persistence.facts import store_facts
 from engine.persistence.models import EntitySync, Store, utcnow
 from engine.persistence.reads import categories_of, granted_scopes_of
 from engine.persistence.records import ensure_entity_rows, record_event, refresh_status
@@ -61,18 +63,10 @@ class RunInfo:
 
 
 def skip_reason(store: Store | None, entity: Entity) -> str | None:
+    """Why this entity's sync may not run now (engine.domain.policy.sync_blocked), or None."""
     if store is None:
         return "store no longer exists"
-    if store.deleting:
-        return "store is being deleted"
-    if store.paused:
-        return "store is disconnected"
-    if store.needs_reauth:
-        return "store needs reconnecting"
-    category = ENTITY_CATEGORY[entity]
-    if not categories_of(store)[category]:
-        return f"{category.label} is off"
-    return None
+    return sync_blocked(store_facts(store), entity)
 
 
 def prepare(store_id: int, entity: Entity, mode: str) -> Plan | str:

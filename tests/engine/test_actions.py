@@ -119,7 +119,8 @@ def test_disconnect_stops_the_running_sync(slow_export: Any) -> None:
     store, view, _runner = slow_export
     actions.disconnect(store.id)
     final = wait_for_job(view.id, timeout=10, interval=0.05)
-    assert final.state == "done" and final.result["skipped"] == "store is disconnected"
+    assert final.state == "done" and final.result["skipped"] == (
+        f"{store.name or store.domain} is disconnected; reconnect it first")
     row = EntitySync.get(store=store.id, entity="customers")
     assert (row.state, row.bulk_operation_id) == ("pending", None)
     summary = store_summary(store.id)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from engine.domain.status import ENTITY_ORDER, Check
-from engine.lifecycle.diagnosis import ACTION_KEYS, STUCK_AFTER, Finding, diagnose
+from engine.lifecycle.diagnosis import STUCK_AFTER, Finding, diagnose
 from engine.lifecycle.subscriptions import ALL_TOPICS, SILENT_AFTER
 from engine.persistence.models import EntitySync, Store
 from engine.persistence.records import refresh_status
@@ -205,5 +205,6 @@ def test_findings_grouped_by_store_worst_first() -> None:
     assert [(f.store_id, f.severity) for f in findings] == [
         (a.id, "error"), (a.id, "info"), (b.id, "warning")
     ]
-    assert all(f.key == ACTION_KEYS[f.action] for f in findings)
+    assert [(f.action, f.key) for f in findings] == [
+        ("retry", "r"), ("settings", "e"), ("resync", "s")]
     assert findings[0].name == "Alpha" and findings[0].domain == "alpha-shop.myshopify.com"

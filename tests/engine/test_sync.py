@@ -293,10 +293,10 @@ def test_skips_paused_stores_and_categories_that_are_off(make_store, run_job):
     store = make_store(**FAST)
     Store.update(cat_orders=False).where(Store.id == store.id).execute()
     assert run_job("sync", store, entity="orders").result == {
-        "skipped": "Orders, checkouts, and carts is off"}
+        "skipped": "Orders is Off: turn on Orders, checkouts, and carts in sync settings"}
     Store.update(paused=True).where(Store.id == store.id).execute()
     assert run_job("sync", store, entity="customers").result == {
-        "skipped": "store is disconnected"}
+        "skipped": f"{store.name or store.domain} is disconnected; reconnect it first"}
     assert row(store, "customers").state == EntityState.PENDING.value
 
 

@@ -65,14 +65,30 @@ class TestKeyDimming:
             for key in disabled & set(bar):
                 assert bar[key] is False
 
-    async def test_dimmed_keys_do_nothing(self, make_app, fleet) -> None:
+    @pytest.mark.parametrize(
+        ("store", "key", "reason"),
+        [
+            ("Acme Outdoor", "r", "Acme Outdoor has no Failed entity to retry"),
+            ("Acme Outdoor", "x", "Acme Outdoor does not need a reconnect (it is Connected)"),
+            ("Paused Pottery", "s", "Paused Pottery is disconnected; reconnect it first"),
+            ("Paused Pottery", "d", "Paused Pottery is already disconnected"),
+            ("Café Crème Zürich", "s",
+             "Café Crème Zürich needs a reconnect: App uninstalled in Shopify"),
+        ],
+    )
+    async def test_a_dimmed_key_says_why_and_runs_nothing(
+        self, make_app, fleet, store: str, key: str, reason: str
+    ) -> None:
         app = make_app()
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
-            await go_to(pilot, "Acme Outdoor")
-            await pilot.press("r", "x")
-            await pilot.pause()
-            assert len(app.screen_stack) == 1 and not app._notifications
+            await go_to(pilot, store)
+            jobs = Job.select().count()
+            assert enabled_keys(app)[key] is False
+            await pilot.press(key)
+            assert await wait_until(pilot, lambda: reason in toasts(app))
+            assert list(app._notifications)[-1].severity == "warning"
+            assert len(app.screen_stack) == 1 and Job.select().count() == jobs
 
 
 class TestCardMenu:

@@ -20,6 +20,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine import actions
+from engine.domain.policy import MENU_ORDER, RETRY_FAILED_LABEL, Action
 from engine.domain.status import CHECKING, Status
 from engine.domain.views import StoreSummary
 from tui.safe_text import content
@@ -29,24 +30,20 @@ from tui.store_actions import READ_ONLY, VIEW_ACTIONS
 def menu_items(store: StoreSummary, *, read_only: bool = False) -> list[tuple[str, str, bool]]:
     """(action, label, enabled) for the seven items, in order. In read-only mode every item
     that would change something is disabled and its label gives the reason."""
-    lifecycle = "reconnect" if store.status in (
-        Status.DISCONNECTED, Status.RECONNECT_REQUIRED) else "disconnect"
-    items = [
-        ("check_health", CHECKING if store.checking else "Check health"),
-        ("settings", "Sync settings"),
-        ("details", "View details"),
-        ("retry", "Retry failed"),
-        ("resync", "Re-sync"),
-        (lifecycle, "Reconnect" if lifecycle == "reconnect" else "Disconnect"),
-        ("delete", "Delete"),
-    ]
-    return [
-        (action, f"{label} · {READ_ONLY}", False)
-        if read_only and action not in VIEW_ACTIONS else
-        (action, label, actions.can(store, action)
-         and not (action == "check_health" and store.checking))
-        for action, label in items
-    ]
+    lifecycle = Action.RECONNECT if store.status in (
+        Status.DISCONNECTED, Status.RECONNECT_REQUIRED) else Action.DISCONNECT
+    items = []
+    for action in MENU_ORDER:
+        action = lifecycle if action is Action.DISCONNECT else action
+        label = {Action.CHECK_HEALTH: CHECKING if store.checking else action.label,
+                 Action.RETRY: RETRY_FAILED_LABEL}.get(action, action.label)
+        if read_only and action.value not in VIEW_ACTIONS:
+            items.append((action.value, f"{label} · {READ_ONLY}", False))
+            continue
+        enabled = actions.can(store, action) and not (
+            action is Action.CHECK_HEALTH and store.checking)
+        items.append((action.value, label, enabled))
+    return items
 
 
 class CardMenu(ModalScreen[str | None]):

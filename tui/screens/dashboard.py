@@ -31,6 +31,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Static
 
+from engine.actions import Action
 from engine.domain.status import Status
 from engine.domain.views import FleetSummary, StoreSummary
 from engine.persistence.reads import (
@@ -49,6 +50,7 @@ from tui.messages import StoreChosen
 from tui.safe_text import safe
 from tui.screens.card_menu import CardMenu
 from tui.screens.live import UNCHANGED, Live
+from tui.store_keys import ExplainsDisabledKeys, store_binding
 from tui.widgets.card_grid import CardGrid
 from tui.widgets.filter_bar import FilterBar, matches
 from tui.widgets.fleet_header import FleetHeader
@@ -68,7 +70,7 @@ FleetRead = tuple[list[StoreSummary], FleetSummary, int | None]
 FIRST_PAGE = 120  # stores shown before the first full read: more than any screen holds
 
 
-class DashboardScreen(Live, Screen[None]):
+class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
     """Every store at a glance, with single-key actions on the store under the cursor."""
 
     HELP_TITLE = "Dashboard"
@@ -79,14 +81,9 @@ class DashboardScreen(Live, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_store", "Open", id="dashboard.open"),
         Binding("m", "menu", "Menu", id="dashboard.menu"),
-        Binding("c", "store_action('check_health')", "Check", id="dashboard.check_health"),
-        Binding("r", "store_action('retry')", "Retry", id="dashboard.retry"),
-        Binding("s", "store_action('resync')", "Re-sync", id="dashboard.resync"),
-        Binding("d", "store_action('disconnect')", "Disconnect", id="dashboard.disconnect"),
-        Binding("x", "store_action('reconnect')", "Reconnect", id="dashboard.reconnect"),
-        Binding("D", "store_action('delete')", "Delete", id="dashboard.delete"),
-        Binding("i", "store_action('details')", "Details", id="dashboard.details"),
-        Binding("e", "store_action('settings')", "Settings", id="dashboard.settings"),
+        *(store_binding(action, "dashboard") for action in (
+            Action.CHECK_HEALTH, Action.RETRY, Action.RESYNC, Action.DISCONNECT,
+            Action.RECONNECT, Action.DELETE, Action.DETAILS, Action.SETTINGS)),
         Binding("slash", "filter", "Filter", id="dashboard.filter"),
         Binding("f", "cycle_status", "Status filter", show=False, id="dashboard.status_filter"),
         Binding("v", "toggle_view", "Table/cards", id="dashboard.view"),
@@ -229,6 +226,9 @@ class DashboardScreen(Live, Screen[None]):
         return True
 
     # -- actions ------------------------------------------------------------------------------
+
+    def key_store(self) -> StoreSummary | None:
+        return self.current
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         store = self.current

@@ -16,14 +16,16 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import Static
 
+from engine.actions import Action
 from engine.domain.status import CATEGORY_SCOPE, Status
-from engine.domain.views import StoreDetail
+from engine.domain.views import StoreDetail, StoreSummary
 from engine.persistence.reads import StoreNotFound, store_detail
 from tui.clock import relative
 from tui.host import shopsync_app
 from tui.safe_text import content
 from tui.screens.drawer import Drawer
 from tui.screens.live import Live, stale_marker
+from tui.store_keys import ExplainsDisabledKeys, store_binding
 from tui.widgets.readiness_list import ReadinessList
 from tui.widgets.status_badge import badge
 
@@ -95,7 +97,7 @@ def webhook_lines(detail: StoreDetail, now: datetime) -> list[Content]:
     ]
 
 
-class DetailsScreen(Live, Drawer):
+class DetailsScreen(ExplainsDisabledKeys, Live, Drawer):
     """View details: store information, scopes, readiness and webhooks of one store."""
 
     HELP_TITLE = "Store details"
@@ -103,8 +105,8 @@ class DetailsScreen(Live, Drawer):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="details.close"),
-        Binding("c", "store_action('check_health')", "Check health", id="details.check_health"),
-        Binding("x", "store_action('reconnect')", "Reconnect", id="details.reconnect"),
+        store_binding(Action.CHECK_HEALTH, "details", full_label=True),
+        store_binding(Action.RECONNECT, "details"),
         Binding("e", "settings", "Settings", id="details.settings"),
     ]
 
@@ -167,6 +169,9 @@ class DetailsScreen(Live, Drawer):
         self.query_one(ReadinessList).show(
             summary.readiness, summary.last_checked_at, now, checking=summary.checking)
         self.query_one("#webhooks", Static).update(join(webhook_lines(detail, now)))
+
+    def key_store(self) -> StoreSummary | None:
+        return self.detail.summary if self.detail else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "store_action":

@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Static
 
-from engine.actions import active_sync_entities
+from engine.actions import Action, active_sync_entities
 from engine.domain.status import CHECKING, Entity, EntityState, Status
 from engine.domain.views import EventRow, StoreSummary
 from engine.persistence.reads import StoreNotFound, store_summary
@@ -33,6 +33,7 @@ from tui.clock import relative
 from tui.host import shopsync_app
 from tui.safe_text import content
 from tui.screens.live import Live, stale_marker
+from tui.store_keys import ExplainsDisabledKeys, store_binding
 from tui.widgets.entity_table import EntityTable, entity_detail
 from tui.widgets.event_log import EventLog
 from tui.widgets.key_bar import KeyBar
@@ -57,22 +58,18 @@ def summary_line(summary: StoreSummary, now: Any) -> Content:
     return line
 
 
-class StoreScreen(Live, Screen[None]):
+class StoreScreen(ExplainsDisabledKeys, Live, Screen[None]):
     """The store screen: per-entity sync status, readiness and activity of one store."""
 
     HELP_TITLE = "Store"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="store.back"),
-        Binding("c", "store_action('check_health')", "Check", id="store.check_health"),
-        Binding("r", "retry", "Retry", id="store.retry"),
-        Binding("s", "store_action('resync')", "Re-sync", id="store.resync"),
-        Binding("d", "store_action('disconnect')", "Disconnect", id="store.disconnect"),
-        Binding("x", "store_action('reconnect')", "Reconnect", id="store.reconnect"),
-        Binding("D", "store_action('delete')", "Delete", id="store.delete"),
-        Binding("i", "store_action('details')", "Details", id="store.details"),
-        Binding("e", "store_action('settings')", "Settings", id="store.settings"),
-        Binding("b", "store_action('bulk_operations')", "Bulk ops", id="store.bulk"),
+        store_binding(Action.CHECK_HEALTH, "store"),
+        Binding(Action.RETRY.key, "retry", Action.RETRY.short, id="store.retry"),
+        *(store_binding(action, "store") for action in (
+            Action.RESYNC, Action.DISCONNECT, Action.RECONNECT, Action.DELETE, Action.DETAILS,
+            Action.SETTINGS, Action.BULK_OPERATIONS)),
     ]
 
     DEFAULT_CSS = """
@@ -214,6 +211,9 @@ class StoreScreen(Live, Screen[None]):
             self.query_one(EventLog).append_older, rows, exhausted=len(rows) < EVENT_PAGE)
 
     # -- actions ------------------------------------------------------------------------------
+
+    def key_store(self) -> StoreSummary | None:
+        return self.summary
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         summary = self.summary

@@ -21,22 +21,18 @@ from textual.style import Style
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine.actions import Finding, diagnose
+from engine.actions import Action, Finding, diagnose
 from engine.domain.views import StoreSummary
 from engine.persistence.reads import list_stores
 from tui.host import shopsync_app
 from tui.safe_text import content
 from tui.screens.live import Live, stale_marker
+from tui.store_keys import ExplainsDisabledKeys, store_binding
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.progress_cell import to_rich
 from tui.widgets.status_badge import badge
 
 CLEAN = "No problems found: every store is healthy."
-ACTION_LABELS = {
-    "check_health": "Check health", "retry": "Retry", "resync": "Re-sync",
-    "reconnect": "Reconnect", "settings": "Sync settings", "details": "View details",
-    "bulk_operations": "Bulk operations",
-}
 SEVERITY = {
     "error": Content.styled("✖", "bold $text-error"),
     "warning": Content.styled("▲", "bold $text-warning"),
@@ -55,7 +51,7 @@ def finding_lines(finding: Finding) -> tuple[Content, list[tuple[str, Content]]]
     head = SEVERITY.get(finding.severity, SEVERITY["info"]) + Content(" ") + content(
         finding.problem, "bold")
     key = Content.styled(f"{finding.key}", "bold $text-accent") + Content(
-        f" {ACTION_LABELS.get(finding.action, finding.action)}")
+        f" {Action(finding.action).label}")
     return head, [("Cause:", content(finding.cause)), ("Fix:", content(finding.fix)),
                   ("Key:", key)]
 
@@ -81,7 +77,7 @@ def store_heading(summary: StoreSummary) -> Content:
         + badge(summary.status)
 
 
-class TroubleshootScreen(Live, Screen[None]):
+class TroubleshootScreen(ExplainsDisabledKeys, Live, Screen[None]):
     """Detected problems of every store, each with its documented fix and key."""
 
     HELP_TITLE = "Troubleshoot"
@@ -89,13 +85,9 @@ class TroubleshootScreen(Live, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="troubleshoot.back"),
         Binding("enter", "fix", "Run fix", id="troubleshoot.fix", priority=True),
-        Binding("c", "store_action('check_health')", "Check", id="troubleshoot.check_health"),
-        Binding("r", "store_action('retry')", "Retry", id="troubleshoot.retry"),
-        Binding("s", "store_action('resync')", "Re-sync", id="troubleshoot.resync"),
-        Binding("x", "store_action('reconnect')", "Reconnect", id="troubleshoot.reconnect"),
-        Binding("e", "store_action('settings')", "Settings", id="troubleshoot.settings"),
-        Binding("i", "store_action('details')", "Details", id="troubleshoot.details"),
-        Binding("b", "store_action('bulk_operations')", "Bulk ops", id="troubleshoot.bulk"),
+        *(store_binding(action, "troubleshoot") for action in (
+            Action.CHECK_HEALTH, Action.RETRY, Action.RESYNC, Action.RECONNECT, Action.SETTINGS,
+            Action.DETAILS, Action.BULK_OPERATIONS)),
         Binding("t", "refresh", "Refresh", show=False, id="troubleshoot.refresh"),
     ]
 
@@ -196,6 +188,10 @@ class TroubleshootScreen(Live, Screen[None]):
         if action == "retry" and finding.action == "retry" and finding.entity:
             kw["entity"] = finding.entity
         shopsync_app(self).request_action(action, summary, **kw)
+
+    def key_store(self) -> StoreSummary | None:
+        finding = self.current
+        return self.stores.get(finding.store_id) if finding else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         finding = self.current
