@@ -14,7 +14,8 @@ import pytest
 
 from engine import actions
 from engine.persistence.models import EntitySync, Event, Store, utcnow
-from engine.persistence.reads import refresh_status, store_summary
+from engine.persistence.reads import store_summary
+from engine.persistence.records import refresh_status
 
 SYNCED = ("customers", "orders", "products", "collections")
 
