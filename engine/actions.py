@@ -327,6 +327,7 @@ def register_webhooks(store_id: int) -> JobView:
 def bulk_operations(store_id: int) -> BulkListing:
     """The store's recent Shopify bulk operations, ours and someone else's (asks Shopify)."""
     store = _store(store_id)
+    _require(Action.BULK_OPERATIONS, store)
     try:
         return _bulk.list_operations(_rt(), store)
     except ShopifyError as error:
@@ -339,6 +340,7 @@ def cancel_bulk_operation(store_id: int, operation: str) -> BulkOperationView:
     Cancelling ours fails the sync that is waiting on it; the confirmation says so.
     """
     store = _store(store_id)
+    _require(Action.BULK_OPERATIONS, store)
     operation_id = full_id(operation)
     if operation_id is None:
         raise InvalidInput(
