@@ -2,7 +2,7 @@
 
     ShopsyncApp(runtime=None, *, clock=None, poll=True, poll_interval=1.0,
                 embedded_runner="auto", mouse=True, theme=None, read_only=False,
-                demo=False, context=None, bell=False, origin="tui")
+                demo=False, context=None, bell=False, origin="tui", ascii=None)
 
 - `runtime`: an open engine Runtime; opened (and closed on exit) when not given.
 - `clock`: returns naive UTC "now" for relative times; tests pass a frozen one.
@@ -19,6 +19,8 @@
 - `demo`: the header shows a DEMO badge (`shopsync demo`).
 - `origin`: where the operator sits, recorded with each action in the activity log ("tui",
   or "web" under `shopsync web`).
+- `ascii`: write ASCII only (badges, glyphs, borders: tui/ascii_mode.py); None decides from
+  the locale (LANG=C or a non-UTF-8 charset) and SHOPSYNC_ASCII.
 - `bell`: ring the terminal bell with the notification when a store turns Error or Reconnect
   required (--bell).
 - `context`: what the header names as the database; None: the runtime's own (the SQLite path
@@ -43,6 +45,7 @@ from textual.theme import Theme
 from engine import actions
 from engine.domain.views import StoreSummary
 from engine.persistence.runtime import Runtime, open_runtime
+from tui.ascii_mode import ascii_writer, wants_ascii
 from tui.clock import Clock, utc_now
 from tui.commands import StoreActionCommands, StoreCommands, ThemeCommands
 from tui.messages import DataChanged
@@ -109,8 +112,10 @@ class ShopsyncApp(StoreActions, App[None]):
         context: str | None = None,
         bell: bool = False,
         origin: str = "tui",
+        ascii: bool | None = None,
     ) -> None:
         super().__init__()
+        self.ascii = wants_ascii() if ascii is None else ascii
         actions.set_origin(origin)
         self.bell_on_alert = bell
         self.read_only = read_only
@@ -138,7 +143,18 @@ class ShopsyncApp(StoreActions, App[None]):
     def get_default_screen(self) -> Screen:
         return self.dashboard
 
+    def on_load(self) -> None:
+        self._ascii_output()
+
+    def _ascii_output(self) -> None:
+        """In ASCII mode, every frame goes to the terminal through the ASCII translation."""
+        driver = self._driver
+        if self.ascii and driver is not None and not getattr(driver, "_shopsync_ascii", False):
+            driver.write = ascii_writer(driver.write)  # type: ignore[method-assign]
+            driver._shopsync_ascii = True  # type: ignore[attr-defined]
+
     def on_mount(self) -> None:
+        self._ascii_output()
         # Thread workers run on the loop's default executor; action workers may wait for a job
         # for a while, so give them room and keep the polls from queueing behind them.
         asyncio.get_running_loop().set_default_executor(

@@ -152,17 +152,20 @@ def main(ctx: click.Context, no_mouse: bool) -> None:
 @click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
 @click.option("--read-only", is_flag=True,
               help="Look without touching: no actions, no job runner.")
+@click.option("--ascii/--unicode", "ascii_only", default=None,
+              help="Draw with ASCII only, or with Unicode (default: from the locale, LANG).")
 @click.option("--bell", is_flag=True,
               help="Ring the terminal bell when a store turns Error or Reconnect required.")
 @click.option("--origin", type=click.Choice(["tui", "web"]), default="tui", hidden=True,
               help="Where the operator sits (recorded with each action).")
 def tui_command(no_mouse: bool, read_only: bool = False, bell: bool = False,
-                origin: str = "tui") -> None:
+                origin: str = "tui", ascii_only: bool | None = None) -> None:
     """The dashboard on the configured database."""
     from tui.app import ShopsyncApp
 
     runtime = _runtime()
-    ShopsyncApp(runtime, read_only=read_only, bell=bell, origin=origin).run(mouse=not no_mouse)
+    ShopsyncApp(runtime, read_only=read_only, bell=bell, origin=origin,
+                ascii=ascii_only).run(mouse=not no_mouse)
 
 
 @main.command()

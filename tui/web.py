@@ -70,7 +70,8 @@ def session_value(token: str) -> str:
 
 def app_command(read_only: bool) -> str:
     """The command textual-serve runs for each browser session."""
-    parts = [sys.executable, "-m", "tui.cli", "tui", "--origin", "web"]
+    # A browser shows Unicode whatever the server's locale says.
+    parts = [sys.executable, "-m", "tui.cli", "tui", "--origin", "web", "--unicode"]
     if read_only:
         parts.append("--read-only")
     return shlex.join(parts)

@@ -23,7 +23,7 @@ def make_app(offline_runtime: Any) -> Callable[..., Any]:
     def factory(**overrides: Any) -> ShopsyncApp:
         options: dict[str, Any] = {
             "clock": frozen_clock, "poll": False, "embedded_runner": False,
-            "theme": "textual-dark", "context": "",
+            "theme": "textual-dark", "context": "", "ascii": False,
         }
         options.update(overrides)
         return ShopsyncApp(offline_runtime, **options)
