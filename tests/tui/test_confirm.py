@@ -73,6 +73,15 @@ class TestConfirmScreen:
             await pilot.pause()
         assert app.results == [True]
 
+    @pytest.mark.parametrize(("key", "result"), [("y", True), ("n", False)])
+    async def test_y_confirms_and_n_cancels(self, key: str, result: bool) -> None:
+        app = Host(disconnect_dialog())
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            await pilot.press(key)
+            await pilot.pause()
+        assert app.results == [result]
+
     async def test_markup_in_text_is_shown_literally(self) -> None:
         dialog = ConfirmScreen("Re-sync [bold]x[/]?", "Store \x1b[31mred", "Re-sync")
         app = Host(dialog)
@@ -120,13 +129,20 @@ class TestDeleteConfirmScreen:
             await pilot.press("tab", *answer)
             await pilot.pause()
             assert not app.screen.query_one("#confirm", Button).disabled
-            await pilot.press("enter")  # moves focus to Delete, does not delete
-            await pilot.pause()
-            assert app.results == []
-            assert app.focused is not None and app.focused.id == "confirm"
-            await pilot.press("enter")
+            await pilot.press("enter")  # the name matches: enter in the field confirms
             await pilot.pause()
         assert app.results == [True]
+
+    async def test_y_never_deletes_and_letters_are_name_text(self, doomed: Store) -> None:
+        app = Host(DeleteConfirmScreen(store_detail(doomed.id)))
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("y", "n")  # Cancel focused: neither confirms nor cancels
+            await pilot.pause()
+            assert app.results == []
+            await pilot.press("tab", "y", "n")  # in the field they are text
+            await pilot.pause()
+            assert app.screen.query_one(Input).value == "yn" and app.results == []
 
     async def test_escape_cancels_even_with_the_name_typed(self, doomed: Store) -> None:
         app = Host(DeleteConfirmScreen(store_detail(doomed.id)))
@@ -156,7 +172,7 @@ class TestDeleteFromStoreScreen:
             assert not Store.get_by_id(doomed.id).deleting
             await pilot.press("D")
             await settle(pilot)
-            await pilot.press("tab", *"doomed-shop", "enter", "enter")
+            await pilot.press("tab", *"doomed-shop", "enter")
             await settle(pilot)
             assert Store.get_by_id(doomed.id).deleting
             assert Job.select().where((Job.kind == "delete")

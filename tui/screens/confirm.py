@@ -2,9 +2,11 @@
 
 Both are modal, dismiss with a bool, and are safe by default: Cancel holds the focus when they
 open, `escape` always cancels, and a destructive confirm button is never the default, so a
-stray `enter` can only cancel. A `require_text` dialog keeps its confirm button disabled until
-the operator has typed one of the accepted answers (for Delete: the store's name or the
-store-name part of its domain); `enter` in that field only moves focus to the button.
+stray `enter` can only cancel. A plain question also takes `y` (confirm) and `n` (cancel): a
+deliberate letter, never the key that opened the dialog. A `require_text` dialog (Delete) has
+no `y`: its confirm button stays disabled until the operator has typed one of the accepted
+answers (the store's name or the store-name part of its domain), and `enter` in that field
+confirms once the text matches (typing the name is the confirmation).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="confirm.cancel"),
+        Binding("y", "yes", "Yes", show=False, id="confirm.yes"),
+        Binding("n", "no", "No", show=False, id="confirm.no"),
     ]
 
     DEFAULT_CSS = """
@@ -65,6 +69,7 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen #answer:focus { background: $boost; }
     ConfirmScreen #buttons { height: auto; align-horizontal: right; margin-bottom: 1; }
     ConfirmScreen #buttons Button { margin-left: 2; min-width: 12; }
+    ConfirmScreen #keys { dock: left; width: auto; color: $text-muted; }
     """
 
     def __init__(
@@ -98,6 +103,8 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(Text(f"Type {shown} to confirm (tab to the field):"), id="prompt")
                 yield Input(id="answer", placeholder=safe(self._answers[0]), compact=True)
             with Horizontal(id="buttons"):
+                if not self._answers:
+                    yield Static(Text("y confirms · n or escape cancels"), id="keys")
                 yield Button("Cancel", id="cancel", variant="default", compact=True)
                 yield Button(
                     self._confirm_label,
@@ -120,11 +127,23 @@ class ConfirmScreen(ModalScreen[bool]):
         self.query_one("#confirm", Button).disabled = not self.answer_matches(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter in the name field never confirms: it only moves to the (enabled) button."""
+        """Enter in the name field confirms once the typed text matches; before, nothing."""
         event.stop()
-        button = self.query_one("#confirm", Button)
-        if not button.disabled:
-            button.focus()
+        if self.answer_matches(event.value):
+            self.dismiss(True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A typed-name dialog takes letters as text: `y` and `n` are not keys there.
+        if action in ("yes", "no"):
+            return not self._answers
+        return True
+
+    def action_yes(self) -> None:
+        if not self._answers:
+            self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
