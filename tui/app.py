@@ -30,8 +30,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -79,6 +81,14 @@ def save_prefs(home: Path, **changes: Any) -> None:
         log.warning("cannot save TUI preferences: %s", error)
 
 
+class _NoWaitExecutor(ThreadPoolExecutor):
+    """The loop's default executor: quitting does not wait for thread workers, which may be
+    blocked on a job or a socket (asyncio.run would otherwise join them before returning)."""
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=True)
+
+
 _BLOCKED_UNDER_MODAL = frozenset({"connect", "troubleshoot", "activity", "quit"})
 
 
@@ -95,6 +105,9 @@ class ShopsyncApp(StoreActions, App[None]):
         Binding("L", "activity", "Activity", show=False, id="app.activity"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        # Ctrl+C quits at once, even over a dialog (Textual's default only says "press ctrl+q
+        # to quit"); `q` stays blocked under dialogs, where it may be typed text.
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True, system=True),
     ]
 
     def __init__(
@@ -158,7 +171,12 @@ class ShopsyncApp(StoreActions, App[None]):
         # Thread workers run on the loop's default executor; action workers may wait for a job
         # for a while, so give them room and keep the polls from queueing behind them.
         asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="shopsync-tui"))
+            _NoWaitExecutor(max_workers=WORKER_THREADS, thread_name_prefix="shopsync-tui"))
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # SIGTERM (and SIGHUP: the terminal went away) end the app as `q` does, restoring
+            # the terminal, rather than killing the process mid-frame.
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                asyncio.get_running_loop().add_signal_handler(signum, self.exit)
         self._start_runner()
         if self.embedded_runner == "auto" and self.poll:
             self.set_interval(RUNNER_CHECK_INTERVAL, self._check_runner)
@@ -260,6 +278,9 @@ class ShopsyncApp(StoreActions, App[None]):
         if action == "connect" and self.read_only:
             return None  # dimmed: the header says why (read-only)
         return True
+
+    def action_interrupt(self) -> None:
+        self.exit()
 
     def action_connect(self) -> None:
         from tui.screens.connect import ConnectScreen

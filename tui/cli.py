@@ -166,6 +166,8 @@ def tui_command(no_mouse: bool, read_only: bool = False, bell: bool = False,
     runtime = _runtime()
     ShopsyncApp(runtime, read_only=read_only, bell=bell, origin=origin,
                 ascii=ascii_only).run(mouse=not no_mouse)
+    runtime.close()
+    _exit_now(0)
 
 
 @main.command()
@@ -197,7 +199,7 @@ def demo(no_mouse: bool, headless: bool) -> None:
     """Simulator + demo stores + engine + dashboard, in one command."""
     from tui.demo import run_demo
 
-    sys.exit(run_demo(mouse=not no_mouse, headless=headless))
+    _exit_now(run_demo(mouse=not no_mouse, headless=headless))
 
 
 @main.command()
@@ -532,6 +534,19 @@ def _runtime() -> Runtime:
     configure_logging(runtime.settings, to_file=True)
     actions.use_runtime(runtime)
     return runtime
+
+
+def _exit_now(code: int) -> None:
+    """Exit once our own cleanup is done, without waiting for the interpreter's teardown: a
+    background thread still blocked on a socket or a job (daemon by design) must not hold
+    the terminal after quitting, and neither must collecting a large heap."""
+    import logging
+    import os
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _print_json(data: object) -> None:

@@ -11,6 +11,7 @@ every status shows up.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -19,9 +20,9 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import platformdirs
@@ -36,6 +37,7 @@ _BEFORE_SYNC = {"fail_bulk", "throttle", "throttle_mode", "error_rate", "latency
 
 
 SPARE_SHOP = "new-arrivals.myshopify.com"
+log = logging.getLogger("shopsync.demo")
 
 
 MARKER = ".shopsync-demo"  # written into the folder the demo creates; only such a folder is wiped
@@ -131,16 +133,17 @@ def _connect_one(client: httpx.Client, index: int, shop: dict) -> tuple[dict, in
     return shop, summary.id
 
 
-def _shape(client: httpx.Client, shop: dict, store_id: int) -> None:
+def _shape(client: httpx.Client, shop: dict, store_id: int, stop: threading.Event) -> None:
     """After its initial sync, give the store its demo fault (uninstalled, paused, …)."""
     from engine import actions
-    from engine.actions import wait_for_job
     from engine.domain.errors import ActionError
     from engine.persistence.reads import active_job_ids
 
-    for job_id in active_job_ids(store_id):
-        with contextlib.suppress(TimeoutError):
-            wait_for_job(job_id, timeout=60)
+    # Wait for the initial sync in short slices: quitting must not wait for a job that cannot
+    # run any more once `serve` has stopped.
+    while active_job_ids(store_id):
+        if stop.wait(0.5):
+            return
     after = {k: v for k, v in (shop.get("after_connect") or {}).items() if k not in _BEFORE_SYNC}
     if after:
         client.patch(f"/_sim/shops/{shop['domain']}", json=after)
@@ -151,33 +154,79 @@ def _shape(client: httpx.Client, shop: dict, store_id: int) -> None:
             actions.check_health(store_id)
 
 
+def _side_by_side(work: Callable[[Any], Any], items: list[Any], workers: int,
+                  stop: threading.Event) -> list[Any]:
+    """`work` over `items` on `workers` daemon threads (the process never waits for them at
+    exit, unlike a ThreadPoolExecutor's); returns the results in order, or early on `stop`."""
+    results: list[Any] = [None] * len(items)
+    pending = iter(enumerate(items))
+    lock = threading.Lock()
+
+    def run() -> None:
+        while not stop.is_set():
+            with lock:
+                index, item = next(pending, (None, None))
+            if index is None:
+                return
+            try:
+                results[index] = work(item)
+            except Exception:
+                if not stop.is_set():
+                    log.exception("demo fleet: %r failed", item)
+
+    threads = [threading.Thread(target=run, daemon=True, name=f"demo-connect-{n}")
+               for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive() and not stop.is_set():
+            thread.join(0.2)
+    return results
+
+
 def _connect_fleet(sim_url: str, stop: threading.Event) -> None:
     """Connect every demo shop (OAuth for most, an access token for one) side by side, then
-    shape each one once its initial sync is done."""
-    client = httpx.Client(base_url=sim_url, timeout=10)
-    fleet = client.get("/_sim/demo").json()
-    # One shop is left for the operator to connect by hand (n, then "Approve in simulator").
-    client.post("/_sim/shops", json={"domain": SPARE_SHOP, "name": "New Arrivals",
-                                     "customers": 80, "orders": 200, "products": 30,
-                                     "collections": 3})
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="demo-connect") as pool:
-        connected = [c for c in pool.map(lambda item: _connect_one(client, *item),
-                                         enumerate(fleet)) if c is not None]
-        if stop.is_set():
-            return
-        list(pool.map(lambda c: _shape(client, *c), connected))
-    if not stop.is_set():
-        client.post("/_sim/activity", json={"enabled": True, "interval_ms": 2500})
-
-
-def _stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
+    shape each one once its initial sync is done. Quits quietly whenever `stop` is set."""
     try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        with httpx.Client(base_url=sim_url, timeout=10) as client:
+            fleet = client.get("/_sim/demo").json()
+            # One shop is left for the operator to connect by hand (n, then "Approve in
+            # simulator").
+            client.post("/_sim/shops", json={"domain": SPARE_SHOP, "name": "New Arrivals",
+                                             "customers": 80, "orders": 200, "products": 30,
+                                             "collections": 3})
+            connected = [c for c in _side_by_side(lambda item: _connect_one(client, *item),
+                                                  list(enumerate(fleet)), 4, stop) if c]
+            if stop.is_set():
+                return
+            _side_by_side(lambda c: _shape(client, *c, stop), connected, 4, stop)
+            if not stop.is_set():
+                client.post("/_sim/activity", json={"enabled": True, "interval_ms": 2500})
+    except Exception:
+        if not stop.is_set():  # after a quit, the simulator and the database are gone: fine
+            log.exception("demo fleet setup failed")
+
+
+def _signal_all(processes: list[subprocess.Popen | None]) -> None:
+    for process in processes:
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.send_signal(signal.SIGTERM)
+
+
+def _stop_all(processes: list[subprocess.Popen | None], budget: float = 0.5) -> None:
+    """SIGTERM every child at once; whatever has not exited within `budget` is killed (the demo
+    keeps nothing worth a graceful shutdown: its folder is wiped at the next start)."""
+    _signal_all(processes)
+    running = [p for p in processes if p is not None and p.poll() is None]
+    deadline = time.monotonic() + budget
+    for process in running:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(1.0)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -217,6 +266,14 @@ def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
         serve = _start_serve(home)
         if not headless:
             from tui.app import ShopsyncApp  # imports while the children start
+
+            class DemoApp(ShopsyncApp):
+                def exit(self, *args: Any, **kwargs: Any) -> None:
+                    # Quitting (q, Ctrl+C, SIGTERM) stops the fleet and the children at once,
+                    # while the dashboard restores the terminal.
+                    stop.set()
+                    _signal_all([serve, simulator])
+                    super().exit(*args, **kwargs)
         sim_env = _simulator_ready(simulator, home)
         _wait_for_serve(serve)
         sim_url = sim_env["SHOPSYNC_SHOPIFY_URL"].split("/{shop}")[0]
@@ -229,7 +286,7 @@ def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
                 while True:
                     time.sleep(3600)
             return 0
-        ShopsyncApp(runtime, demo=True).run(mouse=mouse)
+        DemoApp(runtime, demo=True).run(mouse=mouse)
         print(f"shopsync demo: its data is in {home} (wiped at the next start)", file=sys.stderr)
         return 0
     except RuntimeError as error:
@@ -237,5 +294,4 @@ def run_demo(*, mouse: bool = True, headless: bool = False) -> int:
         return 1
     finally:
         stop.set()
-        _stop(serve)
-        _stop(simulator)
+        _stop_all([serve, simulator])
