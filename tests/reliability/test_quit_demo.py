@@ -58,7 +58,7 @@ def _pane(tmux: Tmux) -> tuple[bool, int | None, int]:
     """(dead, exit status, pid) of the demo's pane."""
     fields = tmux("list-panes", "-t", "demo", "-F",
                   "#{pane_dead}|#{pane_dead_status}|#{pane_pid}").strip().split("|")
-    dead, status, pid = (fields + ["", "", ""])[:3]
+    dead, status, pid = [*fields, "", "", ""][:3]
     assert pid.isdigit() and int(pid) > 1, fields  # never signal a process group by mistake
     return dead == "1", int(status) if status.lstrip("-").isdigit() else None, int(pid)
 
