@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from engine.config import SIMULATOR_APP_KEY
 from engine.domain.bulk import BulkListing, BulkOperationView, full_id, short_id
@@ -27,6 +28,7 @@ from engine.domain.status import (
     enabled_entities,
 )
 from engine.domain.views import JobView, StoreDetail, StoreSummary
+from engine.domain.webhook_health import TopicHealth
 from engine.jobs.queue import cancel_store_jobs, enqueue, job_view, runner_alive, wait_for_job
 from engine.jobs.runner import Runner
 from engine.lifecycle import connect as _connect
@@ -34,6 +36,7 @@ from engine.lifecycle import oauth_listener
 from engine.lifecycle.connect import OAuthStart
 from engine.lifecycle.diagnosis import Finding, active_sync_entities, diagnose
 from engine.lifecycle.oauth_listener import stop_listener
+from engine.lifecycle.subscriptions import needed_topics, slash_topic
 from engine.persistence.database import write_transaction
 from engine.persistence.facts import store_facts
 from engine.persistence.models import EntitySync, Store, utcnow
@@ -46,6 +49,7 @@ from engine.persistence.reads import (
 )
 from engine.persistence.records import record_event, refresh_status, set_origin
 from engine.persistence.runtime import Runtime
+from engine.persistence.webhook_health import webhook_health as _webhook_health
 from engine.registry import make_runner
 from engine.shopify.errors import ShopifyError
 from engine.sync import bulk_operations as _bulk
@@ -90,6 +94,7 @@ __all__ = [
     "use_runtime",
     "wait_for_job",
     "wait_for_oauth",
+    "webhook_health",
     "why_cannot",
 ]
 
@@ -320,6 +325,18 @@ def register_webhooks(store_id: int) -> JobView:
     _require(Action.REGISTER_WEBHOOKS, store)
     record_event(store, "action", "Webhook subscriptions check requested")
     return job_view(enqueue(JobKind.WEBHOOKS, store))
+
+
+# -- webhook health ------------------------------------------------------------------------------
+
+def webhook_health(store_id: int, now: datetime | None = None) -> tuple[TopicHealth, ...]:
+    """Per topic: subscribed (and where), last delivery, deliveries, duplicates and rejections
+    in the last 24 h, and the delivery lag (engine.persistence.webhook_health)."""
+    store = Store.get_or_none(Store.id == store_id)
+    if store is None:
+        raise InvalidInput(f"No store with id {store_id}")
+    topics = [slash_topic(t) for t in needed_topics(store)]
+    return _webhook_health(store, topics, now)
 
 
 # -- bulk operations (the control room) ---------------------------------------------------------

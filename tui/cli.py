@@ -307,6 +307,7 @@ def show(store: str, as_json: bool) -> None:
     if as_json:
         data = detail.to_json()
         data["findings"] = findings
+        data["webhooks"] = [t.to_json() for t in actions.webhook_health(detail.summary.id)]
         _print_json(data)
     else:
         out.print_detail(detail, findings)

@@ -40,6 +40,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from peewee import fn
+
 from engine.domain.bulk import is_slots_taken
 from engine.domain.jobs import ACTIVE, JobKind
 from engine.domain.policy import Action
@@ -50,8 +52,9 @@ from engine.domain.status import (
     EntityState,
 )
 from engine.domain.views import EntityRow, StoreSummary
+from engine.domain.webhook_health import SUBSCRIPTIONS_CHECKED
 from engine.lifecycle.subscriptions import webhook_problem
-from engine.persistence.models import Job, Store, utcnow
+from engine.persistence.models import Event, Job, Store, utcnow
 from engine.persistence.reads import (
     categories_of,
     list_stores,
@@ -127,7 +130,8 @@ def _minutes(delta: timedelta) -> str:
     return f"{minutes // 60} h"
 
 
-def store_findings(summary: StoreSummary, store: Store, now: datetime) -> list[Finding]:
+def store_findings(summary: StoreSummary, store: Store, now: datetime,
+                   elsewhere: Sequence[str] = ()) -> list[Finding]:
     """Every finding for one store (see the module docstring for the rules)."""
     if summary.deleting:
         return []
@@ -184,6 +188,16 @@ def store_findings(summary: StoreSummary, store: Store, now: datetime) -> list[F
             ))
             actions.add(action)
     found.extend(_webhook_findings(summary, store, now, actions))
+    if elsewhere and not summary.paused:
+        found.append(_finding(
+            summary, "warning",
+            "Webhooks also registered at " + ", ".join(elsewhere),
+            "Another installation of the app (or an old address of this one) has subscriptions "
+            "for this store, so it receives deliveries meant for this engine",
+            "Stop the other installation or delete its subscriptions (Shopify admin or the "
+            "Admin API); if that address is this engine's, set SHOPSYNC_PUBLIC_URL to it",
+            "details",
+        ))
     off = [c for c, on in categories_of(store).items() if not on]
     if off:
         unsynced = [e.label for e, c in ENTITY_CATEGORY.items() if c in off]
@@ -225,6 +239,24 @@ def _webhook_findings(
     )]
 
 
+def subscriptions_elsewhere() -> dict[int, list[str]]:
+    """Per store, the other URLs its latest subscription check found (one query for the fleet)."""
+    latest = (Event.select(fn.MAX(Event.id)).where(
+        (Event.kind == "webhook") & Event.message.startswith(SUBSCRIPTIONS_CHECKED)
+        & Event.store_id.is_null(False)).group_by(Event.store_id))
+    result: dict[int, list[str]] = {}
+    for event in Event.select(Event.store_id, Event.data).where(Event.id.in_(latest)):
+        data = event.data if isinstance(event.data, dict) else {}
+        ours, seen = data.get("uri"), data.get("subscriptions")
+        if not isinstance(seen, dict):
+            continue
+        others = sorted({str(u) for uris in seen.values() if isinstance(uris, list)
+                         for u in uris if u != ours})
+        if others and event.store_id is not None:
+            result[event.store_id] = others
+    return result
+
+
 def active_sync_entities(store_id: int) -> set[str]:
     """Entities of the store with a sync job queued or running (Pending that is really queued,
     as opposed to never started)."""
@@ -244,12 +276,13 @@ def diagnose(
     """
     moment = now or utcnow()
     stores = {store.id: store for store in Store.select()}
+    elsewhere = subscriptions_elsewhere()
     findings: list[Finding] = []
     for summary in list_stores() if summaries is None else summaries:
         store = stores.get(summary.id)
         if store is None:
             continue
-        found = store_findings(summary, store, moment)
+        found = store_findings(summary, store, moment, elsewhere.get(summary.id, ()))
         found.sort(key=lambda f: SEVERITY_RANK.get(f.severity, 9))
         findings.extend(found)
     return findings

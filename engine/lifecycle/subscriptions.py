@@ -21,11 +21,13 @@ from engine.config import Settings
 from engine.credentials import open_client
 from engine.domain.policy import store_blocked
 from engine.domain.status import ENTITY_CATEGORY, Entity
+from engine.domain.webhook_health import SUBSCRIPTIONS_CHECKED
 from engine.jobs.runner import JobContext, JobFailed
 from engine.persistence.facts import store_facts
 from engine.persistence.models import Store, utcnow
 from engine.persistence.reads import categories_of
 from engine.persistence.records import record_event
+from engine.persistence.webhook_health import last_subscription_check
 from engine.shopify.documents import WEBHOOK_CREATE, WEBHOOK_LIST
 from engine.shopify.errors import ShopifyError
 
@@ -130,6 +132,28 @@ def _save(store_id: int, present: list[str], created: bool) -> None:
     Store.update(**values).where(Store.id == store_id).execute()
 
 
+def _record_check(store: Store, uri: str, existing: list[dict[str, Any]],
+                  created: list[str]) -> None:
+    """Remember what Shopify holds (topic → URLs) for webhook health, when it changed: a topic
+    registered at another URL means another installation receives this store's deliveries."""
+    seen: dict[str, list[str]] = {}
+    for node in existing:
+        seen.setdefault(str(node.get("topic")), []).append(str(node.get("uri")))
+    for topic in created:
+        seen.setdefault(topic, []).append(uri)
+    subscriptions = {t: sorted(set(u)) for t, u in sorted(seen.items())}
+    picture: dict[str, Any] = {"uri": uri, "subscriptions": subscriptions}
+    if last_subscription_check(store.id) == picture:
+        return
+    elsewhere = sorted({u for uris in subscriptions.values() for u in uris if u != uri})
+    ours = sum(1 for uris in subscriptions.values() if uri in uris)
+    message = f"{SUBSCRIPTIONS_CHECKED}: {ours} topics at {uri}"
+    if elsewhere:
+        message += f"; also registered at {', '.join(elsewhere)}"
+    record_event(store, "webhook", message, level="warning" if elsewhere else "info",
+                 data=picture)
+
+
 async def assert_webhooks(ctx: JobContext) -> dict:
     """Register every needed topic missing at our URI; record what is in place."""
     store = await asyncio.to_thread(Store.get_or_none, Store.id == ctx.job.store_id)
@@ -161,6 +185,7 @@ async def assert_webhooks(ctx: JobContext) -> dict:
     in_place = [t for t in ALL_TOPICS if t in present]
     await asyncio.to_thread(_save, store.id, in_place, bool(created) or
                             store.webhooks_registered_at is None)
+    await asyncio.to_thread(_record_check, store, uri, existing, created)
     if created:
         message = (f"Webhooks registered: {len(created)} subscriptions at {uri}"
                    if len(created) == len(wanted) else

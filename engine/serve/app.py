@@ -42,8 +42,10 @@ from engine import actions
 from engine.domain.jobs import JobState
 from engine.domain.text import safe
 from engine.jobs.runner import Runner
+from engine.lifecycle.subscriptions import ALL_TOPICS, slash_topic
 from engine.persistence.models import Job, RunnerHeartbeat, SchemaMeta, utcnow
 from engine.persistence.runtime import Runtime, open_runtime
+from engine.persistence.webhook_health import record_rejected
 from engine.registry import make_runner
 from engine.serve.guard import KEEP_ALIVE, guarded_protocol, quiet_repeats
 from engine.serve.metrics import CONTENT_TYPE, ProcessCounters, render
@@ -54,12 +56,14 @@ from engine.webhooks.ingest import WebhookIngest
 from engine.webhooks.receipts import (
     Delivery,
     IngestUnavailable,
+    WebhookHeaders,
     read_headers,
     signature_valid,
     webhook_secrets,
 )
 
 log = logging.getLogger("shopsync.serve")
+KNOWN_TOPICS = frozenset(slash_topic(t) for t in ALL_TOPICS)
 
 SHUTDOWN_BUDGET = 9.0  # seconds from the signal to the process exiting (the contract is 10)
 HEARTBEAT_FRESH = 20.0  # a runner heartbeat older than this makes /healthz answer 503
@@ -73,6 +77,7 @@ class LiveState:
     def __init__(self, runtime: Runtime, ingest: WebhookIngest, runner: Runner | None,
                  counters: ProcessCounters) -> None:
         self.runtime = runtime
+        self.rejected_recorded: dict[tuple[str, int], int] = {}  # (shop, minute) → rows
         self.ingest = ingest
         self.runner = runner
         self.counters = counters
@@ -88,9 +93,37 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _refuse(live: LiveState, status: int, reason: str, message: str) -> Response:
-    live.counters.incr("shopsync_webhooks_rejected_total", reason=reason)
+def _refuse(live: LiveState, status: int, reason: str, message: str,
+            topic: str | None = None) -> Response:
+    # Topics label the counter only when they are ones shopsync subscribes to (bounded).
+    live.counters.incr("shopsync_webhooks_rejected_total", reason=reason,
+                       topic=topic if topic in KNOWN_TOPICS else "other")
     return Response(message, status_code=status, media_type="text/plain")
+
+
+REJECTED_PER_MINUTE = 60  # refused deliveries recorded per claimed shop and minute, at most
+
+
+async def _reject(live: LiveState, headers: WebhookHeaders, status: int, reason: str,
+                  message: str) -> Response:
+    """Refuse a delivery and count it against the store it claims (webhook health).
+
+    The receipt keeps no body and no ids; a flood of forgeries writes at most
+    REJECTED_PER_MINUTE rows per claimed shop a minute (the counter still counts them all).
+    """
+    minute = int(time.monotonic() // 60)
+    key = (headers.shop_domain or "", minute)
+    recorded = live.rejected_recorded
+    if len(recorded) > 10_000 or any(m != minute for _, m in list(recorded)[:1]):
+        recorded.clear()
+    if recorded.get(key, 0) < REJECTED_PER_MINUTE:
+        recorded[key] = recorded.get(key, 0) + 1
+        try:
+            await asyncio.to_thread(record_rejected, headers.shop_domain, headers.topic, reason,
+                                    headers.triggered_at, KNOWN_TOPICS)
+        except Exception:  # the refusal itself must not fail
+            log.exception("recording a rejected delivery failed")
+    return _refuse(live, status, reason, message, headers.topic)
 
 
 async def receive_webhook(request: Request) -> Response:
@@ -108,20 +141,20 @@ async def receive_webhook(request: Request) -> Response:
     body = b"".join(chunks)
     headers = read_headers(request.headers)
     if not signature_valid(body, headers.hmac, live.secrets):
-        return _refuse(live, 401, "signature", "invalid signature")
+        return await _reject(live, headers, 401, "signature", "invalid signature")
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return _refuse(live, 400, "malformed", "body is not valid JSON")
+        return await _reject(live, headers, 400, "malformed", "body is not valid JSON")
     if not isinstance(payload, dict):
-        return _refuse(live, 400, "malformed", "body is not a JSON object")
+        return await _reject(live, headers, 400, "malformed", "body is not a JSON object")
     if not headers.topic or not headers.shop_domain:
         return _refuse(live, 400, "headers", "topic and shop domain headers are required")
     mismatch = claims_mismatch(headers.topic, headers.shop_domain, payload)
     if mismatch == UNKNOWN_TOPIC:
         return _refuse(live, 400, mismatch, "topic not subscribed")
     if mismatch is not None:
-        return _refuse(live, 401, mismatch, "headers do not match the signed body")
+        return await _reject(live, headers, 401, mismatch, "headers do not match the signed body")
     try:
         status = await live.ingest.submit(Delivery.from_headers(headers, body, payload))
     except IngestUnavailable:

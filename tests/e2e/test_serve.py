@@ -193,7 +193,8 @@ def test_serve_applies_webhooks_refuses_forgeries_and_counts(
     assert Order.get(Order.shopify_id == created["id"]).total_price == "30.00"
     sim_call(simulator, "PATCH", f"/_sim/shops/{domain}", {"webhook_out_of_order": False})
 
-    # 2. Forged, unsigned, malformed and oversized deliveries: refused, nothing written.
+    # 2. Forged, unsigned, malformed and oversized deliveries: refused, nothing written but
+    # their count for webhook health (a receipt with no body and no ids).
     time.sleep(0.3)
     snapshot = table_dump()
     forged = {**headers, "X-Shopify-Event-Id": "new-1",
@@ -208,6 +209,10 @@ def test_serve_applies_webhooks_refuses_forgeries_and_counts(
                             (huge, oversized))]
     assert answers == [401, 401, 400, 413]
     time.sleep(0.3)
+    rejected = WebhookReceipt.select().where(WebhookReceipt.status == "rejected")
+    assert sorted(r.detail for r in rejected) == ["malformed", "signature", "signature"]
+    assert all((r.body, r.event_id, r.webhook_id) == ("", None, None) for r in rejected)
+    WebhookReceipt.delete().where(WebhookReceipt.status == "rejected").execute()
     assert table_dump() == snapshot
 
     # 7. /metrics parses and its counters moved with the work.
@@ -217,7 +222,8 @@ def test_serve_applies_webhooks_refuses_forgeries_and_counts(
     duplicate = ("shopsync_webhooks_total", (("outcome", "duplicate"),
                                              ("topic", "orders/create")))
     assert after[duplicate] == 1
-    assert after[("shopsync_webhooks_rejected_total", (("reason", "signature"),))] == 2
+    assert after[("shopsync_webhooks_rejected_total",
+                  (("reason", "signature"), ("topic", "orders/create")))] == 2
     assert after[("shopsync_syncs_total", (("entity", "orders"), ("outcome", "synced")))] >= 1
     assert after[("shopsync_import_rows_total", (("entity", "orders"),))] >= 4
     assert after[("shopsync_jobs", (("kind", "webhooks"), ("state", "done")))] >= 1

@@ -80,7 +80,8 @@ def test_metrics_parse_and_move_with_the_work(runtime: Any, served: Any) -> None
     after = samples(response.text)
     applied = ("shopsync_webhooks_total", (("outcome", "applied"), ("topic", "orders/create")))
     wait_until(lambda: samples(client.get(url + "/metrics").text).get(applied) == 1)
-    assert after[("shopsync_webhooks_rejected_total", (("reason", "signature"),))] == 1
+    assert after[("shopsync_webhooks_rejected_total",
+                  (("reason", "signature"), ("topic", "orders/create")))] == 1
     assert after[("shopsync_jobs", (("kind", "health"), ("state", "queued")))] == 1
     assert after[("shopsync_jobs", (("kind", "health"), ("state", "done")))] == 0
     assert after[("shopsync_syncs_total", (("entity", "orders"), ("outcome", "synced")))] == 1

@@ -16,9 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.actions import Action
+from engine.actions import Action, ActionError, webhook_health
 from engine.domain.status import CATEGORY_SCOPE, Status
 from engine.domain.views import StoreDetail, StoreSummary
+from engine.domain.webhook_health import TopicHealth
 from engine.persistence.reads import StoreNotFound, store_detail
 from tui.clock import relative
 from tui.host import shopsync_app
@@ -89,12 +90,48 @@ def scope_lines(detail: StoreDetail) -> list[Content]:
     return lines
 
 
-def webhook_lines(detail: StoreDetail, now: datetime) -> list[Content]:
+def webhook_lines(detail: StoreDetail, now: datetime,
+                  health: tuple[TopicHealth, ...] = ()) -> list[Content]:
     registered = when(detail.webhooks_registered_at, now, never="not registered")
-    return [
+    lines = [
         field_line("Registered", registered),
         field_line("Last webhook", when(detail.last_webhook_at, now, never="none received")),
     ]
+    if health:
+        lines.append(Content.styled("Per topic, last 24 h: deliveries, duplicates dropped, "
+                                    "rejected, lag median / worst", "$foreground-muted"))
+        lines.extend(topic_line(topic, now) for topic in health)
+    return lines
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f} s" if value < 60 else f"{value / 60:.0f} min"
+
+
+def topic_line(topic: TopicHealth, now: datetime) -> Content:
+    """"✔ orders/create  5 · 1 dup · 1 rejected · lag 0.4 s / 10 min · last 2 min ago"."""
+    mark = (Content.styled("✔ ", "$text-success") if topic.subscribed
+            else Content.styled("? ", "$foreground-muted") if topic.subscribed is None
+            else Content.styled("✖ ", "bold $text-error"))
+    line = mark + content(topic.topic.ljust(22))
+    line += Content(f"{topic.deliveries:>4}")
+    if topic.duplicates:
+        line += Content(f" · {topic.duplicates} dup")
+    if topic.rejected:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(topic.rejected.items()))
+        line += Content.styled(f" · {topic.rejected_total} rejected ({reasons})", "$text-error")
+    if topic.lag_median_seconds is not None:
+        line += Content(f" · lag {_seconds(topic.lag_median_seconds)} / "
+                        f"{_seconds(topic.lag_worst_seconds)}")
+    last = relative(topic.last_delivery_at, now, never="never")
+    line += Content.styled(f" · last {last}", "$foreground-muted")
+    if not topic.subscribed and topic.subscribed is not None:
+        line += Content.styled(" · not subscribed", "bold $text-error")
+    for uri in topic.other_uris:
+        line += Content("\n    ") + content(f"⚠ also registered at {uri}", "bold $text-warning")
+    return line
 
 
 class DetailsScreen(ExplainsDisabledKeys, Live, Drawer):
@@ -118,6 +155,7 @@ class DetailsScreen(ExplainsDisabledKeys, Live, Drawer):
         super().__init__()
         self.store_id = store_id
         self.detail: StoreDetail | None = None
+        self.health: tuple[TopicHealth, ...] = ()
 
     def compose_body(self) -> ComposeResult:
         yield Static(Content("Store information"), classes="section")
@@ -135,17 +173,22 @@ class DetailsScreen(ExplainsDisabledKeys, Live, Drawer):
         self.query_one("#body").focus()
         self.start_live()
 
-    def load(self) -> StoreDetail | None:
+    def load(self) -> tuple[StoreDetail, tuple[TopicHealth, ...]] | None:
         try:
-            return store_detail(self.store_id)
+            detail = store_detail(self.store_id)
         except StoreNotFound:
             return None
+        try:
+            health = webhook_health(self.store_id, self.now)
+        except ActionError:
+            health = ()
+        return detail, health
 
-    def show(self, data: StoreDetail | None) -> None:
+    def show(self, data: tuple[StoreDetail, tuple[TopicHealth, ...]] | None) -> None:
         if data is None:
             self.dismiss(None)
             return
-        self.detail = data
+        self.detail, self.health = data
         self._paint()
         self.refresh_bindings()
 
@@ -168,7 +211,7 @@ class DetailsScreen(ExplainsDisabledKeys, Live, Drawer):
         summary = detail.summary
         self.query_one(ReadinessList).show(
             summary.readiness, summary.last_checked_at, now, checking=summary.checking)
-        self.query_one("#webhooks", Static).update(join(webhook_lines(detail, now)))
+        self.query_one("#webhooks", Static).update(join(webhook_lines(detail, now, self.health)))
 
     def key_store(self) -> StoreSummary | None:
         return self.detail.summary if self.detail else None

@@ -1,0 +1,99 @@
+"""Webhook health per store and topic: signed deliveries (a duplicate, a forged one, a late
+one) through the real HTTP receiver, the figures from engine.actions and `show --json`, the
+per-topic label on the rejected counter, and a subscription at another URL found by the
+subscriptions job and reported by Troubleshoot."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from click.testing import CliRunner
+
+from engine import actions
+from engine.lifecycle.diagnosis import diagnose
+from engine.shopify.documents import WEBHOOK_CREATE
+from tests.engine.livedata_support import deliver, store_row
+from tests.engine.test_webhooks import SECRET, SHOP, live, order  # noqa: F401  (the fixture)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def test_per_topic_figures_in_actions_show_json_and_metrics(live: Any) -> None:  # noqa: F811
+    store = store_row(SHOP, webhook_topics="ORDERS_CREATE,ORDERS_UPDATED,APP_UNINSTALLED")
+    now = datetime.now(UTC)
+    url = live.url
+    post = live.client
+    fresh = deliver(post, url, "orders/create", SHOP, order(1, "2026-11-02T10:00:00Z"), SECRET,
+                    event_id="ev-fresh", triggered_at=stamp(now - timedelta(seconds=1)))
+    again = deliver(post, url, "orders/create", SHOP, order(1, "2026-11-02T10:00:00Z"), SECRET,
+                    event_id="ev-fresh", triggered_at=stamp(now - timedelta(seconds=1)))
+    late = deliver(post, url, "orders/create", SHOP, order(2, "2026-11-02T10:00:00Z"), SECRET,
+                   event_id="ev-late", triggered_at=stamp(now - timedelta(minutes=10)))
+    forged = deliver(post, url, "orders/create", SHOP, order(3, "2026-11-02T10:00:00Z"),
+                     "not-the-secret", event_id="ev-forged")
+    updated = deliver(post, url, "orders/updated", SHOP, order(1, "2026-11-03T10:00:00Z"),
+                      SECRET, triggered_at=stamp(now - timedelta(seconds=2)))
+    assert [r.status_code for r in (fresh, again, late, forged, updated)] == [
+        200, 200, 200, 401, 200]
+    live.settle()
+
+    health = {t.topic: t for t in actions.webhook_health(store.id)}
+    created = health["orders/create"]
+    assert (created.subscribed, created.deliveries, created.duplicates) == (True, 2, 1)
+    assert created.rejected == {"signature": 1}
+    assert created.lag_worst_seconds is not None and 595 < created.lag_worst_seconds < 660
+    assert created.lag_median_seconds is not None
+    assert 295 < created.lag_median_seconds < 330  # the median of ~1 s and ~600 s
+    assert created.last_delivery_at is not None
+    assert health["orders/updated"].deliveries == 1
+    assert health["orders/updated"].rejected == {}
+    silent = health["orders/delete"]
+    assert (silent.subscribed, silent.deliveries, silent.last_delivery_at) == (False, 0, None)
+
+    result = CliRunner().invoke(__import__("tui.cli", fromlist=["main"]).main,
+                                ["show", SHOP, "--json"])
+    assert result.exit_code == 0, result.output
+    shown = {t["topic"]: t for t in json.loads(result.stdout)["webhooks"]}
+    assert shown["orders/create"]["deliveries_24h"] == 2
+    assert shown["orders/create"]["duplicates_24h"] == 1
+    assert shown["orders/create"]["rejected_24h"] == {"signature": 1}
+    assert 595 < shown["orders/create"]["lag_worst_seconds"] < 660
+    assert SECRET not in result.stdout
+
+    metrics = httpx.get(url + "/metrics").text
+    assert ('shopsync_webhooks_rejected_total{reason="signature",topic="orders/create"} 1.0'
+            in metrics)
+
+
+def test_a_subscription_at_another_url_is_found_and_reported(
+    runtime: Any, make_store: Any, run_job: Any, settings: Any
+) -> None:
+    store = make_store(customers=1)
+    token = runtime.vault.decrypt(store.token_enc)
+    other = "https://old-install.example.com/webhooks"
+    graphql = f"{settings.shop_origin(store.domain)}/admin/api/{settings.api_version}/graphql.json"
+    response = httpx.post(graphql, headers={"X-Shopify-Access-Token": token}, json={
+        "query": WEBHOOK_CREATE, "variables": {"topic": "ORDERS_CREATE",
+                                               "subscription": {"uri": other}}}, timeout=30)
+    assert response.json()["data"]["webhookSubscriptionCreate"]["userErrors"] == []
+    assert run_job("webhooks", store).state == "done"
+    assert run_job("webhooks", store).state == "done"  # unchanged: no second event
+    health = {t.topic: t for t in actions.webhook_health(store.id)}
+    assert health["orders/create"].other_uris == (other,)
+    assert health["orders/create"].subscribed is True
+    assert health["orders/create"].uri is not None and health["orders/create"].uri != other
+    assert health["customers/create"].other_uris == ()
+    [finding] = [f for f in diagnose() if f.store_id == store.id
+                 and f.problem.startswith("Webhooks also registered at")]
+    assert finding.problem == f"Webhooks also registered at {other}"
+    assert (finding.severity, finding.key) == ("warning", "i")
+    from engine.persistence.models import Event
+
+    checks = Event.select().where((Event.store_id == store.id)
+                                  & Event.message.startswith("Webhook subscriptions at Shopify"))
+    assert checks.count() == 1

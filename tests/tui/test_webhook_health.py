@@ -1,0 +1,82 @@
+"""The Details drawer's webhook health: per topic, subscribed, deliveries and duplicates in the
+last 24 h, rejections by reason, lag median / worst, last delivery, and a subscription found at
+another URL (the clock frozen)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from engine.domain.webhook_health import SUBSCRIPTIONS_CHECKED
+from engine.persistence.models import Event, WebhookReceipt
+from tests.tui.conftest import settle
+from tests.tui.factories import FROZEN_NOW, make_store
+from tests.tui.screen_helpers import pressing, screen_text
+from tui.screens.details import DetailsScreen, topic_line
+
+SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
+OURS = "https://sync.example.com/webhooks"
+OTHER = "https://old-install.example.com/webhooks"
+
+
+def with_deliveries() -> Any:
+    store = make_store("acme-outdoor.myshopify.com", "Acme Outdoor")
+
+    def receipt(topic: str, status: str, ago: timedelta, lag: timedelta | None,
+                detail: str | None = None) -> None:
+        received = FROZEN_NOW - ago
+        triggered = (received - lag).strftime("%Y-%m-%dT%H:%M:%S.000Z") if lag else None
+        WebhookReceipt.create(topic=topic, shop_domain=store.domain, store_id=store.id,
+                              triggered_at=triggered, received_at=received, body="",
+                              status=status, detail=detail)
+
+    for minutes in (2, 30, 90):
+        receipt("orders/create", "applied", timedelta(minutes=minutes), timedelta(seconds=1))
+    receipt("orders/create", "applied", timedelta(hours=3), timedelta(minutes=12))  # late
+    receipt("orders/create", "duplicate", timedelta(minutes=29), timedelta(seconds=1))
+    receipt("orders/create", "rejected", timedelta(minutes=50), None, "signature")
+    receipt("orders/updated", "applied", timedelta(minutes=5), timedelta(seconds=2))
+    receipt("customers/update", "applied", timedelta(days=3), timedelta(seconds=1))  # older
+    subscriptions = {t: [OURS] for t in store.webhook_topics.split(",")}
+    subscriptions["ORDERS_CREATE"] = [OTHER, OURS]
+    Event.create(store_id=store.id, store_domain=store.domain, kind="webhook",
+                 message=f"{SUBSCRIPTIONS_CHECKED}: 15 topics at {OURS}; also registered at "
+                 f"{OTHER}", level="warning", at=FROZEN_NOW - timedelta(minutes=20),
+                 data={"uri": OURS, "subscriptions": subscriptions})
+    return store
+
+
+async def test_details_shows_per_topic_health(make_app, offline_runtime) -> None:
+    store = with_deliveries()
+    app = make_app()
+    async with app.run_test(size=(140, 80)) as pilot:
+        await settle(pilot)
+        app.push_screen(DetailsScreen(store.id))
+        await settle(pilot)
+        text = screen_text(app)
+        screen = app.screen
+        assert isinstance(screen, DetailsScreen)
+        lines = {t.topic: topic_line(t, FROZEN_NOW).plain for t in screen.health}
+    assert lines["orders/create"].split() == (
+        "✔ orders/create 4 · 1 dup · 1 rejected (1 signature) · lag 1.0 s / 12 min · last 2 "
+        f"min ago ⚠ also registered at {OTHER}").split()
+    assert lines["orders/updated"].endswith("1 · lag 2.0 s / 2.0 s · last 5 min ago")
+    assert lines["customers/update"].split()[-4:] == ["last", "3", "d", "ago"]
+    assert " 0 · last 3 d ago" in lines["customers/update"]
+    # On screen (the drawer wraps long lines): the same figures.
+    for fragment in ("orders/create", "4 · 1 dup", "1 rejected (1", "lag 1.0 s / 12 min",
+                     "⚠ also registered at", "orders/updated", "lag 2.0 s / 2.0 s"):
+        assert fragment in text, fragment
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_webhook_health_snapshot(snap_compare, make_app, offline_runtime, size) -> None:
+    store = with_deliveries()
+
+    def setup(app: Any) -> None:
+        app.push_screen(DetailsScreen(store.id))
+
+    assert snap_compare(make_app(), terminal_size=size,
+                        run_before=pressing("end", setup=setup))
