@@ -6,24 +6,63 @@ subscriptions job and reported by Troubleshoot."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from engine import actions
 from engine.lifecycle.diagnosis import diagnose
 from engine.shopify.documents import WEBHOOK_CREATE
-from tests.engine.livedata_support import deliver, store_row
-from tests.engine.test_webhooks import SECRET, SHOP, live, order  # noqa: F401  (the fixture)
+from tests.engine.livedata_support import AppServer, deliver, store_row
+
+SECRET = "test-app-secret"
+SHOP = "acme.myshopify.com"
+
+
+@dataclass
+class Live:
+    app: Any
+    url: str
+    client: httpx.Client
+
+    def settle(self) -> None:
+        assert self.app.state.live.ingest.wait_idle(5.0)
+
+
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+    """`serve`'s app on a loopback port, with the app secret the deliveries are signed with."""
+    from engine.config import load_settings
+    from engine.persistence.runtime import open_runtime
+    from engine.serve.app import create_app
+
+    monkeypatch.setenv("SHOPSYNC_API_SECRET", SECRET)
+    runtime = open_runtime(load_settings())
+    app = create_app(runtime)
+    try:
+        with AppServer(app) as server, httpx.Client(timeout=10) as client:
+            yield Live(app, server.url, client)
+    finally:
+        runtime.close()
+
+
+def order(number: int, updated_at: str) -> dict[str, Any]:
+    return {"id": 4000 + number, "admin_graphql_api_id": f"gid://shopify/Order/{4000 + number}",
+            "name": f"#{number}", "email": "buyer@example.com", "currency": "EUR",
+            "total_price": "12.50", "created_at": "2026-11-01T09:00:00Z",
+            "updated_at": updated_at, "line_items": []}
 
 
 def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def test_per_topic_figures_in_actions_show_json_and_metrics(live: Any) -> None:  # noqa: F811
+def test_per_topic_figures_in_actions_show_json_and_metrics(live: Live) -> None:
     store = store_row(SHOP, webhook_topics="ORDERS_CREATE,ORDERS_UPDATED,APP_UNINSTALLED")
     now = datetime.now(UTC)
     url = live.url
