@@ -187,7 +187,15 @@ class TestConnectAgainstTheSimulator:
             assert shown == screen.start.url and "/admin/oauth/authorize" in shown
             approve = screen.query_one("#approve", Button)
             assert not approve.has_class("-hidden")
-            approve.press()
+            # Over SSH: the URL is one line, an OSC 8 link, and Copy URL sends it by OSC 52.
+            visual = screen.query_one("#url").visual
+            assert any(span.style.link == screen.start.url for span in visual.spans
+                       if hasattr(span.style, "link"))
+            screen.query_one("#copy-url", Button).press()
+            await pilot.pause()
+            assert app.clipboard == screen.start.url
+            assert app.focused is approve  # enter in the domain field led to the next step
+            await pilot.press("enter")
             assert await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), 20)
             store = Store.get(Store.domain == domain)
             assert store.auth_method == "oauth" and app.screen.store_id == store.id

@@ -1,7 +1,10 @@
 """The OAuth approval panel of the Connect drawer: the authorize URL and the wait for it.
 
-`wait(start)` shows the authorize URL as plain, selectable text, opens it in a browser only
-when a display is available, and waits in a worker (engine.actions.wait_for_oauth, as the CLI
+`wait(start)` shows the authorize URL as plain text on one line with no box border around it,
+as an OSC 8 hyperlink (ctrl+click or cmd+click opens it in terminals that support links), with
+a "Copy URL" button that puts it on the operator's own clipboard through the terminal (OSC 52,
+which works over SSH), and opens it in a browser only when a display is available, and waits
+in a worker (engine.actions.wait_for_oauth, as the CLI
 does) until the callback arrives (`Approved(store_id)`) or fails (`Failed(reason)`, shown in
 the panel).
 With `simulator=True` an "Approve in simulator" button plays the merchant clicking
@@ -17,9 +20,10 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, HorizontalScroll, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.style import Style
 from textual.widgets import Button, Static
 from textual.worker import get_current_worker
 
@@ -29,6 +33,13 @@ from tui.safe_text import content, safe
 
 POLL_SECONDS = 0.5
 WAITING = "Waiting for the approval on Shopify…"
+
+
+def url_link(url: str) -> Content:
+    """The URL as plain text that is also an OSC 8 hyperlink to itself (sanitised first: the
+    URL carries the shop's domain)."""
+    clean = safe(url)
+    return Content(clean).stylize(Style(link=clean, underline=True))
 
 
 class _Stopped(Exception):
@@ -46,8 +57,10 @@ class OAuthWait(Vertical):
     """Shows where to approve the app and waits for Shopify's callback."""
 
     DEFAULT_CSS = """
-    OAuthWait { height: auto; border: round $primary; padding: 0 1; margin-top: 1; }
-    OAuthWait #url { color: $text-accent; }
+    OAuthWait { height: auto; border-top: hkey $primary; padding: 0 1; margin-top: 1; }
+    OAuthWait #url { color: $text-accent; text-wrap: nowrap; text-overflow: clip;
+                     width: auto; }
+    OAuthWait #url-scroll { height: auto; max-height: 2; scrollbar-size-horizontal: 1; }
     OAuthWait #oauth-status { color: $text-muted; }
     OAuthWait #oauth-status.-error { color: $text-error; }
     OAuthWait Horizontal { height: auto; }
@@ -79,21 +92,26 @@ class OAuthWait(Vertical):
         self.finished = False
 
     def compose(self) -> ComposeResult:
-        yield Static(Content("Open this address and approve the app:"))
-        yield Static(Content(""), id="url")
+        yield Static(Content("Open this address and approve the app (ctrl+click opens it; "
+                             "Copy URL puts it on your clipboard, over SSH too):"))
+        with HorizontalScroll(id="url-scroll"):
+            yield Static(Content(""), id="url")
         yield Static(Content(""), id="oauth-status")
         with Horizontal():
             yield Button("Approve in simulator", id="approve", variant="success", compact=True,
                          classes="-hidden")
+            yield Button("Copy URL", id="copy-url", compact=True)
             yield Button("Start again", id="restart", compact=True)
 
     def wait(self, start: OAuthStart) -> None:
         """Show `start.url` and wait for its callback."""
         self.start, self.finished = start, False
-        self.query_one("#url", Static).update(content(start.url))
+        self.query_one("#url", Static).update(url_link(start.url))
         approve = self.query_one("#approve", Button)
         approve.set_class(not self.simulator, "-hidden")
         approve.disabled = False
+        # The next step's primary button takes the focus (enter in the domain field led here).
+        (approve if self.simulator else self.query_one("#copy-url", Button)).focus()
         self.status(WAITING)
         if display_available():
             self._open_browser(start.url)
@@ -168,6 +186,10 @@ class OAuthWait(Vertical):
         if event.button.id == "approve" and self.start is not None:
             event.button.disabled = True
             self._approve(self.start)
+        elif event.button.id == "copy-url" and self.start is not None:
+            self.app.copy_to_clipboard(safe(self.start.url))  # OSC 52: the local clipboard
+            self.app.notify("Authorize URL copied to the clipboard (OSC 52)", timeout=3,
+                            markup=False)
         elif event.button.id == "restart":
             self.stop()
             self.post_message(self.Restart())
