@@ -36,6 +36,7 @@ class Shot:
     store: str | None = None
     fleet: bool = True
     notes: str = field(default="", compare=False)
+    scene: str | None = None  # tests.tui.operator_fixtures.scene_<name>: data + screen to push
 
 
 SHOTS: tuple[Shot, ...] = (
@@ -57,6 +58,12 @@ SHOTS: tuple[Shot, ...] = (
     Shot("connect", ("n",)),
     Shot("troubleshoot", ("t",)),
     Shot("activity", ("L",)),
+    Shot("bulk-operations", fleet=False, scene="bulk_operations",
+         notes="a store's Shopify bulk operations: someone else's fill every slot"),
+    Shot("store-backfill", ("down",), fleet=False, scene="store_backfill",
+         notes="mid-backfill: rate and ETA, the export phase's own progress"),
+    Shot("webhook-health", ("end",), fleet=False, scene="webhook_health",
+         notes="Details: webhook health per topic"),
 )
 
 
@@ -72,6 +79,11 @@ async def take(shot: Shot, out: Path) -> Path:
         try:
             if shot.fleet:
                 demo_fleet()
+            push = None
+            if shot.scene is not None:
+                from tests.tui import operator_fixtures
+
+                push = getattr(operator_fixtures, f"scene_{shot.scene}")()
             app = ShopsyncApp(runtime, clock=frozen_clock, poll=False, embedded_runner=False,
                               theme="textual-dark")
             async with app.run_test(size=SIZE) as pilot:
@@ -80,6 +92,9 @@ async def take(shot: Shot, out: Path) -> Path:
                     screen = app.dashboard
                     store = next(s for s in screen.all_stores if s.name == shot.store)
                     screen.select_store(store.id)
+                    await settle(pilot)
+                if push is not None:
+                    push(app)
                     await settle(pilot)
                 for key in shot.keys:
                     await pilot.press(key)

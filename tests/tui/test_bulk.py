@@ -5,18 +5,17 @@ focused, enter never confirms) and retries the blocked sync once a slot is free.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from textual.widgets import DataTable, OptionList
 
-from engine.domain.bulk import BulkListing, BulkOperationView
 from engine.persistence.models import EntitySync, Job
 from engine.shopify.documents import BULK_CANCEL, BULK_RUN, bulk_query
 from tests.tui.conftest import settle
-from tests.tui.factories import FROZEN_NOW, make_store
+from tests.tui.factories import make_store
+from tests.tui.operator_fixtures import bulk_listing
 from tests.tui.screen_helpers import pressing, screen_text, sim_shop, toasts, wait_until
 from tui.screens.bulk import BulkScreen
 from tui.screens.confirm import ConfirmScreen
@@ -163,34 +162,7 @@ class TestBulkFlow:
             assert Job.select().where(Job.store_id == store_id).count() == jobs
 
 
-def fixture_listing(store_id: int) -> BulkListing:
-    """Five foreign exports holding every slot, ours finished earlier, one failed."""
-    base = 4_142_422_163_000
-
-    def op(n: int, status: str, minutes: int, *, ours: bool = False, entity: str = "customers",
-           role: str = "", objects: int = 0, roots: int = 0, done: int | None = None,
-           error: str | None = None) -> BulkOperationView:
-        return BulkOperationView(
-            id=f"gid://shopify/BulkOperation/{base + n}", type="QUERY", status=status,
-            error_code=error, object_count=objects, root_object_count=roots,
-            created_at=FROZEN_NOW - timedelta(minutes=minutes),
-            completed_at=FROZEN_NOW - timedelta(minutes=done) if done is not None else None,
-            ours=ours, entity=entity, role=role)
-
-    operations = (
-        op(9, "RUNNING", 12, objects=14_400, roots=7_200),
-        op(8, "RUNNING", 13, objects=15_200, roots=7_600),
-        op(7, "RUNNING", 14, entity="products", objects=3_010, roots=1_400),
-        op(6, "RUNNING", 15, objects=18_000, roots=9_000),
-        op(5, "RUNNING", 16, entity="orders", objects=42_000, roots=12_000),
-        op(4, "FAILED", 90, ours=True, entity="orders", role="earlier run", objects=51_000,
-           roots=15_000, done=80, error="INTERNAL_SERVER_ERROR"),
-        op(3, "COMPLETED", 180, ours=True, entity="customers", role="adopted after a restart",
-           objects=9_120, roots=9_120, done=170),
-    )
-    return BulkListing(store_id=store_id, domain="acme-outdoor.myshopify.com",
-                       name="Acme Outdoor", operations=operations, blocked=("orders",),
-                       fetched_at=FROZEN_NOW, limit=LIMIT)
+fixture_listing = bulk_listing
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -9,35 +9,15 @@ from typing import Any
 import pytest
 
 from engine.domain.progress import RateWindow, SyncProgress, describe, format_eta, format_rate
-from engine.domain.status import Entity, EntityState
-from engine.persistence.models import EntitySync
 from engine.persistence.reads import store_summary
 from tests.tui.conftest import settle
-from tests.tui.factories import FROZEN_NOW, make_store
+from tests.tui.factories import FROZEN_NOW
+from tests.tui.operator_fixtures import mid_backfill
 from tests.tui.screen_helpers import pressing, screen_text
 from tui.screens.store import StoreScreen
 from tui.widgets.store_card import sync_footer
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
-
-
-def mid_backfill() -> Any:
-    """Orders 35,679 of 210,236 imported at 1,234/s, written 4 s before the frozen now;
-    Products still exporting at Shopify."""
-    store = make_store("backfill.myshopify.com", "Backfill Outfitters",
-                       states={Entity.ORDERS: EntityState.SYNCING,
-                               Entity.PRODUCTS: EntityState.SYNCING},
-                       progress=(35_679, 210_236), initial_sync=False)
-    written = FROZEN_NOW - timedelta(seconds=4)
-    importing = SyncProgress("import", 1234.4, 145.0, updated_at=written)
-    exporting = SyncProgress("export", None, None, export_objects=14_400, export_roots=7_200,
-                             export_total=12_000, export_rate=2_400.0, export_eta_seconds=6.0,
-                             updated_at=written)
-    for entity, info, done, total in (("orders", importing, 35_679, 210_236),
-                                      ("products", exporting, 0, 12_000)):
-        EntitySync.update(progress_info=info.to_json(), done=done, total=total).where(
-            (EntitySync.store == store.id) & (EntitySync.entity == entity)).execute()
-    return store
 
 
 class TestWords:

@@ -4,50 +4,17 @@ another URL (the clock frozen)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from engine.domain.webhook_health import SUBSCRIPTIONS_CHECKED
-from engine.persistence.models import Event, WebhookReceipt
 from tests.tui.conftest import settle
-from tests.tui.factories import FROZEN_NOW, make_store
+from tests.tui.factories import FROZEN_NOW
+from tests.tui.operator_fixtures import OTHER, with_deliveries
 from tests.tui.screen_helpers import pressing, screen_text
 from tui.screens.details import DetailsScreen, topic_line
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
-OURS = "https://sync.example.com/webhooks"
-OTHER = "https://old-install.example.com/webhooks"
-
-
-def with_deliveries() -> Any:
-    store = make_store("acme-outdoor.myshopify.com", "Acme Outdoor")
-
-    def receipt(topic: str, status: str, ago: timedelta, lag: timedelta | None,
-                detail: str | None = None) -> None:
-        received = FROZEN_NOW - ago
-        triggered = (received - lag).strftime("%Y-%m-%dT%H:%M:%S.000Z") if lag else None
-        WebhookReceipt.create(topic=topic, shop_domain=store.domain, store_id=store.id,
-                              triggered_at=triggered, received_at=received, body="",
-                              status=status, detail=detail)
-
-    for minutes in (2, 30, 90):
-        receipt("orders/create", "applied", timedelta(minutes=minutes), timedelta(seconds=1))
-    receipt("orders/create", "applied", timedelta(hours=3), timedelta(minutes=12))  # late
-    receipt("orders/create", "duplicate", timedelta(minutes=29), timedelta(seconds=1))
-    receipt("orders/create", "rejected", timedelta(minutes=50), None, "signature")
-    receipt("orders/updated", "applied", timedelta(minutes=5), timedelta(seconds=2))
-    receipt("customers/update", "applied", timedelta(days=3), timedelta(seconds=1))  # older
-    subscriptions = {t: [OURS] for t in store.webhook_topics.split(",")}
-    subscriptions["ORDERS_CREATE"] = [OTHER, OURS]
-    Event.create(store_id=store.id, store_domain=store.domain, kind="webhook",
-                 message=f"{SUBSCRIPTIONS_CHECKED}: 15 topics at {OURS}; also registered at "
-                 f"{OTHER}", level="warning", at=FROZEN_NOW - timedelta(minutes=20),
-                 data={"uri": OURS, "subscriptions": subscriptions})
-    return store
-
-
 async def test_details_shows_per_topic_health(make_app, offline_runtime) -> None:
     store = with_deliveries()
     app = make_app()
