@@ -116,7 +116,7 @@ class TestBulkFlow:
                 await pilot.press("tab", "enter")  # the explicit choice: the confirm button
                 assert await wait_until(pilot, lambda: bulk.listing is not None
                                         and bulk.listing.way_clear, 60)
-                assert any("canceled" in t for t in toasts(app))
+                assert any("Bulk operation " in t for t in toasts(app)), toasts(app)
                 cancelled = next(op for op in bulk.listing.operations if op.id == target.id)  # type: ignore[union-attr]
                 assert cancelled.status == "CANCELED"
                 assert "4 of 5 slots in use · a slot is free · blocked: Orders" in screen_text(app)
