@@ -97,6 +97,7 @@ def create_app(*, seed: int = 0, demo: bool = False, api_key: str = DEMO_API_KEY
               methods=["GET", "PUT", "DELETE"]),
         Route("/_sim/demo", control.demo_fleet, methods=["GET"]),
         Route("/_sim/activity", control.activity, methods=["POST"]),
+        Route("/_sim/clock", control.clock, methods=["POST"]),
         Route("/_sim/bulk/{name}", bulk.download, methods=["GET"]),
         Route(shop + "/oauth/authorize", oauth.authorize, methods=["GET"]),
         Route(shop + "/oauth/access_token", oauth.access_token, methods=["POST"]),

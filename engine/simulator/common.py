@@ -71,7 +71,8 @@ class Clock:
     """Monotonic time that can run faster than real time (`time_scale`), plus wall-clock stamps.
 
     Durations inside the simulator (token lifetimes, bulk progress, bucket refill, webhook
-    retry backoff) are measured on `now()`; a `time_scale` of 10 makes them pass 10x faster.
+    retry backoff) are measured on `now()`; a `time_scale` of 10 makes them pass 10x faster,
+    and `advance(seconds)` (POST /_sim/clock) jumps ahead at once, so tests need not sleep.
     """
 
     def __init__(self, time_scale: float = 1.0) -> None:
@@ -79,9 +80,17 @@ class Clock:
             raise ValueError("time_scale must be positive")
         self.scale = time_scale
         self._origin = time.monotonic()
+        self._skipped = 0.0  # simulated seconds jumped over by advance()
 
     def now(self) -> float:
-        return (time.monotonic() - self._origin) * self.scale
+        return (time.monotonic() - self._origin) * self.scale + self._skipped
+
+    def advance(self, seconds: float) -> float:
+        """Move simulated time forward by `seconds` at once; returns the new `now()`."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._skipped += seconds
+        return self.now()
 
     def real_seconds(self, simulated: float) -> float:
         """How long to really sleep for `simulated` seconds to pass."""

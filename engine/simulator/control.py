@@ -1,4 +1,5 @@
-"""The control API under /_sim/ (not part of Shopify): shops, faults, records, deliveries.
+"""The control API under /_sim/ (not part of Shopify): shops, faults, records, deliveries,
+and the simulated clock (POST /_sim/clock {"advance": seconds}).
 
 JSON in and out. Unknown shop → 404, bad JSON → 400, unknown field or bad value → 422 naming
 it, body over 1 MiB → 413, wrong method → 405 (from the router).
@@ -275,3 +276,24 @@ async def activity(request: Request) -> Response:
         return _field_error(exc)
     demo.set_activity(world, enabled, interval)
     return json_response({"enabled": enabled, "interval_ms": interval})
+
+
+async def clock(request: Request) -> Response:
+    """POST {"advance": seconds}: token lifetimes, bulk progress and the cost bucket see that
+    much more simulated time at once (deliveries already waiting keep their real-time sleep)."""
+    world: World = request.app.state.world
+    try:
+        body = await read_json_object(request)
+        for key in body:
+            if key != "advance":
+                raise FieldError(key, f"unknown field '{key}'")
+        seconds = body.get("advance")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not (
+            0 <= seconds <= 10 * 365 * 86400
+        ):
+            raise FieldError("advance", "advance must be a number of seconds, 0 to 10 years")
+    except BodyError as exc:
+        return exc.response
+    except FieldError as exc:
+        return _field_error(exc)
+    return json_response({"now": world.clock.advance(float(seconds))})

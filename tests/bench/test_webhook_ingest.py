@@ -31,7 +31,8 @@ from engine.config import load_settings
 from engine.persistence.models import Order
 from engine.persistence.runtime import open_runtime
 from engine.webhooks.receipts import sign
-from tests.engine.livedata_support import free_port, store_row, wait_until
+from tests.engine.livedata_support import free_port, store_row
+from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "bench-secret"

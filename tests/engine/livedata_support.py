@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -134,14 +133,18 @@ def dump_tables(skip: tuple[str, ...] = ("runner_heartbeat",)) -> dict[str, list
     return dump
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02
-               ) -> Any:
-    """Poll until `predicate()` is truthy; returns its value or raises AssertionError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+def order(number: int, updated_at: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": 4000 + number, "admin_graphql_api_id": f"gid://shopify/Order/{4000 + number}",
+        "name": f"#{number}", "email": "buyer@example.com",
+        "financial_status": "partially_refunded", "fulfillment_status": "partial",
+        "currency": "EUR", "total_price": "12.50", "created_at": "2026-11-01T09:00:00Z",
+        "updated_at": updated_at, "customer": {"id": 77},
+        "line_items": [
+            {"id": 9000 + number, "sku": "SKU-1", "title": "Mug", "quantity": 2,
+             "variant_id": 31, "price": "5.00"},
+            {"id": 9500 + number, "sku": None, "title": "Tea", "quantity": 1,
+             "variant_id": None, "price": "2.50"},
+        ],
+        **extra,
+    }

@@ -15,6 +15,7 @@ from engine.persistence.reads import store_summary
 from engine.persistence.records import ensure_entity_rows, refresh_status
 from engine.webhooks.apply import apply
 from engine.webhooks.context import ApplyContext
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -89,15 +90,6 @@ def test_oauth_approval_arriving_during_a_delete_is_refused(runtime: Any, make_s
                               & Job.state.in_(("queued", "running"))).count() == 0
 
 
-def _wait_until(predicate: Any, timeout: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def slow_export(runtime: Any, make_store: Any) -> Iterator[tuple[Store, Any, Any]]:
     """A store whose Customers export sits at Shopify for a minute, syncing on a runner."""
@@ -108,7 +100,7 @@ def slow_export(runtime: Any, make_store: Any) -> Iterator[tuple[Store, Any, Any
     runner = make_runner(runtime, poll_interval=0.05).start_thread()
     [view, *_rest] = actions.resync(store.id)
     runner.notify()
-    _wait_until(lambda: EntitySync.get(store=store.id, entity="customers").bulk_operation_id)
+    wait_until(lambda: EntitySync.get(store=store.id, entity="customers").bulk_operation_id)
     yield store, view, runner
     runner.stop()
 

@@ -13,6 +13,7 @@ from engine.domain.jobs import ACTIVE, JobKind, JobState
 from engine.jobs.queue import enqueue, runner_alive, wait_for_job
 from engine.jobs.runner import JobContext, JobFailed, Runner
 from engine.persistence.models import Job, RunnerHeartbeat, Store, database, utcnow
+from tests.support import wait_until
 
 
 def _stores(n: int) -> list[Store]:
@@ -93,17 +94,19 @@ def test_expired_lease_is_taken_over(offline_runtime) -> None:
 
 
 def test_live_lease_is_respected(offline_runtime) -> None:
-    [store] = _stores(1)
+    store, other = _stores(2)
     job = enqueue("sync", store, entity="orders")
     Job.update(state="running", lease_owner="other-runner",
                lease_expires_at=utcnow() + timedelta(seconds=60)).where(Job.id == job.id).execute()
     later = enqueue("sync", store, entity="products")
+    # A job of another store, queued after both: the runner claims in id order, so once it
+    # has run this one, it has looked at (and passed over) the two before it.
+    sentinel = enqueue("sync", other, entity="customers")
     recorder = Recorder()
-    runner = Runner(offline_runtime, handlers={"sync": recorder.handle},
-                    poll_interval=0.02).start_thread()
-    time.sleep(0.4)
-    runner.stop()
-    assert recorder.log == []  # neither the leased job nor the store's next one ran
+    runner = Runner(offline_runtime, handlers={"sync": recorder.handle}, poll_interval=0.02)
+    _run_until_done(runner, [sentinel.id])
+    # neither the leased job nor the store's next one ran
+    assert {(entry[1], entry[2]) for entry in recorder.log} == {(other.id, "customers")}
     assert Job.get_by_id(later.id).state == "queued"
 
 
@@ -113,9 +116,7 @@ def test_stop_requeues_an_interrupted_job_and_removes_the_heartbeat(offline_runt
     job = enqueue("sync", store, entity="orders")
     runner = Runner(offline_runtime, handlers={"sync": recorder.handle}, poll_interval=0.02,
                     kind="serve").start_thread()
-    deadline = time.monotonic() + 5
-    while Job.get_by_id(job.id).state != "running" and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: Job.get_by_id(job.id).state == "running", timeout=10)
     assert runner_alive("serve")
     runner.stop()
     requeued = Job.get_by_id(job.id)

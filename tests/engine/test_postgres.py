@@ -47,8 +47,8 @@ def test_connect_sync_resync_and_delete_on_postgres(pg_runtime, simulator, uniqu
 
 def test_webhooks_apply_dedupe_and_delete_on_postgres(pg_runtime, monkeypatch) -> None:
     from engine.serve.app import create_app
-    from tests.engine.livedata_support import AppServer, deliver, store_row, wait_until
-    from tests.engine.test_webhooks import order
+    from tests.engine.livedata_support import AppServer, deliver, order, store_row
+    from tests.support import wait_until
 
     secret = pg_runtime.settings.api_secret.get_secret_value()
     store = store_row("pg-hooks.myshopify.com")

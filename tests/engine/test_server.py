@@ -16,7 +16,8 @@ from engine.jobs.runner import Runner
 from engine.persistence import counters as metrics
 from engine.persistence.models import Job, RunnerHeartbeat, Store
 from engine.serve.app import ServeError, create_app, serve
-from tests.engine.livedata_support import AppServer, deliver, store_row, wait_until
+from tests.engine.livedata_support import AppServer, deliver, store_row
+from tests.support import wait_until
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -38,10 +38,11 @@ from tests.engine.livedata_support import (
     AppServer,
     deliver,
     dump_tables,
+    order,
     store_row,
-    wait_until,
     webhook_headers,
 )
+from tests.support import wait_until
 
 SECRET = "test-app-secret"
 PREVIOUS = "rotated-out-secret"
@@ -75,23 +76,6 @@ def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
             yield Live(runtime, app, server.url, client)
     finally:
         runtime.close()
-
-
-def order(number: int, updated_at: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": 4000 + number, "admin_graphql_api_id": f"gid://shopify/Order/{4000 + number}",
-        "name": f"#{number}", "email": "buyer@example.com",
-        "financial_status": "partially_refunded", "fulfillment_status": "partial",
-        "currency": "EUR", "total_price": "12.50", "created_at": "2026-11-01T09:00:00Z",
-        "updated_at": updated_at, "customer": {"id": 77},
-        "line_items": [
-            {"id": 9000 + number, "sku": "SKU-1", "title": "Mug", "quantity": 2,
-             "variant_id": 31, "price": "5.00"},
-            {"id": 9500 + number, "sku": None, "title": "Tea", "quantity": 1,
-             "variant_id": None, "price": "2.50"},
-        ],
-        **extra,
-    }
 
 
 def receipt_statuses() -> list[tuple[str, str, str | None]]:

@@ -29,7 +29,8 @@ from engine.serve.app import create_app
 from engine.shopify.documents import WEBHOOK_DELETE, WEBHOOK_LIST
 from engine.sync.scheduler import Scheduler
 from tests.engine.conftest import run_coroutine
-from tests.engine.livedata_support import AppServer, wait_until
+from tests.engine.livedata_support import AppServer
+from tests.support import wait_until
 
 ROW_MODELS = (Customer, Order, OrderLineItem, Product, ProductVariant, Collection)
 

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
 from engine.simulator.server import AppThread, SimulatorThread
+from tests.support import wait_until
 
 _names = itertools.count(1)
 
@@ -49,13 +50,8 @@ class Receiver:
             return [c for c in self.calls if c.path == path]
 
     def wait(self, path: str, count: int = 1, timeout: float = 5.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.at(path)
-            if len(got) >= count:
-                return got
-            time.sleep(0.01)
-        return self.at(path)
+        """The calls to `path` once there are at least `count` (fails the test if not)."""
+        return wait_until(lambda: len(got := self.at(path)) >= count and got, timeout=timeout)
 
 
 def _receiver_app(receiver: Receiver) -> Starlette:

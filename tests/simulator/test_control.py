@@ -3,7 +3,6 @@ fleet and the activity generator."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import httpx
@@ -13,6 +12,7 @@ from starlette.routing import Route
 from engine.simulator.app import create_app, world_of
 from engine.simulator.demo import step
 from tests.simulator.conftest import Admin, ShopFactory
+from tests.support import EVENT_LOOP, wait_until
 
 
 def test_create_and_read_shops(http: httpx.Client) -> None:
@@ -176,11 +176,10 @@ async def test_activity_endpoint_runs_in_background() -> None:
                                  base_url="http://sim") as client:
         started = await client.post("/_sim/activity", json={"enabled": True, "interval_ms": 50})
         assert started.json() == {"enabled": True, "interval_ms": 50}
-        await asyncio.sleep(0.5)
+        await wait_until(EVENT_LOOP, lambda: sum(
+            s.records.count("orders") for s in world.shops.values()) > before)
         await client.post("/_sim/activity", json={"enabled": False})
     await world.shutdown()
-    after = sum(s.records.count("orders") for s in world.shops.values())
-    assert after > before
 
 
 async def test_unexpected_errors_are_json() -> None:
@@ -196,3 +195,13 @@ async def test_unexpected_errors_are_json() -> None:
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"] == "internal simulator error"
+
+
+def test_the_clock_moves_forward_on_request(http: httpx.Client) -> None:
+    first = http.post("/_sim/clock", json={"advance": 0}).json()["now"]
+    later = http.post("/_sim/clock", json={"advance": 3600}).json()["now"]
+    assert later >= first + 3600
+    for body in ({"advance": -1}, {"advance": True}, {"advance": "1"}, {"by": 1}):
+        response = http.post("/_sim/clock", json=body)
+        assert response.status_code == 422, body
+    assert http.post("/_sim/clock", content=b"[1]").status_code == 400

@@ -148,7 +148,7 @@ def test_token_ttl_expiry_and_token_expired_switch(http: httpx.Client, shop: Adm
                     expiring=1).json()
     assert body["expires_in"] == 1
     assert shop.gql("{ shop { name } }", token=body["access_token"]).status_code == 200
-    time.sleep(1.05)
+    assert http.post("/_sim/clock", json={"advance": 1.05}).status_code == 200
     assert shop.gql("{ shop { name } }", token=body["access_token"]).status_code == 401
     shop.patch(token_expired=True)
     assert shop.gql("{ shop { name } }").status_code == 401

@@ -35,10 +35,3 @@ def make_app(offline_runtime: Any) -> Callable[..., Any]:
 def fleet(offline_runtime: Any) -> dict[str, Any]:
     """The demo-like fleet (every status and state) in the test's database."""
     return demo_fleet()
-
-
-async def settle(pilot: Any) -> None:
-    """Let workers finish and the screen repaint (what `run_before` needs after key presses)."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()

@@ -1,7 +1,9 @@
-"""Helpers for the store/drawer/troubleshoot/activity tests (the shapes factories.py lacks).
+"""Helpers for the TUI tests (not a test module; the data shapes are in factories.py).
 
+    settle(pilot)            let workers finish and the screen repaint
     screen_text(app)         what the terminal shows, as plain text (modals included)
-    wait_until(pilot, cond)  poll a condition while the app runs
+    go_to(pilot, name)       put the dashboard cursor on a store
+    enabled_keys(app)        the dashboard's keys and whether each may run now
     toasts(app)              the notification texts
     webhooks_healthy()       give every fixture store its full set of webhook subscriptions
     sim_shop(simulator, ...) create a shop in the simulator, return (domain, token)
@@ -13,7 +15,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,9 +23,16 @@ from textual.widgets import Input
 
 from engine.lifecycle.subscriptions import ALL_TOPICS
 from engine.persistence.models import Store
-from tests.tui.conftest import settle
+from tui.screens.dashboard import DashboardScreen
 
 SIZES_IDS = ("120x40", "80x24")
+
+
+async def settle(pilot: Any) -> None:
+    """Let workers finish and the screen repaint (what `run_before` needs after key presses)."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 def screen_text(app: Any) -> str:
@@ -33,14 +41,17 @@ def screen_text(app: Any) -> str:
     return "\n".join("".join(segment.text for segment in strip) for strip in strips)
 
 
-async def wait_until(pilot: Any, condition: Callable[[], Any], timeout: float = 10.0) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return bool(condition())
+async def go_to(pilot: Any, name: str) -> None:
+    """Put the dashboard cursor on the store called `name`."""
+    screen = pilot.app.screen
+    store = next(s for s in screen.all_stores if s.name == name)
+    assert screen.select_store(store.id)
+    await pilot.pause()
+
+
+def enabled_keys(app: Any) -> dict[str, bool]:
+    return {binding.key: enabled for _k, (node, binding, enabled, _t)
+            in app.screen.active_bindings.items() if isinstance(node, DashboardScreen)}
 
 
 def toasts(app: Any) -> list[str]:

@@ -9,9 +9,9 @@ import pytest
 from textual.widgets import Input, Select
 
 from engine.persistence.models import Event, Store
-from tests.tui.conftest import settle
+from tests.support import wait_until
 from tests.tui.factories import add_event, make_store
-from tests.tui.screen_helpers import pressing, screen_text, type_into, wait_until
+from tests.tui.screen_helpers import pressing, screen_text, settle, type_into
 from tui.screens.activity import PAGE, ActivityScreen
 from tui.widgets.event_log import EventLog
 

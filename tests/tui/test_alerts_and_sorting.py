@@ -8,8 +8,7 @@ from typing import Any
 from engine.domain.status import EntityState, Status
 from engine.persistence.models import EntitySync
 from engine.persistence.records import refresh_status
-from tests.tui.conftest import settle
-from tests.tui.test_dashboard_actions import toasts
+from tests.tui.screen_helpers import settle, toasts
 from tui.fleet_order import PROBLEM_RANK
 from tui.messages import DataChanged
 from tui.widgets.fleet_header import FleetHeader

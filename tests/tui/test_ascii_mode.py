@@ -9,7 +9,7 @@ import pytest
 from rich.cells import cell_len
 from textual.drivers.headless_driver import HeadlessDriver
 
-from tests.tui.conftest import settle
+from tests.tui.screen_helpers import settle
 from tui.ascii_mode import to_ascii, wants_ascii
 
 

@@ -13,10 +13,10 @@ from textual.widgets import DataTable, OptionList
 
 from engine.persistence.models import EntitySync, Job
 from engine.shopify.documents import BULK_CANCEL, BULK_RUN, bulk_query
-from tests.tui.conftest import settle
+from tests.support import wait_until
 from tests.tui.factories import make_store
 from tests.tui.operator_fixtures import bulk_listing
-from tests.tui.screen_helpers import pressing, screen_text, sim_shop, toasts, wait_until
+from tests.tui.screen_helpers import pressing, screen_text, settle, sim_shop, toasts
 from tui.screens.bulk import BulkScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.store import StoreScreen

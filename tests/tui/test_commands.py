@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from engine.persistence.models import Job
-from tests.tui.conftest import settle
+from tests.support import wait_until
 from tests.tui.factories import MARKUP_NAME
+from tests.tui.screen_helpers import settle
 from tui.commands import StoreActionCommands, StoreCommands
 from tui.widgets.card_grid import CardGrid
 
@@ -60,9 +61,6 @@ class TestStoreActionCommands:
             hits = [hit async for hit in provider.search("retry")]
             assert hits[0].text == "Retry failed: Berlin Bikes"
             hits[0].command()
-            for _ in range(100):
-                await pilot.pause(0.02)
-                if Job.select().where(Job.kind == "sync").exists():
-                    break
+            await wait_until(pilot, lambda: Job.select().where(Job.kind == "sync").exists())
             job = Job.get(Job.kind == "sync")
             assert (job.store_id, job.entity) == (fleet["failing"].id, "orders")

@@ -11,9 +11,8 @@ from textual.widgets import Button, Input
 from engine.domain.status import DISCONNECT_CONFIRM, Entity
 from engine.persistence.models import Job, Store
 from engine.persistence.reads import store_detail
-from tests.tui.conftest import settle
 from tests.tui.factories import add_records, make_store
-from tests.tui.screen_helpers import pressing, screen_text
+from tests.tui.screen_helpers import pressing, screen_text, settle
 from tui.screens.confirm import ConfirmScreen, DeleteConfirmScreen, delete_answers
 from tui.screens.store import StoreScreen
 

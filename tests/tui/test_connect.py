@@ -18,10 +18,11 @@ from engine.domain.domains import (
     TOO_SHORT,
 )
 from engine.persistence.models import OAuthState, Store, utcnow
-from tests.tui.conftest import settle
-from tests.tui.screen_helpers import no_blink, screen_text, sim_shop, type_into, wait_until
+from tests.support import wait_until
+from tests.tui.screen_helpers import no_blink, screen_text, settle, sim_shop, type_into
 from tui.screens.connect import TOKEN_REQUIRED, ConnectScreen
 from tui.screens.settings import SettingsScreen
+from tui.widgets.oauth_wait import WAITING
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 
@@ -168,8 +169,8 @@ class TestConnectAgainstTheSimulator:
             await pilot.press("enter")
             assert await wait_until(pilot, lambda: screen.start is not None, 10)
             screen.query_one("#domain", Input).focus()
-            await pilot.press("enter")
-            await pilot.pause(0.3)
+            await pilot.press("enter")  # ignored at once: one approval in flight is enough
+            assert not [w for w in app.workers if w.group == "connect-oauth" and not w.is_finished]
             assert OAuthState.select().where(OAuthState.domain == domain).count() == 1
 
     async def test_oauth_with_approve_in_simulator(self, simulator, runtime,
@@ -290,7 +291,8 @@ class TestConnectSnapshots:
         async def run_before(pilot: Any) -> None:
             await settle(pilot)
             pending_reconnect(pilot.app)
-            await pilot.pause(0.3)  # the wait worker keeps polling: do not wait for it
+            # The wait worker polls until the drawer closes: wait for what it shows instead.
+            await wait_until(pilot, lambda: WAITING in screen_text(pilot.app))
             no_blink(pilot.app)
             await pilot.pause()
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from engine.domain.status import EntityState, Status
 from engine.persistence.models import EntitySync, Store
-from tests.tui.conftest import settle
+from tests.support import wait_until
 from tests.tui.factories import ESCAPE_NAME, FROZEN_NOW, MARKUP_NAME
+from tests.tui.screen_helpers import settle
 from tui.screens.dashboard import EMPTY_FLEET, DashboardScreen
 from tui.widgets.card_grid import CardGrid
 from tui.widgets.filter_bar import FilterBar
@@ -240,10 +241,8 @@ class TestLiveUpdates:
                 EntitySync.store == target.id).execute()
             Store.update(name="Sunrise Surf & Sail", updated_at=later).where(
                 Store.id == target.id).execute()
-            for _ in range(100):
-                await pilot.pause(0.02)
-                if any(s.name == "Sunrise Surf & Sail" for s in grid.stores):
-                    break
+            await wait_until(pilot, lambda: any(s.name == "Sunrise Surf & Sail"
+                                                for s in grid.stores))
             renamed = next(s for s in grid.stores if s.id == target.id)
             assert all(r.state is EntityState.SYNCED for r in renamed.entities)
             assert grid.current.id == before_id
@@ -259,14 +258,14 @@ class TestLiveUpdates:
             Store.update(name="Renamed While Menu Open",
                          updated_at=FROZEN_NOW + timedelta(seconds=30)).where(
                 Store.id == fleet["healthy"].id).execute()
-            await pilot.pause(0.3)
-            assert "Renamed While Menu Open" not in names(app.screen_stack[0].all_stores)
+            dashboard = app.dashboard
+            polls = dashboard._live_started
+            dashboard._live_tick()  # what the poll timer does: under the menu, it only re-arms
+            assert dashboard._live_started == polls and dashboard._live_timer is not None
+            assert "Renamed While Menu Open" not in names(dashboard.all_stores)
             await pilot.press("escape")
-            for _ in range(50):
-                await pilot.pause(0.02)
-                if "Renamed While Menu Open" in names(app.screen_stack[0].all_stores):
-                    break
-            assert "Renamed While Menu Open" in names(app.screen_stack[0].all_stores)
+            await wait_until(pilot, lambda: "Renamed While Menu Open" in names(
+                dashboard.all_stores))
 
     async def test_a_poll_reads_only_the_stores_that_changed(
         self, make_app, fleet, monkeypatch
@@ -315,20 +314,13 @@ class TestLiveUpdates:
 
             monkeypatch.setattr(dashboard, "changes_since", broken)
             header = app.screen.query_one(FleetHeader)
-            for _ in range(50):
-                await pilot.pause(0.02)
-                if header.stale:
-                    break
+            await wait_until(pilot, lambda: header.stale)
             assert "stale" in header.render().plain and "disk I/O error" in header.stale
             assert len(app.screen.query_one(CardGrid).stores) == len(fleet)  # old data kept
             monkeypatch.undo()
             Store.update(updated_at=FROZEN_NOW + timedelta(seconds=30)).where(
                 Store.id == fleet["new"].id).execute()
-            for _ in range(50):
-                await pilot.pause(0.02)
-                if header.stale is None:
-                    break
-            assert header.stale is None
+            await wait_until(pilot, lambda: header.stale is None)
 
 
 class TestEmptyFleet:

@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from engine.domain.status import CHECKING, DISCONNECT_CONFIRM, HEALTH_COMPLETED, SYNC_RERUN_STARTED
 from engine.persistence.models import Job, Store
-from tests.tui.conftest import settle
+from tests.support import wait_until
+from tests.tui.screen_helpers import enabled_keys, go_to, settle, toasts
 from tui.screens.card_menu import CardMenu
 from tui.screens.dashboard import DashboardScreen
 from tui.widgets.card_grid import CardGrid
 from tui.widgets.key_bar import KeyBar
-
-
-async def go_to(pilot: Any, name: str) -> None:
-    """Put the dashboard cursor on the store called `name`."""
-    screen = pilot.app.screen
-    store = next(s for s in screen.all_stores if s.name == name)
-    assert screen.select_store(store.id)
-    await pilot.pause()
-
-
-def enabled_keys(app: Any) -> dict[str, bool]:
-    return {binding.key: enabled for _k, (node, binding, enabled, _t)
-            in app.screen.active_bindings.items() if isinstance(node, DashboardScreen)}
-
-
-async def wait_until(pilot: Any, condition: Any, tries: int = 150) -> bool:
-    for _ in range(tries):
-        if condition():
-            return True
-        await pilot.pause(0.02)
-    return condition()
-
-
-def toasts(app: Any) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 class TestKeyDimming:

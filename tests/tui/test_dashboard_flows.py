@@ -9,29 +9,33 @@ import pytest
 from pydantic import SecretStr
 
 from engine.persistence.models import RunnerHeartbeat, Store
-from tests.tui.conftest import settle
-from tests.tui.test_dashboard_actions import go_to, toasts, wait_until
+from tests.support import wait_until
+from tests.tui.screen_helpers import go_to, settle, toasts
+from tui.screens.activity import ActivityScreen
+from tui.screens.connect import ConnectScreen
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.details import DetailsScreen
+from tui.screens.settings import SettingsScreen
+from tui.screens.store import StoreScreen
+from tui.screens.troubleshoot import TroubleshootScreen
 from tui.widgets.fleet_header import FleetHeader
 
 
 class TestOpeningScreens:
     @pytest.mark.parametrize(
-        ("keys", "store", "module", "screen"),
+        ("keys", "store", "expected"),
         [
-            (("enter",), "Berlin Bikes", "tui.screens.store", "StoreScreen"),
-            (("i",), "Berlin Bikes", "tui.screens.details", "DetailsScreen"),
-            (("e",), "Tea Time", "tui.screens.settings", "SettingsScreen"),
-            (("m", "down", "down", "enter"), "Tea Time", "tui.screens.details",
-             "DetailsScreen"),
-            (("n",), None, "tui.screens.connect", "ConnectScreen"),
-            (("t",), None, "tui.screens.troubleshoot", "TroubleshootScreen"),
-            (("L",), None, "tui.screens.activity", "ActivityScreen"),
+            (("enter",), "Berlin Bikes", StoreScreen),
+            (("i",), "Berlin Bikes", DetailsScreen),
+            (("e",), "Tea Time", SettingsScreen),
+            (("m", "down", "down", "enter"), "Tea Time", DetailsScreen),
+            (("n",), None, ConnectScreen),
+            (("t",), None, TroubleshootScreen),
+            (("L",), None, ActivityScreen),
         ],
     )
     async def test_key_opens_the_screen(self, make_app, fleet, keys: tuple[str, ...],
-                                        store: str | None, module: str, screen: str) -> None:
-        expected = getattr(pytest.importorskip(module), screen)
+                                        store: str | None, expected: type) -> None:
         app = make_app()
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
@@ -96,7 +100,6 @@ class TestReconnect:
     async def test_an_oauth_store_gets_the_connect_drawer_in_reconnect_mode(
         self, make_app, fleet, offline_runtime
     ) -> None:
-        connect = pytest.importorskip("tui.screens.connect")
         offline_runtime.settings.api_key = "demo-key"
         offline_runtime.settings.api_secret = SecretStr("demo-secret")
         Store.update(auth_method="oauth").where(Store.id == fleet["uninstalled"].id).execute()
@@ -105,7 +108,7 @@ class TestReconnect:
             await settle(pilot)
             await go_to(pilot, "Café Crème Zürich")
             await pilot.press("x")
-            assert await wait_until(pilot, lambda: isinstance(app.screen, connect.ConnectScreen))
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ConnectScreen))
             assert app.screen.store_id == fleet["uninstalled"].id
             assert app.screen.reconnect.domain == "cafe-creme.myshopify.com"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.tui.conftest import settle
+from tests.tui.screen_helpers import settle
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 

@@ -8,9 +8,8 @@ import pytest
 
 from engine.domain.status import CHECK_TEXT, Check
 from engine.persistence.models import Store
-from tests.tui.conftest import settle
 from tests.tui.factories import make_store
-from tests.tui.screen_helpers import pressing, screen_text
+from tests.tui.screen_helpers import pressing, screen_text, settle
 from tui.screens.details import DetailsScreen
 from tui.screens.settings import SettingsScreen
 from tui.screens.store import StoreScreen

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.domain.status import Status
-from tests.tui.conftest import settle
+from tests.tui.screen_helpers import settle
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen, binding_sections
 

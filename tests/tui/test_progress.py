@@ -10,10 +10,9 @@ import pytest
 
 from engine.domain.progress import RateWindow, SyncProgress, describe, format_eta, format_rate
 from engine.persistence.reads import store_summary
-from tests.tui.conftest import settle
 from tests.tui.factories import FROZEN_NOW
 from tests.tui.operator_fixtures import mid_backfill
-from tests.tui.screen_helpers import pressing, screen_text
+from tests.tui.screen_helpers import pressing, screen_text, settle
 from tui.screens.store import StoreScreen
 from tui.widgets.store_card import sync_footer
 

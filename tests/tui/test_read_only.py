@@ -8,8 +8,7 @@ import pytest
 from engine import actions
 from engine.config import database_label
 from engine.persistence.models import Event, Job, Store
-from tests.tui.conftest import settle
-from tests.tui.test_dashboard_actions import enabled_keys, go_to, toasts
+from tests.tui.screen_helpers import enabled_keys, go_to, settle, toasts
 from tui.commands import StoreActionCommands
 from tui.screens.card_menu import CardMenu
 from tui.screens.connect import ConnectScreen

@@ -12,14 +12,8 @@ from textual.widgets import Button, ProgressBar, Switch
 from engine.domain.status import SYNC_RERUN_STARTED
 from engine.persistence.models import EntitySync, Job, Store
 from engine.registry import make_runner
-from tests.tui.conftest import settle
-from tests.tui.screen_helpers import (
-    connect_sim_store,
-    pressing,
-    screen_text,
-    toasts,
-    wait_until,
-)
+from tests.support import wait_until
+from tests.tui.screen_helpers import connect_sim_store, pressing, screen_text, settle, toasts
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.settings import JUST_CONNECTED, SettingsScreen
 from tui.widgets.entity_table import EntityTable

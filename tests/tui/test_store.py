@@ -11,7 +11,7 @@ import pytest
 from engine.domain.status import CHECKING, DISCONNECT_CONFIRM, HEALTH_COMPLETED, SYNC_RERUN_STARTED
 from engine.persistence.models import EntitySync, Job, Store, utcnow
 from engine.registry import make_runner
-from tests.tui.conftest import settle
+from tests.support import wait_until
 from tests.tui.factories import add_event, make_store
 from tests.tui.screen_helpers import (
     connect_and_sync,
@@ -19,8 +19,8 @@ from tests.tui.screen_helpers import (
     patch_shop,
     pressing,
     screen_text,
+    settle,
     toasts,
-    wait_until,
 )
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.details import DetailsScreen
@@ -264,7 +264,10 @@ class TestLiveUpdates:
             await settle(pilot)
             EntitySync.update(done=9_500, updated_at=utcnow() + timedelta(seconds=1)).where(
                 (EntitySync.store == store.id) & (EntitySync.entity == "orders")).execute()
-            await pilot.pause(0.4)
+            polls = screen._live_started
+            screen._live_tick()  # what the poll timer does: under the drawer, it only re-arms
+            assert screen._live_started == polls and screen._live_timer is not None
+            await settle(pilot)
             assert screen.summary is not None and screen.summary.entity(
                 screen.summary.entities[1].entity).done == 9_000  # paused under the drawer
             await pilot.press("escape")

@@ -12,9 +12,8 @@ from textual.widgets import OptionList
 
 from engine.domain.status import SYNC_RERUN_STARTED, Entity, EntityState
 from engine.persistence.models import EntitySync, Job, Store
-from tests.tui.conftest import settle
 from tests.tui.factories import FROZEN_NOW, make_store
-from tests.tui.screen_helpers import pressing, screen_text, toasts, webhooks_healthy
+from tests.tui.screen_helpers import pressing, screen_text, settle, toasts, webhooks_healthy
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.settings import SettingsScreen
 from tui.screens.troubleshoot import CLEAN, TroubleshootScreen, finding_id

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.tui.conftest import settle
 from tests.tui.factories import FROZEN_NOW
 from tests.tui.operator_fixtures import OTHER, with_deliveries
-from tests.tui.screen_helpers import pressing, screen_text
+from tests.tui.screen_helpers import pressing, screen_text, settle
 from tui.screens.details import DetailsScreen, topic_line
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
