@@ -1,15 +1,24 @@
-"""Helpers for running `shopsync` as a subprocess against the session simulator."""
+"""Helpers for running `shopsync` (and `serve`) as a subprocess against the session simulator.
+
+Fixtures: `cli_env`, `shopsync`, `sim_shop`, and `serve_env` / `launch` (a `serve` subprocess on
+a free loopback port that is also SHOPSYNC_PUBLIC_URL; tests/reliability uses them too).
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+from tests.engine.livedata_support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,3 +61,75 @@ def sim_shop(simulator) -> Callable[..., dict]:  # type: ignore[no-untyped-def]
         return response.json()
 
     return create
+
+
+class ServeProcess:
+    """One `serve` subprocess; its log (stderr) goes to a file next to the database."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.url = env["SHOPSYNC_PUBLIC_URL"]
+        self.log_path = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServeProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from engine.serve.app import main; main()"],
+            env=self.env, cwd=REPO, stdout=log, stderr=log,
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        while True:
+            assert self.proc.poll() is None, f"serve exited: {self.log()[-2000:]}"
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"serve not healthy: {self.log()[-2000:]}"
+            time.sleep(0.05)
+
+    def terminate(self, signum: int = signal.SIGTERM) -> tuple[int, float]:
+        """SIGTERM (or `signum`); returns (exit code, seconds it took to exit)."""
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(signum)
+        code = self.proc.wait(timeout=20)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def serve_env(cli_env: dict[str, str]) -> dict[str, str]:
+    port = free_port()
+    return {
+        **cli_env,
+        "SHOPSYNC_LISTEN": f"127.0.0.1:{port}",
+        "SHOPSYNC_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "SHOPSYNC_SYNC_INTERVAL": "1",
+        "SHOPSYNC_RECONCILE_INTERVAL": "2",
+        "SHOPSYNC_WEBHOOK_ASSERT_INTERVAL": "5",
+        "SHOPSYNC_LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture
+def launch(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
+    started: list[ServeProcess] = []
+
+    def start(**env: str) -> ServeProcess:
+        process = ServeProcess({**serve_env, **env}, tmp_path / "serve.log").start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()

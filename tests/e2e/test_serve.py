@@ -8,12 +8,7 @@ database is shared through SHOPSYNC_HOME), and drives the simulator's control AP
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,84 +31,10 @@ from engine.persistence.models import (
     utcnow,
 )
 from engine.webhooks.receipts import sign
-from tests.engine.livedata_support import free_port
 from tests.support import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
 RECORD_TABLES = ("customer", "order", "order_line_item", "product", "product_variant",
                  "collection", "collection_membership", "webhook_receipt")
-
-
-class ServeProcess:
-    """One `serve` subprocess; its log (stderr) goes to a file next to the database."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.url = env["SHOPSYNC_PUBLIC_URL"]
-        self.log_path = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ServeProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from engine.serve.app import main; main()"],
-            env=self.env, cwd=REPO, stdout=log, stderr=log,
-        )
-        log.close()
-        deadline = time.monotonic() + 20
-        while True:
-            assert self.proc.poll() is None, f"serve exited: {self.log()[-2000:]}"
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"serve not healthy: {self.log()[-2000:]}"
-            time.sleep(0.05)
-
-    def terminate(self, signum: int = signal.SIGTERM) -> tuple[int, float]:
-        """SIGTERM (or `signum`); returns (exit code, seconds it took to exit)."""
-        assert self.proc is not None
-        started = time.monotonic()
-        self.proc.send_signal(signum)
-        code = self.proc.wait(timeout=20)
-        return code, time.monotonic() - started
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-@pytest.fixture
-def serve_env(cli_env: dict[str, str]) -> dict[str, str]:
-    port = free_port()
-    return {
-        **cli_env,
-        "SHOPSYNC_LISTEN": f"127.0.0.1:{port}",
-        "SHOPSYNC_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "SHOPSYNC_SYNC_INTERVAL": "1",
-        "SHOPSYNC_RECONCILE_INTERVAL": "2",
-        "SHOPSYNC_WEBHOOK_ASSERT_INTERVAL": "5",
-        "SHOPSYNC_LOG_LEVEL": "INFO",
-    }
-
-
-@pytest.fixture
-def launch(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
-    started: list[ServeProcess] = []
-
-    def start(**env: str) -> ServeProcess:
-        process = ServeProcess({**serve_env, **env}, tmp_path / "serve.log").start()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.kill()
 
 
 @pytest.fixture

@@ -1,5 +1,10 @@
 """The reliability suite reuses the engine and e2e fixtures (simulator, CLI, serve subprocess)."""
 
-from tests.e2e.conftest import cli_env, shopsync, sim_shop  # noqa: F401 - fixtures
-from tests.e2e.test_serve import launch, serve_env  # noqa: F401 - fixtures
+from tests.e2e.conftest import (  # noqa: F401 - fixtures
+    cli_env,
+    launch,
+    serve_env,
+    shopsync,
+    sim_shop,
+)
 from tests.engine.conftest import make_store, run_job, sim  # noqa: F401 - fixtures
