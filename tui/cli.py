@@ -346,7 +346,26 @@ def _findings(store_id: int) -> list[dict]:
 
 # -- actions ------------------------------------------------------------------------------------
 
-@main.command()
+class _DomainCommand(click.Command):
+    """A command whose DOMAIN may start with a hyphen: `connect -abcd` then gets the domain
+    rule's message ("Store name cannot start or end with a hyphen"), not "No such option"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {name for param in self.params for name in (*param.opts, *param.secondary_opts)}
+        takes_value = {name for param in self.params if isinstance(param, click.Option)
+                       and not param.is_flag for name in param.opts}
+        for index, arg in enumerate(args):
+            if arg == "--":
+                break
+            after_option = index > 0 and args[index - 1] in takes_value
+            if (arg.startswith("-") and len(arg) > 2 and not arg.startswith("--")
+                    and arg not in known and not after_option):
+                args = [*args[:index], *args[index + 1:], "--", arg]
+                break
+        return super().parse_args(ctx, args)
+
+
+@main.command(cls=_DomainCommand)
 @click.argument("domain")
 @click.option("--token", help="Connect with this Admin API access token ('-' reads stdin) "
               "instead of OAuth.")
@@ -366,11 +385,14 @@ def connect(domain: str, token: str | None, no_sync: bool, approve: bool,
         start = actions.begin_connect(domain)
         summary = _finish_oauth(runtime, start, approve, timeout)
     out.echo(f"Connected {summary.domain} ({summary.name})", err=True)
+    failed = 0
     if not no_sync:
         with _worker():
             views = actions.start_initial_sync(summary.id)
-            _wait_all(views, timeout)
+            failed = _wait_all(views, timeout)
     _print_outcome(summary.id)
+    if failed:  # connected, but the initial sync did not complete: not a success
+        sys.exit(1)
 
 
 @main.command()
@@ -586,6 +608,14 @@ def _wait(view: JobView, timeout: float) -> JobView:
     progress = out.Progress(_sync_detail)
     try:
         final = wait_for_job(view.id, timeout=timeout, on_progress=progress.update)
+    except KeyboardInterrupt:
+        progress.close()
+        if _own_runner:
+            out.echo("Interrupted: the job goes back to the queue and resumes when `shopsync "
+                     "serve` or the dashboard runs, or when this command is run again", err=True)
+        else:
+            out.echo("Interrupted: the job continues in the background", err=True)
+        sys.exit(130)
     except TimeoutError as error:
         progress.close()
         if _own_runner:
@@ -621,7 +651,13 @@ def _sync_detail(view: JobView) -> str | None:
 
 
 def _wait_all(views: Iterable[JobView], timeout: float) -> int:
-    return sum(1 for view in views if _wait(view, timeout).state is not JobState.DONE)
+    """Wait for each job; how many did not do their work (failed, cancelled, or skipped: a
+    sync of a store that turned Reconnect required meanwhile is skipped, not a success)."""
+    return sum(1 for view in views if not _did_its_work(_wait(view, timeout)))
+
+
+def _did_its_work(view: JobView) -> bool:
+    return view.state is JobState.DONE and not (view.result or {}).get("skipped")
 
 
 def _finish_oauth(runtime: Runtime, start: OAuthStart, approve: bool, timeout: float

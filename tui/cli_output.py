@@ -163,7 +163,10 @@ class Progress:
 
     def update(self, view: JobView) -> None:
         what = view.entity or view.kind
-        if view.progress_total:
+        skipped = (view.result or {}).get("skipped") if view.state == JobState.DONE else None
+        if skipped:  # finished without doing the work: say so, not "done 4,891/69,948 (6%)"
+            text = f"{what}: skipped ({skipped})"
+        elif view.progress_total:
             pct = 100 * view.progress_done // max(view.progress_total, 1)
             text = f"{what}: {view.state} {view.progress_done:,}/{view.progress_total:,} ({pct}%)"
         else:
