@@ -154,18 +154,23 @@ def main(ctx: click.Context, no_mouse: bool) -> None:
               help="Look without touching: no actions, no job runner.")
 @click.option("--ascii/--unicode", "ascii_only", default=None,
               help="Draw with ASCII only, or with Unicode (default: from the locale, LANG).")
+@click.option("--refresh", "refresh", default=1.0, show_default=True,
+              type=click.FloatRange(0.2, 3600), metavar="SECONDS",
+              help="Seconds between live refreshes (relative times re-render every 15): raise "
+              "it on a slow link.")
 @click.option("--bell", is_flag=True,
               help="Ring the terminal bell when a store turns Error or Reconnect required.")
 @click.option("--origin", type=click.Choice(["tui", "web"]), default="tui", hidden=True,
               help="Where the operator sits (recorded with each action).")
 def tui_command(no_mouse: bool, read_only: bool = False, bell: bool = False,
-                origin: str = "tui", ascii_only: bool | None = None) -> None:
+                origin: str = "tui", ascii_only: bool | None = None,
+                refresh: float = 1.0) -> None:
     """The dashboard on the configured database."""
     from tui.app import ShopsyncApp
 
     runtime = _runtime()
-    ShopsyncApp(runtime, read_only=read_only, bell=bell, origin=origin,
-                ascii=ascii_only).run(mouse=not no_mouse)
+    ShopsyncApp(runtime, read_only=read_only, bell=bell, origin=origin, ascii=ascii_only,
+                poll_interval=refresh).run(mouse=not no_mouse)
     runtime.close()
     _exit_now(0)
 
