@@ -199,7 +199,7 @@ def _connect_fleet(sim_url: str, stop: threading.Event) -> None:
                                                   list(enumerate(fleet)), 4, stop) if c]
             if stop.is_set():
                 return
-            _side_by_side(lambda c: _shape(client, *c, stop), connected, 4, stop)
+            _side_by_side(lambda c: _shape(client, c[0], c[1], stop), connected, 4, stop)
             if not stop.is_set():
                 client.post("/_sim/activity", json={"enabled": True, "interval_ms": 2500})
     except Exception:
