@@ -99,6 +99,10 @@ def webhook_problem(store: Store, *, now: datetime | None = None) -> str | None:
     return None
 
 
+# Shopify's answer when the topic already has a subscription at this address.
+ALREADY_TAKEN = "already been taken"
+
+
 async def _list_subscriptions(client: Any) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
     after: str | None = None
@@ -177,6 +181,8 @@ async def assert_webhooks(ctx: JobContext) -> dict:
                 error = await _create(client, topic, uri)
                 if error is None:
                     created.append(topic)
+                    present.add(topic)
+                elif ALREADY_TAKEN in error:  # registered meanwhile (another runner, a retry)
                     present.add(topic)
                 else:
                     failures.append(f"{slash_topic(topic)}: {error}")

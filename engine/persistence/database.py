@@ -137,6 +137,8 @@ def schema_version(db: Database) -> int:
 def migrate(db: Database) -> int:
     """Apply every migration newer than the database's version; returns the new version."""
     with db.atomic():
+        if isinstance(db, PostgresqlDatabase):  # several engines starting at once: one migrates
+            db.execute_sql("SELECT pg_advisory_xact_lock(hashtext('shopsync:migrate'))")
         current = schema_version(db)
         if current > SCHEMA_VERSION:
             raise DatabaseError(

@@ -9,6 +9,9 @@ Three figures, same machine, same database file, same rows:
    upserts, bookkeeping) — rows / import-phase seconds, as the sync event reports it, plus the
    whole run's wall time;
 0. for context, the download alone: how fast the simulator serves the JSONL (lines/s);
+1b. end to end against a plain static file server (`python -m http.server` in its own process)
+   serving the same JSONL, as Shopify serves export files from cloud storage: the engine's
+   stream (bulk.stream_lines) + parse + map + upsert, with no simulator in the loop;
 2. importer only: engine.sync.importer fed the same JSONL lines from memory (parse + map + upsert);
 3. floor: raw `sqlite3.executemany` of the already-mapped row tuples with the same SQL, in chunks
    of 500, one transaction — what the database alone costs.
@@ -18,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +44,8 @@ from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
 from engine.sync.importer import BATCH, TABLES, Importer, table_upsert_sql
 from engine.sync.job import run_sync
 from tests.engine.conftest import Sim, connect_store
+from tests.engine.livedata_support import free_port
+from tests.support import wait_until
 
 ORDERS = 20_000
 
@@ -94,6 +101,25 @@ def bench_runtime(simulator_process: str) -> Iterator[Runtime]:
     runtime.close()
 
 
+def _reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+async def _import_from(url: str, store_id: int) -> float:
+    """Stream `url` through the importer as the sync handler does; seconds it took."""
+    importer = Importer(store_id, "orders", 1)
+    started = time.perf_counter()
+    async for line in bulk.stream_lines(url):
+        if importer.feed(line):
+            importer.flush()
+    importer.flush()
+    return time.perf_counter() - started
+
+
 def _fresh_store(domain: str) -> Store:
     return Store.create(domain=domain, name=domain)
 
@@ -127,6 +153,24 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     importer.flush()
     importer_seconds = time.perf_counter() - started
     assert importer.rows == rows
+
+    # 1b. End to end from a static file server serving the same JSONL.
+    static_dir = Path(runtime.settings.home) / "static"
+    static_dir.mkdir(parents=True, exist_ok=True)
+    (static_dir / "export.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+         "--directory", str(static_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _reachable(port), timeout=10)
+        static_store = _fresh_store("bench-static.myshopify.com")
+        static_seconds = asyncio.run(_import_from(f"http://127.0.0.1:{port}/export.jsonl",
+                                                  static_store.id))
+    finally:
+        server.terminate()
+        server.wait(10)
+    static_rate = rows / static_seconds
 
     # 3. The floor: the same rows, pre-mapped, through raw sqlite3 executemany.
     floor_store = _fresh_store("bench-floor.myshopify.com")
@@ -164,10 +208,13 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
           f"{len(lines) / download_seconds:>10,.0f} lines/s")
     print(f"1. end to end (import phase, HTTP stream + parse + upsert): {end_to_end:>10,.0f} rows/s"
           f"   (whole run {wall:.2f} s incl. export wait and bookkeeping)")
+    print(f"1b. end to end from a static file server (stream + parse + upsert): "
+          f"{static_rate:>10,.0f} rows/s")
     print(f"2. importer only (parse + map + upsert, from memory):       "
           f"{importer_rate:>10,.0f} rows/s")
     print(f"3. floor: raw sqlite3.executemany of the mapped rows:       "
           f"{floor_rate:>10,.0f} rows/s")
     print(f"ratios: end to end / floor = {end_to_end / floor_rate:.2f}, "
+          f"static server end to end / floor = {static_rate / floor_rate:.2f} (target >= 0.5), "
           f"importer / floor = {importer_rate / floor_rate:.2f}")
     sim.close()

@@ -91,6 +91,25 @@ def test_registration_is_complete_idempotent_and_repairs_gaps(
     assert Event.select().where(Event.message.contains("orders/create re-created")).exists()
 
 
+def test_a_registration_racing_another_runner_still_completes(
+    receiver: Any, make_store: Any, run_job: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runners on one job (a lease taken over from a starved runner) both create the
+    subscriptions: Shopify answers "already been taken" to the second, which is in place."""
+    from engine.lifecycle import subscriptions
+
+    store = make_store(customers=1)
+    assert run_job("webhooks", store).state == "done"
+
+    async def stale_list(_client: Any) -> list:  # listed before the other runner created them
+        return []
+
+    monkeypatch.setattr(subscriptions, "_list_subscriptions", stale_list)
+    again = run_job("webhooks", store)
+    assert again.state == "done", again.error
+    assert set(Store.get_by_id(store.id).webhook_topics.split(",")) == set(ALL_TOPICS)
+
+
 def test_category_off_topics_are_not_registered(receiver: Any, make_store: Any,
                                                 run_job: Any) -> None:
     store = make_store()
