@@ -163,8 +163,9 @@ class ShopsyncApp(StoreActions, App[None]):
         """In ASCII mode, every frame goes to the terminal through the ASCII translation."""
         driver = self._driver
         if self.ascii and driver is not None and not getattr(driver, "_shopsync_ascii", False):
-            driver.write = ascii_writer(driver.write)  # type: ignore[method-assign,assignment]
-            driver._shopsync_ascii = True  # type: ignore[attr-defined]
+            # Replaced on this instance only: the driver's own method stays as it is.
+            vars(driver)["write"] = ascii_writer(driver.write)
+            vars(driver)["_shopsync_ascii"] = True
 
     def on_mount(self) -> None:
         self._ascii_output()

@@ -73,7 +73,9 @@ class GuardedH11Protocol(H11Protocol):
         self._read_deadline: asyncio.TimerHandle | None = None
         self._refused = False
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(  # type: ignore[override]  # uvicorn narrows BaseTransport too
+        self, transport: asyncio.Transport
+    ) -> None:
         if len(self.connections) >= self.max_connections:
             self._refused = True
             self.transport = transport
