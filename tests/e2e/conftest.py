@@ -87,7 +87,9 @@ class ServeProcess:
                     return self
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, f"serve not healthy: {self.log()[-2000:]}"
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(f"serve not healthy: {self.log()[-2000:]}")
             time.sleep(0.05)
 
     def terminate(self, signum: int = signal.SIGTERM) -> tuple[int, float]:
@@ -126,9 +128,9 @@ def launch(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
     started: list[ServeProcess] = []
 
     def start(**env: str) -> ServeProcess:
-        process = ServeProcess({**serve_env, **env}, tmp_path / "serve.log").start()
-        started.append(process)
-        return process
+        process = ServeProcess({**serve_env, **env}, tmp_path / "serve.log")
+        started.append(process)  # before start(): a serve that never got healthy is killed too
+        return process.start()
 
     yield start
     for process in started:

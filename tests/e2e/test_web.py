@@ -110,9 +110,11 @@ def web_with_token(web_env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process, log = _start_web({**web_env, "SHOPSYNC_WEB_TOKEN": TOKEN}, "--port", str(port))
-    _wait_listening(process, url, log)
-    yield url
-    _stop(process)
+    try:
+        _wait_listening(process, url, log)
+        yield url
+    finally:
+        _stop(process)
 
 
 @pytest.mark.slow
