@@ -103,6 +103,11 @@ def as_dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def as_list(value: object) -> list[Any]:
+    """A nested array, or [] when the payload has anything else there."""
+    return value if isinstance(value, list) else []
+
+
 def enum(value: object) -> str | None:
     """REST's `partially_refunded` / `best-selling` in GraphQL's `PARTIALLY_REFUNDED` form."""
     if value is None or value == "":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.domain.coerce import as_int, gid_number, tags
+from engine.domain.coerce import as_dict, as_int, gid_number, tags
 from engine.persistence.models import (
     Collection,
     CollectionMembership,
@@ -41,10 +41,10 @@ def _amount(value: Any) -> Any:
 # -- row mappers: one per (table), returning the columns of TABLES[...].columns in order -----------
 
 def customer_row(o: dict, email_on: bool, sms_on: bool) -> Row:
-    email = o.get("defaultEmailAddress") or {}
-    phone = o.get("defaultPhoneNumber") or {}
-    address = o.get("defaultAddress") or {}
-    spent = o.get("amountSpent") or {}
+    email = as_dict(o.get("defaultEmailAddress"))
+    phone = as_dict(o.get("defaultPhoneNumber"))
+    address = as_dict(o.get("defaultAddress"))
+    spent = as_dict(o.get("amountSpent"))
     return (
         gid_number(o.get("id")), o.get("firstName"), o.get("lastName"),
         email.get("emailAddress"), phone.get("phoneNumber"),
@@ -64,7 +64,7 @@ def customer_row(o: dict, email_on: bool, sms_on: bool) -> Row:
 
 
 def order_row(o: dict) -> Row:
-    total = o.get("totalPriceSet") or {}
+    total = as_dict(o.get("totalPriceSet"))
     return (
         gid_number(o.get("id")), o.get("name"), _ref_id(o.get("customer")), o.get("email"),
         o.get("displayFinancialStatus"), o.get("displayFulfillmentStatus"),

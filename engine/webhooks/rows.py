@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.domain.coerce import as_dict, as_int, enum, iso_utc, tags, text
+from engine.domain.coerce import as_dict, as_int, as_list, enum, iso_utc, tags, text
 
 # -- REST payload → row -------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ def order_row(p: dict[str, Any]) -> dict[str, Any]:
 
 def line_item_rows(p: dict[str, Any], order_id: int) -> list[dict[str, Any]]:
     rows = []
-    for item in p.get("line_items") or ():
+    for item in as_list(p.get("line_items")):
         item_id = as_int(as_dict(item).get("id"))
         if item_id is None:
             continue
@@ -104,7 +104,7 @@ def product_row(p: dict[str, Any]) -> dict[str, Any]:
 
 def variant_rows(p: dict[str, Any], product_id: int) -> list[dict[str, Any]]:
     rows = []
-    for variant in p.get("variants") or ():
+    for variant in as_list(p.get("variants")):
         variant_id = as_int(as_dict(variant).get("id"))
         if variant_id is None:
             continue
