@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.domain.coerce import as_dict, as_int, gid_number, tags
+from engine.domain.coerce import as_dict, as_int, gid_number, tags, text
 from engine.persistence.models import (
     Collection,
     CollectionMembership,
@@ -91,7 +91,7 @@ def product_row(o: dict) -> Row:
 def variant_row(o: dict, parent: int | None) -> Row:
     return (
         gid_number(o.get("id")), parent, o.get("title"), o.get("sku"),
-        None if o.get("price") is None else str(o.get("price")), o.get("updatedAt"),
+        text(o.get("price")), o.get("updatedAt"),  # never str() of an object: a repr
     )
 
 
