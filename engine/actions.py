@@ -301,7 +301,8 @@ def retry(store_id: int, entity: str) -> JobView:
 def retry_failed(store_id: int) -> list[JobView]:
     _require(Action.RETRY, _store(store_id))
     summary = store_summary(store_id)
-    failed = [row.entity for row in summary.entities if row.state is EntityState.FAILED]
+    failed = [row.entity for row in summary.entities
+              if row.state is EntityState.FAILED or row.full_sync_failed]
     return [retry(store_id, entity.value) for entity in failed]
 
 

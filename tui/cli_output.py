@@ -100,14 +100,16 @@ def _fit(text: str, width: int) -> str:
 
 
 def print_summary_line(summary: StoreSummary) -> None:
-    entities = ", ".join(f"{r.entity.label} {r.state.label} ({r.records:,})"
-                         for r in summary.entities)
+    entities = ", ".join(
+        f"{r.entity.label} {r.state.label}"
+        + (f" · {r.pending_detail}" if r.pending_detail else "") + f" ({r.records:,})"
+        for r in summary.entities)
     detail = f" — {safe(summary.status_detail)}" if summary.status_detail else ""
     echo(f"{safe(summary.name)}: {summary.status.label}{detail}\n  {entities}")
 
 
 def print_readiness(summary: StoreSummary, ok: bool) -> None:
-    from engine.domain.status import HEALTH_COMPLETED, HEALTH_FAILED
+    from engine.domain.status import HEALTH_COMPLETED, HEALTH_FAILED, Check
 
     echo(f"{safe(summary.name)}: {HEALTH_COMPLETED if ok else HEALTH_FAILED}")
     for item in summary.readiness:
@@ -116,7 +118,10 @@ def print_readiness(summary: StoreSummary, ok: bool) -> None:
         if item.ok is False:
             line += f" — {safe(item.detail or item.check.cause)}. Fix: {item.check.fix}"
         echo(line)
-    echo(f"  Last checked: {_ago(summary.last_checked_at)}")
+    # Items 1-4 are the check's probes; item 5 follows the sync history live, so "Last checked"
+    # says what it dates rather than stamping a live item with an older check's time.
+    echo(f"  Last checked: {_ago(summary.last_checked_at)} (live probes; "
+         f"{Check.INITIAL_SYNC_COMPLETE.label} follows the sync history)")
 
 
 def print_detail(detail: StoreDetail, findings: list[dict]) -> None:

@@ -90,6 +90,9 @@ class StoreFacts:
     status_detail: str | None
     deleting: bool
     entity_states: tuple[tuple[Entity, EntityState], ...]
+    # Entities whose last full sync failed (Synced by an incremental since, maybe): Retry runs
+    # the full sync again.
+    full_failed: tuple[Entity, ...] = ()
 
     def state(self, entity: Entity) -> EntityState:
         return next((s for e, s in self.entity_states if e is entity), EntityState.PENDING)
@@ -103,6 +106,7 @@ def facts_of(summary: StoreSummary) -> StoreFacts:
         status_detail=summary.status_detail,
         deleting=summary.deleting,
         entity_states=tuple((row.entity, row.state) for row in summary.entities),
+        full_failed=tuple(row.entity for row in summary.entities if row.full_sync_failed),
     )
 
 
@@ -150,7 +154,7 @@ def why_not(action: Action | str, facts: StoreFacts, entity: Entity | None = Non
             return None
         case Action.RETRY:
             blocked = sync_blocked(facts, entity)
-            if blocked is None and entity is None and not any(
+            if blocked is None and entity is None and not facts.full_failed and not any(
                 state is EntityState.FAILED for _e, state in facts.entity_states
             ):
                 return f"{facts.name} has no Failed entity to retry"

@@ -9,6 +9,7 @@ of reference/product.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -195,6 +196,21 @@ class StatusFacts:
     health_failing: bool
     health_detail: str | None
     entity_states: tuple[tuple[Entity, EntityState, str | None], ...]
+    # Enabled entities whose last full sync failed and no full sync has succeeded since.
+    full_sync_failed: tuple[tuple[Entity, datetime], ...] = ()
+
+
+def full_sync_failed_text(entity: Entity, at: datetime) -> str:
+    """The marker's words (status detail, Details, Troubleshoot): product.md's Error cause."""
+    return (f"{entity.label}: last full sync failed at {at:%Y-%m-%d %H:%M} UTC; "
+            "incremental syncs continue; run Retry")
+
+
+def entity_failing(state: EntityState, error: str | None) -> bool:
+    """Failed, or a retry of a failed sync queued or running: Error clears only when the sync
+    that failed succeeds, not when it is queued again."""
+    return state is EntityState.FAILED or (
+        error is not None and state in (EntityState.PENDING, EntityState.SYNCING))
 
 
 def derive_status(facts: StatusFacts) -> tuple[Status, str | None]:
@@ -202,7 +218,8 @@ def derive_status(facts: StatusFacts) -> tuple[Status, str | None]:
 
     Precedence: an operator's pause wins; then anything only a fresh grant fixes; then failures.
     Error clears by itself once its cause is gone: a passing health check or a successful sync
-    clears `health_failing`, and a successful retry turns the Failed entity Synced.
+    clears `health_failing`; a successful run of the failed entity clears its error (queueing a
+    retry does not); a failed full sync clears only when a full sync of that entity succeeds.
     """
     if facts.paused:
         return Status.DISCONNECTED, "Paused by the operator"
@@ -210,11 +227,14 @@ def derive_status(facts: StatusFacts) -> tuple[Status, str | None]:
         return Status.RECONNECT_REQUIRED, facts.reauth_reason or "The grant is no longer valid"
     if facts.missing_scopes:
         return Status.RECONNECT_REQUIRED, "Missing scopes: " + ", ".join(facts.missing_scopes)
-    failed = [(e, err) for e, state, err in facts.entity_states if state is EntityState.FAILED]
+    failed = [(e, err) for e, state, err in facts.entity_states if entity_failing(state, err)]
     if failed:
         entity, error = failed[0]
         more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
         return Status.ERROR, f"{entity.label} sync failed{more}: {error or 'unknown error'}"
+    if facts.full_sync_failed:
+        entity, at = facts.full_sync_failed[0]
+        return Status.ERROR, full_sync_failed_text(entity, at)
     if facts.health_failing:
         return Status.ERROR, facts.health_detail or HEALTH_FAILED
     return Status.CONNECTED, None

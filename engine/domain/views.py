@@ -12,7 +12,14 @@ from typing import NamedTuple
 
 from engine.domain.jobs import JobKind, JobState
 from engine.domain.progress import SyncProgress
-from engine.domain.status import Category, Check, Entity, EntityState, Status
+from engine.domain.status import (
+    Category,
+    Check,
+    Entity,
+    EntityState,
+    Status,
+    full_sync_failed_text,
+)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -32,6 +39,23 @@ class EntityRow(NamedTuple):
     progress_at: datetime | None = None
     started_at: datetime | None = None
     progress: SyncProgress | None = None  # phase, rate and ETA while Syncing
+    # The last full sync failed and none has succeeded since (incrementals may have).
+    full_failed_at: datetime | None = None
+    queued: bool = False  # a sync job is queued or running for it
+
+    @property
+    def pending_detail(self) -> str | None:
+        """Pending says which: "Queued" (a sync job waits) or "Not started" (none ever ran)."""
+        if self.state is not EntityState.PENDING:
+            return None
+        return "Queued" if self.queued else "Not started"
+
+    @property
+    def full_sync_failed(self) -> str | None:
+        """The marker's words, while the last full sync's failure stands."""
+        if self.full_failed_at is None or self.state is EntityState.OFF:
+            return None
+        return full_sync_failed_text(self.entity, self.full_failed_at)
 
     def to_json(self) -> dict:
         data: dict = {
@@ -39,6 +63,10 @@ class EntityRow(NamedTuple):
             "records": self.records,
             "last_synced_at": iso(self.last_synced_at),
             "error": self.error,
+            "pending": self.pending_detail.lower().replace(" ", "_")
+            if self.pending_detail else None,
+            "full_sync_failed_at": iso(self.full_failed_at)
+            if self.full_sync_failed else None,
         }
         if self.state is EntityState.SYNCING:
             percent = min(100.0, 100 * self.done / self.total) if self.total else None

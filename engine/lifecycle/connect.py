@@ -200,6 +200,10 @@ def _save_grant(runtime: Runtime, domain: str, tokens: oauth.TokenSet, *, method
         "needs_reauth": False,
         "reauth_reason": None,
         "paused": False,
+        # The token was just probed (scopes and shop answered): the grant, the token and the API
+        # work, so an older failed check no longer stands (its Error would be stale).
+        "health_failing": False,
+        "health_detail": None,
         "updated_at": utcnow(),
     }
     if shop:

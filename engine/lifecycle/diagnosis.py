@@ -165,6 +165,13 @@ def store_findings(summary: StoreSummary, store: Store, now: datetime,
                 ))
         elif row.state is EntityState.FAILED and is_slots_taken(row.error):
             blocked.append(row)
+        elif row.full_sync_failed and row.state is not EntityState.FAILED:
+            found.append(_finding(
+                summary, "error", row.full_sync_failed,
+                "The last full sync failed; incremental syncs bring only recent changes, so "
+                "records deleted or missed in Shopify are not repaired until a full sync runs",
+                FAILED_FIX, "retry", row.entity.value,
+            ))
         elif row.state is EntityState.FAILED:
             found.append(_finding(
                 summary, "error", f"{row.entity.label} sync failed",

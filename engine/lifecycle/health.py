@@ -31,6 +31,7 @@ from engine.domain.status import (
     HEALTH_COMPLETED,
     HEALTH_FAILED,
     Check,
+    enabled_entities,
     missing_scopes,
     required_scopes,
 )
@@ -38,7 +39,7 @@ from engine.jobs.queue import refresh_status_and_syncs
 from engine.jobs.runner import JobContext
 from engine.persistence import counters as metrics
 from engine.persistence.database import write_transaction
-from engine.persistence.models import Job, Store, utcnow
+from engine.persistence.models import EntitySync, Job, Store, utcnow
 from engine.persistence.reads import categories_of
 from engine.persistence.records import record_event
 from engine.shopify.client import ShopifyClient
@@ -46,6 +47,7 @@ from engine.shopify.documents import SHOP_INFO
 from engine.shopify.errors import AuthError, ShopifyError
 from engine.shopify.oauth import access_scopes
 from engine.sync.state import all_fully_synced
+from engine.webhooks.apply import UNINSTALLED_REASON
 
 Result = tuple[bool | None, str | None]
 
@@ -90,7 +92,17 @@ async def probe(ctx: JobContext, store: Store, meter: WaitMeter) -> ProbeResults
         found.auth_error = error
         found.results[Check.TOKEN_VALID] = (False, error.detail)
     if found.auth_error is not None:
-        found.results.setdefault(Check.OAUTH_CONNECTED, (False, found.auth_error.detail))
+        # Shopify refused the token (401, or a refused refresh): that is "Token valid" failing.
+        # Whether the grant itself is gone is known only from an uninstall webhook; otherwise
+        # "OAuth connected" could not be checked (it is not blamed for the token's failure).
+        if found.results.get(Check.TOKEN_VALID, (None,))[0] is not False:
+            found.results[Check.TOKEN_VALID] = (
+                False, f"Shopify refused the access token: {found.auth_error.detail}")
+        found.results.setdefault(
+            Check.OAUTH_CONNECTED,
+            (False, UNINSTALLED_REASON) if store.reauth_reason == UNINSTALLED_REASON
+            else _not_checked("Shopify refused the access token"),
+        )
         found.results.setdefault(
             Check.SCOPES_GRANTED, _not_checked("Shopify rejected the credentials")
         )
@@ -182,6 +194,18 @@ def _initial_sync_underway(store_id: int) -> bool:
     ).exists()
 
 
+INITIAL_SYNC_NOT_STARTED = "Not started: open sync settings and run the initial sync"
+
+
+def _initial_sync_failed(store: Store) -> bool:
+    """An enabled entity that never finished a full sync has failed (its first run failed)."""
+    enabled = [e.value for e in enabled_entities(categories_of(store))]
+    return EntitySync.select().where(
+        (EntitySync.store == store.id) & EntitySync.entity.in_(enabled)
+        & EntitySync.full_synced_at.is_null() & EntitySync.error.is_null(False)
+    ).exists()
+
+
 def record(store_id: int, found: ProbeResults) -> dict:
     with write_transaction():
         store = Store.get_or_none(Store.id == store_id)
@@ -196,8 +220,10 @@ def record(store_id: int, found: ProbeResults) -> dict:
         elif _initial_sync_underway(store.id):
             # Queued or running: not a failure yet, so a fresh connect does not flash Error.
             initial = (None, "Initial sync in progress")
-        else:
+        elif _initial_sync_failed(store):
             initial = (False, Check.INITIAL_SYNC_COMPLETE.cause)
+        else:  # a fresh connect whose initial sync was not started: not a failure either
+            initial = (None, INITIAL_SYNC_NOT_STARTED)
         found.results[Check.INITIAL_SYNC_COMPLETE] = initial
         failed = found.failed
         if found.shop is not None:
@@ -217,7 +243,11 @@ def record(store_id: int, found: ProbeResults) -> dict:
         labels = [check.label for check in failed]
         # A missing scope is not part of health_failing: the status rule derives it live from
         # granted vs required scopes, so turning the category off clears it without a re-check.
-        store.health_failing = any(check is not Check.SCOPES_GRANTED for check in failed)
+        # Nor is "Initial sync complete": a failed initial sync is a Failed entity, which the
+        # status rule reads itself, and one not yet started is no failure (a fresh connect is
+        # Connected, its entities Pending).
+        store.health_failing = any(
+            check not in (Check.SCOPES_GRANTED, Check.INITIAL_SYNC_COMPLETE) for check in failed)
         store.health_detail = f"{HEALTH_FAILED}: {', '.join(labels)}" if failed else None
         store.updated_at = now
         store.save()

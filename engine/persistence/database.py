@@ -73,8 +73,19 @@ def _migration_5(db: Database) -> None:
                        + ("TIMESTAMP" if isinstance(db, PostgresqlDatabase) else "DATETIME"))
 
 
+def _migration_6(db: Database) -> None:
+    """entity_sync.full_failed_at / full_error: a failed full sync stays visible until a full
+    sync of that entity succeeds (an incremental one does not repair drift)."""
+    columns = {c.name for c in db.get_columns("entity_sync")}
+    stamp = "TIMESTAMP" if isinstance(db, PostgresqlDatabase) else "DATETIME"
+    if "full_failed_at" not in columns:
+        db.execute_sql(f"ALTER TABLE entity_sync ADD COLUMN full_failed_at {stamp}")
+    if "full_error" not in columns:
+        db.execute_sql("ALTER TABLE entity_sync ADD COLUMN full_error TEXT")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
-    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5,
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

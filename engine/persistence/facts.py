@@ -27,4 +27,8 @@ def store_facts(store: Store) -> StoreFacts:
              if categories[ENTITY_CATEGORY[entity]] else EntityState.OFF)
             for entity in Entity
         ),
+        full_failed=tuple(
+            Entity(s.entity) for s in syncs
+            if s.full_failed_at is not None and categories[ENTITY_CATEGORY[Entity(s.entity)]]
+        ),
     )

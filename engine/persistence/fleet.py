@@ -65,7 +65,12 @@ LEFT JOIN (
 """
 _SYNC_SQL = """
 SELECT store_id, entity, state, records, done, total, last_synced_at, error, progress_at,
-       started_at, progress_info
+       started_at, progress_info, full_failed_at,
+       -- A Pending entity with a sync job queued or running is "Queued", else "Not started".
+       CASE WHEN state = 'pending' THEN EXISTS (
+           SELECT 1 FROM job j WHERE j.store_id = entity_sync.store_id
+           AND j.entity = entity_sync.entity AND j.kind = 'sync'
+           AND j.state IN ('queued', 'running')) ELSE FALSE END
 FROM entity_sync
 """
 _CHUNK = 500  # ids per IN (...) list
@@ -184,7 +189,7 @@ def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
                 entities.append(_PENDING[entity])
                 continue
             (_id, _entity, state, records, done, total, synced, error, progress, started,
-             info) = sync
+             info, full_failed, queued) = sync
             # Inlined cache look-ups: this loop runs 40,000 times for 10,000 stores.
             if (synced := known(synced, synced)).__class__ is str:
                 synced = time(synced)
@@ -195,7 +200,9 @@ def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
             entities.append(EntityRow(
                 entity, states[state] if categories[category] else off, records, done, total,
                 synced, error, progress, started,
-                _sync_progress(info) if info is not None and state == "syncing" else None))
+                _sync_progress(info) if info is not None and state == "syncing" else None,
+                time(full_failed) if full_failed is not None else None,
+                bool(queued)))
             records_total += records
             if synced is not None and (last_synced is None or synced > last_synced):
                 last_synced = synced

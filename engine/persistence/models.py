@@ -152,6 +152,10 @@ class EntitySync(BaseModel):
     # kept on the row so a resumed run (adopted bulk operation) still reports exact counts.
     run_base = IntegerField(null=True)
     full_synced_at = DateTimeField(null=True)  # last successful *full* run (initial sync)
+    # The last full run failed (and no full run has succeeded since): incremental runs may
+    # succeed meanwhile, but only a full run repairs drift, so the failure stays visible.
+    full_failed_at = DateTimeField(null=True)
+    full_error = TextField(null=True)
     cursor_updated_at = DateTimeField(null=True)  # incremental watermark (max updatedAt seen)
     progress_at = DateTimeField(null=True)  # last time `done` moved: stuck detection
     # engine.domain.progress.SyncProgress of the running sync: phase, rate, ETA, export counts.

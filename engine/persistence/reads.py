@@ -87,6 +87,11 @@ def status_facts(store: Store, syncs: list[EntitySync]) -> StatusFacts:
         health_failing=store.health_failing,
         health_detail=store.health_detail,
         entity_states=states,
+        full_sync_failed=tuple(
+            (Entity(s.entity), s.full_failed_at) for s in _ordered(syncs)
+            if s.full_failed_at is not None
+            and entity_state(store, s) is not EntityState.OFF
+        ),
     )
 
 
@@ -182,6 +187,9 @@ def store_detail(store_id: int) -> StoreDetail:
     )
     if latest_failure is None and store.needs_reauth:
         latest_failure = store.reauth_reason
+    if latest_failure is None:  # a failed full sync under later successful incrementals
+        latest_failure = next(
+            (r.full_sync_failed for r in summary.entities if r.full_sync_failed), None)
     return StoreDetail(
         summary=summary,
         email=store.email,

@@ -87,7 +87,8 @@ def prepare(store_id: int, entity: Entity, mode: str) -> Plan | str:
         if adopt is None:
             new_run(sync, mode, now)
         sync.state = EntityState.SYNCING.value
-        sync.done, sync.total, sync.error, sync.progress_info = 0, None, None, None
+        # The error stays until this run succeeds: a retry under way does not clear Error.
+        sync.done, sync.total, sync.progress_info = 0, None, None
         sync.progress_at = sync.updated_at = now
         sync.save()
         categories = categories_of(store)
@@ -187,6 +188,7 @@ def record_success(
                 sync.cursor_updated_at = newest
         if run.mode == "full":
             sync.full_synced_at = now
+            sync.full_failed_at, sync.full_error = None, None  # drift repaired: marker cleared
         sync.save()
         store = Store.get_by_id(run.store_id)
         # A successful sync proves the API and the grant work: it clears a failed health check.
@@ -239,8 +241,11 @@ def record_stopped(run: RunInfo, reason: str) -> dict:
         if store is None or sync is None:
             return {"entity": run.entity.value, "skipped": reason}
         synced = sync.last_synced_at is not None
+        # What it showed before the run: Failed while its last error stands, else Synced/Pending.
+        before = EntityState.FAILED if sync.error else (
+            EntityState.SYNCED if synced else EntityState.PENDING)
         EntitySync.update(
-            state=(EntityState.SYNCED if synced else EntityState.PENDING).value,
+            state=before.value,
             bulk_operation_id=None, progress_info=None, updated_at=utcnow(),
         ).where(EntitySync.id == run.sync_id).execute()
         record_event(store, "sync", f"{run.entity.label} sync stopped: {reason}",
@@ -273,6 +278,9 @@ def record_failure(run: RunInfo, error: ShopifyError, granted: list[str] | None)
         EntitySync.update(
             state=EntityState.FAILED.value, error=detail, progress_at=now, updated_at=now,
             progress_info=None,
+            # A failed full run stays marked until a full run succeeds (incrementals don't
+            # repair drift); see engine.domain.status.full_sync_failed_text.
+            **({"full_failed_at": now, "full_error": detail} if run.mode == "full" else {}),
             # An operation still running at Shopify is kept so a retry can adopt it.
             bulk_operation_id=None if run.operation_finished else run.operation_id,
         ).where(EntitySync.id == run.sync_id).execute()

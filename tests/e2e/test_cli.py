@@ -130,3 +130,21 @@ def test_no_token_in_database_outputs_or_logs(
     for (table,) in db.execute("select name from sqlite_master where type='table'"):
         for row in db.execute(f'select * from "{table}"'):
             assert token not in repr(row), table
+
+
+def test_connect_without_sync_is_connected_with_pending_not_started(
+    shopsync, sim_shop, unique_domain
+) -> None:
+    """Issue 9: was "✖ Error · Health check failed: Initial sync complete"."""
+    shop = sim_shop(unique_domain, customers=3, orders=3, products=3, collections=1)
+    result = shopsync("connect", unique_domain, "--token", shop["access_token"], "--no-sync")
+    assert result.returncode == 0, result.stderr
+    assert "Connected" in result.stdout and "Error" not in result.stdout
+    assert "Customers Pending · Not started (0)" in result.stdout
+    checked = shopsync("health", unique_domain, "--json")
+    assert checked.returncode == 0, checked.stdout
+    shown = json.loads(shopsync("show", unique_domain, "--json").stdout)
+    assert shown["status"] == "connected"
+    assert {e["state"] for e in shown["entities"].values()} == {"pending"}
+    assert {e["pending"] for e in shown["entities"].values()} == {"not_started"}
+    assert shown["readiness"]["initial_sync_complete"] is None

@@ -59,7 +59,9 @@ def entity_detail(row: EntityRow, queued: bool = False, now: datetime | None = N
         case EntityState.SYNCING:
             return Content(progress_text(row, now))
         case EntityState.PENDING:
-            return Content("Queued" if queued else "Not started")
+            return Content("Queued" if queued or row.queued else "Not started")
+        case EntityState.SYNCED if row.full_sync_failed:
+            return content(row.full_sync_failed, "$text-error")
     return Content("")
 
 

@@ -44,7 +44,10 @@ def entity_cell(row: EntityRow, width: int) -> Content:
     label = Content(f" {row.entity.label}")
     value_content = Content.styled(value, STATE_STYLE[row.state])
     room = width - 1 - value_content.cell_length - 1
-    left = state_glyph(row.state) + label.truncate(max(room, 0), ellipsis=True, pad=True)
+    # A failed full sync under later successful incrementals keeps a marker on the entity.
+    glyph = Content.styled("▲", "bold $text-error") if row.full_sync_failed \
+        and row.state is EntityState.SYNCED else state_glyph(row.state)
+    left = glyph + label.truncate(max(room, 0), ellipsis=True, pad=True)
     return left + Content(" ") + value_content
 
 
