@@ -5,7 +5,8 @@ result (root and total objects, file size), then the operation "runs" on the clo
 `bulk_rate` root objects per second after `bulk_delay_ms`; status is advanced on every read
 and by the task, which also sends `bulk_operations/finish`. Faults: `fail_bulk` makes an
 entity's operations FAIL halfway (with partialDataUrl for INTERNAL_SERVER_ERROR/TIMEOUT), and a
-missing read scope makes them FAIL with ACCESS_DENIED. Results are downloaded from
+missing read scope makes them FAIL with ACCESS_DENIED; `empty_bulk` makes them COMPLETE with no
+rows (objectCount 0, no file) while the shop's counts stay. Results are downloaded from
 `/_sim/bulk/{n}-{secret}.jsonl` as lazily generated JSONL.
 """
 
@@ -69,6 +70,7 @@ class BulkOperation:
     canceling_at: float | None = None
     shown: tuple[int, int] = (0, 0)
     halt: bool = False
+    empty: bool = False  # fault `empty_bulk`: completes with no rows while the counts stay
 
     @property
     def gid(self) -> str:
@@ -187,6 +189,7 @@ def run_query(world: World, shop: Shop, schema: GraphQLSchema, *, query: str, ve
         snapshot=shop.records.snapshot(), created_at=world.clock.now(),
         created_wall=world.clock.wall(), rate=max(shop.settings.bulk_rate, 0.001),
         delay=shop.settings.bulk_delay_ms / 1000, fail_code=fail, base_url=base_url,
+        empty=plan.entity in shop.settings.empty_bulk,
     )
     shop.bulk_ops[op.number] = op
     world.bulk_index[op.number] = op
@@ -211,7 +214,8 @@ async def _run(world: World, shop: Shop, op: BulkOperation) -> None:
         return op.halt or world.closing or op.status in ("CANCELING", "CANCELED")
 
     if op.fail_code != "ACCESS_DENIED":
-        await asyncio.to_thread(count_objects, snapshot, plan, op.counts, None, stop)
+        await asyncio.to_thread(count_objects, snapshot, plan, op.counts,
+                                0 if op.empty else None, stop)
         if op.fail_code:
             partial = Counts()
             await asyncio.to_thread(count_objects, snapshot, plan, partial,

@@ -75,6 +75,14 @@ def _fail_bulk(name: str, value: Any) -> dict[str, str]:
     return out
 
 
+def _entities(name: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(v in ENTITIES for v in value):
+        raise FieldError(name, f"{name} must be a list of entities like [\"orders\"]")
+    return sorted(set(value))
+
+
 def _throttle(name: str, value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
@@ -118,6 +126,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "frozen": _bool,
     "locked": _bool,
     "fail_bulk": _fail_bulk,
+    "empty_bulk": _entities,
     "error_rate": lambda n, v: float(_number(n, v, 0, 1)),
     "throttle": _throttle,
     "throttle_mode": lambda n, v: _choice(n, v, ("200", "429")),

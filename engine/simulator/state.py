@@ -80,6 +80,8 @@ class Settings:
     frozen: bool = False
     locked: bool = False
     fail_bulk: dict[str, str] = field(default_factory=dict)
+    # Entities whose bulk exports complete with no rows (the shop's counts stay as they are).
+    empty_bulk: list[str] = field(default_factory=list)
     error_rate: float = 0.0
     throttle: Any = None
     throttle_mode: str = "200"

@@ -134,6 +134,8 @@ class SyncRun:
                     status = await self._export(client)
                     import_started = time.monotonic()
                     sink = await self._import(status)
+                    if self.mode != "incremental":  # an incremental run may well find nothing
+                        await self._check_yield(client, sink)
                     seconds = time.monotonic() - import_started
                 except ShopifyError as error:
                     await self._fail(error, client)
@@ -234,6 +236,22 @@ class SyncRun:
             return None
         count = (data.get(f"{self.entity.value}Count") or {}).get("count")
         return count if isinstance(count, int) and count > 0 else None
+
+    async def _check_yield(self, client: ShopifyClient, sink: Importer | IdMarker) -> None:
+        """Zero-yield alarm: a full run (or reconciliation) that found no records while Shopify
+        counts some fails, never succeeds — its drift repair would delete every local record."""
+        seen = sink.roots if isinstance(sink, Importer) else sink.lines
+        if seen:
+            return
+        name = self.entity.value
+        try:
+            data = await client.graphql(count_query(name))
+        except ShopifyError as error:
+            raise TransientError(f"The export returned no {name} and Shopify's count could not "
+                                 f"be read to confirm it: {error.detail}") from None
+        count = (data.get(f"{name}Count") or {}).get("count")
+        if isinstance(count, int) and count > 0:
+            raise PermanentError(f"Shopify reports {count:,} {name} but the export returned none")
 
     def _bulk_failure(self, status: BulkStatus) -> ShopifyError:
         if status.status == "FAILED":

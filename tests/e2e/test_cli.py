@@ -148,3 +148,22 @@ def test_connect_without_sync_is_connected_with_pending_not_started(
     assert {e["state"] for e in shown["entities"].values()} == {"pending"}
     assert {e["pending"] for e in shown["entities"].values()} == {"not_started"}
     assert shown["readiness"]["initial_sync_complete"] is None
+
+
+def test_zero_yield_retry_exits_1_and_the_store_is_error(
+    shopsync, sim_shop, unique_domain, simulator
+) -> None:
+    """Issue 9 acceptance: with the empty-export fault on, `retry STORE orders` exits 1, the
+    entity is Failed with the zero-yield message and the store is Error."""
+    shop = sim_shop(unique_domain, customers=3, orders=1200, products=3, collections=1)
+    assert shopsync("connect", unique_domain, "--token", shop["access_token"]).returncode == 0
+    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
+                json={"empty_bulk": ["orders"]}).raise_for_status()
+    result = shopsync("retry", unique_domain, "orders")
+    assert result.returncode == 1
+    message = "Shopify reports 1,200 orders but the export returned none"
+    assert f"Error: {message}" in result.stderr
+    shown = json.loads(shopsync("show", unique_domain, "--json").stdout)
+    assert shown["status"] == "error"
+    assert shown["entities"]["orders"] == {**shown["entities"]["orders"], "state": "failed",
+                                           "error": message, "records": 1200}

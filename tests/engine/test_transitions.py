@@ -11,7 +11,7 @@ from typing import Any
 
 from engine import actions
 from engine.domain.status import ENTITY_ORDER, EntityState, Status
-from engine.persistence.models import EntitySync, Store
+from engine.persistence.models import EntitySync, Order, Store
 from engine.persistence.reads import store_detail, store_summary
 from engine.persistence.records import refresh_status
 
@@ -113,3 +113,24 @@ def test_a_token_reconnect_takes_effect_at_once(runtime, make_store, run_job):
     summary = actions.reconnect_token(store.id, token)
     # Was: "Error · Health check failed: Token valid" until the next check ran.
     assert summary.status is Status.CONNECTED, summary.status_detail
+
+
+def test_zero_yield_fails_the_sync_and_keeps_the_records(sim, make_store, run_job):
+    """An export that completes with no rows while Shopify counts 1,200 orders is Failed, never
+    Synced (its drift repair would have deleted every local order)."""
+    store = make_store(customers=5, orders=1200, products=2, collections=1, **FAST)
+    assert run_job("sync", store, entity="orders").state == "done"
+    assert _state(store, "orders").records == 1200
+    sim.patch(store.domain, empty_bulk=["orders"])
+    view = run_job("sync", store, entity="orders", params={"mode": "full"})
+    assert view.state == "failed"
+    assert view.error == "Shopify reports 1,200 orders but the export returned none"
+    row = _state(store, "orders")
+    assert row.state == EntityState.FAILED.value and row.records == 1200
+    assert Order.select().where(Order.store == store.id).count() == 1200  # nothing deleted
+    assert Store.get_by_id(store.id).status == Status.ERROR.value
+    # An incremental run that finds nothing new is fine; an empty shop is fine too.
+    empty = make_store(domain="z" + store.domain, customers=0, orders=0, products=0,
+                       collections=0, **FAST)
+    sim.patch(empty.domain, empty_bulk=["orders"])
+    assert run_job("sync", empty, entity="orders").state == "done"
