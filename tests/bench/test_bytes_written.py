@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from textual.drivers.headless_driver import HeadlessDriver
 
-from tests.tui.conftest import settle
+from tests.tui.screen_helpers import settle
 
 pytest_plugins = ["tests.tui.conftest"]  # make_app and fleet
 

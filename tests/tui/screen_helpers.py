@@ -11,11 +11,13 @@
     connect_and_sync(...)    the same, then run its initial sync to the end
     type_into(pilot, f, s)   type into an Input without one Pilot round trip per key
     pressing(*keys)          a snapshot run_before: settle, press keys, settle, no cursor blink
+    pending_reconnect(app)   the Connect drawer waiting for an OAuth approval (state pending)
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -136,3 +138,19 @@ def pressing(*keys: str, setup: Callable[[Any], Any] | None = None
         await settle(pilot)
 
     return run_before
+
+
+def pending_reconnect(app: Any) -> None:
+    """Show the Connect drawer waiting for an approval (a pending OAuth state)."""
+    from engine.actions import OAuthStart
+    from engine.persistence.models import OAuthState, utcnow
+    from tui.screens.connect import ConnectScreen
+
+    store = Store.get(Store.domain == "cafe-creme.myshopify.com")
+    OAuthState.create(state="snapshot-state", domain=store.domain, purpose="reconnect",
+                      expires_at=utcnow() + timedelta(days=1))
+    url = ("https://cafe-creme.myshopify.com/admin/oauth/authorize?client_id=demo"
+           "&scope=read_customers,read_orders,read_products&state=snapshot-state")
+    app.push_screen(ConnectScreen(
+        reconnect=OAuthStart(url=url, state="snapshot-state", domain=store.domain,
+                             purpose="reconnect"), store_id=store.id))

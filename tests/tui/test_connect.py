@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,9 +16,16 @@ from engine.domain.domains import (
     TOO_LONG,
     TOO_SHORT,
 )
-from engine.persistence.models import OAuthState, Store, utcnow
+from engine.persistence.models import OAuthState, Store
 from tests.support import wait_until
-from tests.tui.screen_helpers import no_blink, screen_text, settle, sim_shop, type_into
+from tests.tui.screen_helpers import (
+    no_blink,
+    pending_reconnect,
+    screen_text,
+    settle,
+    sim_shop,
+    type_into,
+)
 from tui.screens.connect import TOKEN_REQUIRED, ConnectScreen
 from tui.screens.settings import SettingsScreen
 from tui.widgets.oauth_wait import WAITING
@@ -257,20 +263,6 @@ class TestConnectAgainstTheSimulator:
             assert await wait_until(pilot, lambda: isinstance(app.screen, StoreScreen), 20)
             assert not Store.get_by_id(summary.id).needs_reauth
             assert token not in screen_text(app)
-
-
-def pending_reconnect(app: Any) -> None:
-    """Show the Connect drawer waiting for an approval (a pending OAuth state)."""
-    from engine.lifecycle.connect import OAuthStart
-
-    store = Store.get(Store.domain == "cafe-creme.myshopify.com")
-    OAuthState.create(state="snapshot-state", domain=store.domain, purpose="reconnect",
-                      expires_at=utcnow() + timedelta(days=1))
-    url = ("https://cafe-creme.myshopify.com/admin/oauth/authorize?client_id=demo"
-           "&scope=read_customers,read_orders,read_products&state=snapshot-state")
-    app.push_screen(ConnectScreen(
-        reconnect=OAuthStart(url=url, state="snapshot-state", domain=store.domain,
-                             purpose="reconnect"), store_id=store.id))
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -32,21 +32,22 @@ class FleetHeader(Widget):
     }
     """
 
-    summary: reactive[FleetSummary | None] = reactive(None)
+    # layout=True: any of these can move the counts to a second line (or back).
+    summary: reactive[FleetSummary | None] = reactive(None, layout=True)
     """The counts shown (None until the first read)."""
-    runner: reactive[str] = reactive("")
+    runner: reactive[str] = reactive("", layout=True)
     """Who runs jobs: "embedded runner", "serve runner" or ""."""
-    stale: reactive[str | None] = reactive(None)
+    stale: reactive[str | None] = reactive(None, layout=True)
     """Why the data is stale (the database could not be read), or None."""
-    shown: reactive[int | None] = reactive(None)
+    shown: reactive[int | None] = reactive(None, layout=True)
     """How many stores the active filter shows (None: no filter)."""
-    context: reactive[str] = reactive("")
+    context: reactive[str] = reactive("", layout=True)
     """Which database: the SQLite path or PostgreSQL's host/name ("" shows none)."""
-    demo: reactive[bool] = reactive(False)
+    demo: reactive[bool] = reactive(False, layout=True)
     """`shopsync demo`: a DEMO badge."""
-    sort: reactive[str] = reactive("")
+    sort: reactive[str] = reactive("", layout=True)
     """The sort order when it is not the default ("Problems first", …)."""
-    read_only: reactive[bool] = reactive(False)
+    read_only: reactive[bool] = reactive(False, layout=True)
     """--read-only: a READ-ONLY badge (the reason every action key is dimmed)."""
 
     def _title(self) -> Content:
