@@ -343,3 +343,45 @@ class TestStoreSnapshots:
             app.push_screen(StoreScreen(fleet["uninstalled"].id))
 
         assert snap_compare(make_app(), terminal_size=size, run_before=pressing(setup=setup))
+
+
+@pytest.mark.parametrize("size", SIZES)
+class TestTruthfulStatusSnapshots:
+    """Issue 9: a fresh store before its initial sync; a failed full sync under a later
+    successful incremental one (the marker on the entity and the Error it keeps)."""
+
+    def test_freshly_connected_before_the_initial_sync(self, snap_compare, make_app,
+                                                        offline_runtime, size) -> None:
+        from engine.domain.status import EntityState
+        from tests.tui.factories import FROZEN_NOW
+
+        store = make_store("fresh-start.myshopify.com", "Fresh Start",
+                           states=EntityState.PENDING, initial_sync=False, health_ok=True,
+                           records=0, now=FROZEN_NOW)
+
+        def setup(app: Any) -> None:
+            app.push_screen(StoreScreen(store.id))
+
+        assert snap_compare(make_app(), terminal_size=size, run_before=pressing(setup=setup))
+
+    def test_failed_full_sync_under_a_later_incremental(self, snap_compare, make_app,
+                                                         offline_runtime, size) -> None:
+        from engine.persistence.models import Event
+        from engine.persistence.records import refresh_status
+        from tests.tui.factories import FROZEN_NOW
+
+        store = make_store("drifting-goods.myshopify.com", "Drifting Goods", now=FROZEN_NOW)
+        EntitySync.update(full_failed_at=FROZEN_NOW - timedelta(hours=2),
+                          full_error="Shopify bulk export failed: INTERNAL_SERVER_ERROR").where(
+            (EntitySync.store == store.id) & (EntitySync.entity == "customers")).execute()
+        refresh_status(store.id)  # the rule turns it Error; its event's real time is dropped
+        Event.delete().where((Event.store_id == store.id) & (Event.kind == "status")).execute()
+        add_event(store, "Customers sync failed: Shopify bulk export failed: "
+                  "INTERNAL_SERVER_ERROR", kind="sync", level="error", ago=timedelta(hours=2))
+        add_event(store, "Customers synced (incremental): 3 records", kind="sync",
+                  ago=timedelta(minutes=3))
+
+        def setup(app: Any) -> None:
+            app.push_screen(StoreScreen(store.id))
+
+        assert snap_compare(make_app(), terminal_size=size, run_before=pressing(setup=setup))
