@@ -107,6 +107,16 @@ CATEGORIES = ("customers", "email_consent", "sms_consent", "orders", "catalogue"
 STATUSES = ("connected", "disconnected", "error", "reconnect_required")
 
 
+def _is_database_fault(error: BaseException) -> bool:
+    import sqlite3
+
+    import peewee
+
+    if isinstance(error, peewee.OperationalError) and "locked" in str(error):
+        return False  # busy, not broken
+    return isinstance(error, (peewee.DatabaseError, sqlite3.DatabaseError))
+
+
 class _Group(click.Group):
     """Maps engine errors to exit codes once, for every command."""
 
@@ -125,6 +135,12 @@ class _Group(click.Group):
                 ctx.exit(2)
             if isinstance(error, (ActionError, DatabaseError)):
                 out.echo(f"Error: {error}", err=True)
+                ctx.exit(1)
+            if _is_database_fault(error):
+                # A corrupt or unreadable database file: one line that says what to do, not a
+                # traceback from the driver.
+                out.echo(f"Error: the database cannot be read ({error}); it may be damaged: "
+                         "restore it from a backup, or move it away to start afresh", err=True)
                 ctx.exit(1)
             raise
 

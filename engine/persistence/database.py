@@ -94,6 +94,14 @@ def _sqlite(path: str) -> SqliteDatabase:
     if path != ":memory:":
         file = Path(path)
         file.parent.mkdir(parents=True, exist_ok=True)
+        if file.exists() and file.stat().st_size == 0 and not Path(f"{path}-wal").exists():
+            # An empty file where a database was (a failed copy, a full disk): report it rather
+            # than silently starting a new, empty database in its place. A new database is
+            # created only where there is no file at all.
+            raise DatabaseError(
+                f"the database file {path} is empty (0 bytes); restore it from a backup, or "
+                "delete it to start with a new database"
+            )
         if not file.exists():
             fd = os.open(file, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
