@@ -14,8 +14,7 @@ import pytest
 
 from engine import actions
 from engine.persistence.models import EntitySync, Job, Order, OrderLineItem
-
-from .conftest import REPO
+from tests.e2e.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
