@@ -45,7 +45,6 @@ from engine.jobs.runner import Runner
 from engine.lifecycle.subscriptions import ALL_TOPICS, slash_topic
 from engine.persistence.models import Job, RunnerHeartbeat, SchemaMeta, utcnow
 from engine.persistence.runtime import Runtime, open_runtime
-from engine.persistence.webhook_health import record_rejected
 from engine.registry import make_runner
 from engine.serve.guard import KEEP_ALIVE, guarded_protocol, quiet_repeats
 from engine.serve.metrics import CONTENT_TYPE, ProcessCounters, render
@@ -77,7 +76,6 @@ class LiveState:
     def __init__(self, runtime: Runtime, ingest: WebhookIngest, runner: Runner | None,
                  counters: ProcessCounters) -> None:
         self.runtime = runtime
-        self.rejected_recorded: dict[tuple[str, int], int] = {}  # (shop, minute) → rows
         self.ingest = ingest
         self.runner = runner
         self.counters = counters
@@ -101,28 +99,9 @@ def _refuse(live: LiveState, status: int, reason: str, message: str,
     return Response(message, status_code=status, media_type="text/plain")
 
 
-REJECTED_PER_MINUTE = 60  # refused deliveries recorded per claimed shop and minute, at most
-
-
 async def _reject(live: LiveState, headers: WebhookHeaders, status: int, reason: str,
                   message: str) -> Response:
-    """Refuse a delivery and count it against the store it claims (webhook health).
-
-    The receipt keeps no body and no ids; a flood of forgeries writes at most
-    REJECTED_PER_MINUTE rows per claimed shop a minute (the counter still counts them all).
-    """
-    minute = int(time.monotonic() // 60)
-    key = (headers.shop_domain or "", minute)
-    recorded = live.rejected_recorded
-    if len(recorded) > 10_000 or any(m != minute for _, m in list(recorded)[:1]):
-        recorded.clear()
-    if recorded.get(key, 0) < REJECTED_PER_MINUTE:
-        recorded[key] = recorded.get(key, 0) + 1
-        try:
-            await asyncio.to_thread(record_rejected, headers.shop_domain, headers.topic, reason,
-                                    headers.triggered_at, KNOWN_TOPICS)
-        except Exception:  # the refusal itself must not fail
-            log.exception("recording a rejected delivery failed")
+    """Refuse a delivery; the counter is labelled by its topic (nothing is written)."""
     return _refuse(live, status, reason, message, headers.topic)
 
 

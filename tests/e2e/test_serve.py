@@ -130,8 +130,7 @@ def test_serve_applies_webhooks_refuses_forgeries_and_counts(
     assert Order.get(Order.shopify_id == created["id"]).total_price == "30.00"
     sim_call(simulator, "PATCH", f"/_sim/shops/{domain}", {"webhook_out_of_order": False})
 
-    # 2. Forged, unsigned, malformed and oversized deliveries: refused, nothing written but
-    # their count for webhook health (a receipt with no body and no ids).
+    # 2. Forged, unsigned, malformed and oversized deliveries: refused, nothing written.
     wait_until(lambda: quiet(simulator, domain))  # every delivery so far is in and applied
     snapshot = table_dump()
     forged = {**headers, "X-Shopify-Event-Id": "new-1",

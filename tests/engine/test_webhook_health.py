@@ -84,7 +84,7 @@ def test_per_topic_figures_in_actions_show_json_and_metrics(live: Live) -> None:
     health = {t.topic: t for t in actions.webhook_health(store.id)}
     created = health["orders/create"]
     assert (created.subscribed, created.deliveries, created.duplicates) == (True, 2, 1)
-    assert created.rejected == {"signature": 1}
+    assert created.rejected == {}  # refusals write nothing: they are counted on /metrics
     assert created.lag_worst_seconds is not None and 595 < created.lag_worst_seconds < 660
     assert created.lag_median_seconds is not None
     assert 295 < created.lag_median_seconds < 330  # the median of ~1 s and ~600 s
@@ -100,7 +100,6 @@ def test_per_topic_figures_in_actions_show_json_and_metrics(live: Live) -> None:
     shown = {t["topic"]: t for t in json.loads(result.stdout)["webhooks"]}
     assert shown["orders/create"]["deliveries_24h"] == 2
     assert shown["orders/create"]["duplicates_24h"] == 1
-    assert shown["orders/create"]["rejected_24h"] == {"signature": 1}
     assert 595 < shown["orders/create"]["lag_worst_seconds"] < 660
     assert SECRET not in result.stdout
 

@@ -140,14 +140,6 @@ def test_refused_deliveries_write_nothing(live: Live) -> None:
 
     assert live.client.post(url, content=chunks(), headers=huge_headers).status_code == 413
     live.settle()
-    # Only the count of refusals (webhook health): receipts with no body and no ids, so a
-    # forgery can never make a real delivery look like a duplicate.
-    rejected = list(WebhookReceipt.select().where(WebhookReceipt.status == "rejected"))
-    assert sorted(r.detail for r in rejected) == [
-        "malformed", "malformed", "signature", "signature", "signature"]
-    assert all((r.body, r.event_id, r.webhook_id, r.body_digest) == ("", None, None, None)
-               and r.topic == "orders/create" for r in rejected)
-    WebhookReceipt.delete().where(WebhookReceipt.status == "rejected").execute()
     assert dump_tables() == before
 
 
