@@ -144,12 +144,7 @@ def test_serve_applies_webhooks_refuses_forgeries_and_counts(
                for c, h in ((body, forged), (body, unsigned), (malformed, bad_json),
                             (huge, oversized))]
     assert answers == [401, 401, 400, 413]
-    rejected = WebhookReceipt.select().where(WebhookReceipt.status == "rejected")
-    wait_until(lambda: rejected.count() == 3)
-    assert sorted(r.detail for r in rejected) == ["malformed", "signature", "signature"]
-    assert all((r.body, r.event_id, r.webhook_id) == ("", None, None) for r in rejected)
-    WebhookReceipt.delete().where(WebhookReceipt.status == "rejected").execute()
-    assert table_dump() == snapshot
+    wait_until(lambda: table_dump() == snapshot)
 
     # 7. /metrics parses and its counters moved with the work.
     after = metric_samples(url)
