@@ -155,7 +155,12 @@ facts = st.builds(
 @given(facts)
 def test_the_status_follows_its_precedence(f: StatusFacts) -> None:
     status, reason = derive_status(f)
-    failing = f.health_failing or any(s is EntityState.FAILED for _e, s, _m in f.entity_states)
+    # An entity keeps its store in Error while it is Failed, and while a retry of the failed
+    # sync (its error is still recorded) is queued or running.
+    retrying = (EntityState.PENDING, EntityState.SYNCING)
+    failing = f.health_failing or any(
+        s is EntityState.FAILED or (m is not None and s in retrying)
+        for _e, s, m in f.entity_states)
     if f.paused:
         expected = Status.DISCONNECTED
     elif f.needs_reauth or f.missing_scopes:

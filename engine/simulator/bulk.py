@@ -6,7 +6,8 @@ result (root and total objects, file size), then the operation "runs" on the clo
 and by the task, which also sends `bulk_operations/finish`. Faults: `fail_bulk` makes an
 entity's operations FAIL halfway (with partialDataUrl for INTERNAL_SERVER_ERROR/TIMEOUT), and a
 missing read scope makes them FAIL with ACCESS_DENIED; `empty_bulk` makes them COMPLETE with no
-rows (objectCount 0, no file) while the shop's counts stay. Results are downloaded from
+rows (objectCount 0, no file) while the shop's counts stay; `download_delay_ms` slows the
+result file's download. Results are downloaded from
 `/_sim/bulk/{n}-{secret}.jsonl` as lazily generated JSONL.
 """
 
@@ -15,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLSchema
+from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -306,5 +309,14 @@ async def download(request: Request) -> Response:
         if op.status != "COMPLETED" or not op.counts.objects:
             return error(404, "this operation has no result file")
         limit = None
-    return StreamingResponse(stream_jsonl(op.snapshot, op.plan, limit),
+    chunks = stream_jsonl(op.snapshot, op.plan, limit)
+    pause = shop.settings.download_delay_ms / 1000
+    return StreamingResponse(_paced(chunks, pause) if pause else chunks,
                              media_type="application/jsonl")
+
+
+async def _paced(chunks: Iterator[bytes], pause: float) -> AsyncIterator[bytes]:
+    """`chunks` with a pause after each one (`download_delay_ms`)."""
+    async for chunk in iterate_in_threadpool(chunks):
+        yield chunk
+        await asyncio.sleep(pause)

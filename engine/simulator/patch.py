@@ -133,6 +133,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "latency_ms": lambda n, v: _number(n, v, 0, 60_000, integer=True),
     "bulk_rate": lambda n, v: float(_number(n, v, 0.001, 1e12)),
     "bulk_delay_ms": lambda n, v: _number(n, v, 0, 3_600_000, integer=True),
+    "download_delay_ms": lambda n, v: _number(n, v, 0, 60_000, integer=True),
     "bulk_concurrency": lambda n, v: None if v is None else _number(n, v, 1, 100, integer=True),
     "deny_oauth": _bool,
     "token_ttl": lambda n, v: _number(n, v, 1, 10_000_000, integer=True),

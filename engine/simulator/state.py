@@ -88,6 +88,9 @@ class Settings:
     latency_ms: int = 0
     bulk_rate: float = 20_000.0
     bulk_delay_ms: int = 0
+    # A pause after every ~64 KiB of a bulk result file: a slow download, so a test can act
+    # while an import is part-way through.
+    download_delay_ms: int = 0
     bulk_concurrency: int | None = None
     deny_oauth: bool = False
     token_ttl: int = 3600

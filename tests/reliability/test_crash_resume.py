@@ -39,8 +39,9 @@ def test_sigkill_mid_import_then_restart_adopts_the_bulk_operation(
     shop = sim_shop(unique_domain, customers=10, orders=6000, products=5, collections=1)
     actions.use_runtime(runtime)
     store = actions.connect_token(unique_domain, shop["access_token"])
-    # Slow the export down so the kill lands while the operation runs and rows stream in.
-    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}", json={"bulk_rate": 3000})
+    # Slow the result download (about 60 pauses of 80 ms) so the kill lands while rows stream in.
+    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
+                json={"download_delay_ms": 80}).raise_for_status()
     job = actions.retry(store.id, "orders")
     env = dict(cli_env, SHOPSYNC_LEASE_SECONDS="2")
     first = _worker(env)
@@ -48,8 +49,8 @@ def test_sigkill_mid_import_then_restart_adopts_the_bulk_operation(
         _wait(lambda: EntitySync.get(store=store.id, entity="orders").bulk_operation_id
               is not None, 30, "the bulk operation to start")
         op_id = EntitySync.get(store=store.id, entity="orders").bulk_operation_id
-        _wait(lambda: EntitySync.get(store=store.id, entity="orders").done > 0, 30,
-              "progress")
+        _wait(lambda: Order.select().where(Order.store == store.id).count() > 0, 30,
+              "the first imported rows")
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
