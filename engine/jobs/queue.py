@@ -1,7 +1,9 @@
 """The durable job queue: what every action writes, and what the runner (engine.jobs.runner) works.
 
 Rules: one active job per (store, kind, entity); `cancel_store_jobs` takes queued work back and
-puts each entity back to what it showed before it was queued.
+puts each entity back to what it showed before it was queued. The runner's sweep calls
+`repair_orphaned_syncs` (no entity shows Syncing without a job that syncs it) and
+`retry_after_disk_full` (work a full disk stopped is queued again once there is room).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import timedelta
 from engine.domain.jobs import ACTIVE, JobKind, JobState
 from engine.domain.status import Status
 from engine.domain.views import JobView
-from engine.persistence.database import transaction_lock, write_transaction
+from engine.persistence.database import DISK_FULL, transaction_lock, write_transaction
 from engine.persistence.models import EntitySync, Job, RunnerHeartbeat, Store, utcnow
 from engine.persistence.records import refresh_status
 
@@ -88,6 +90,70 @@ def cancel_store_jobs(store_id: int, kinds: tuple[JobKind, ...] | None = None) -
             EntitySync.update(state="synced").where(
                 pending & EntitySync.last_synced_at.is_null(False)).execute()
     return cancelled
+
+
+def repair_orphaned_syncs() -> int:
+    """Entities shown Syncing with no queued or running sync job: repaired; returns how many.
+
+    A sync whose outcome could not be written (the disk was full, the process died between the
+    job's end and the entity's) leaves its entity Syncing for ever otherwise. It gets what the
+    entity's last job says: Failed with that job's error, else what it showed before the run.
+    """
+    with write_transaction():
+        syncing = list(EntitySync.select().where(EntitySync.state == "syncing"))
+        if not syncing:
+            return 0
+        active = {(job.store_id, job.entity) for job in Job.select(Job.store_id, Job.entity).where(
+            (Job.kind == JobKind.SYNC) & Job.state.in_(ACTIVE))}
+        repaired: set[int] = set()
+        for sync in syncing:
+            if (sync.store_id, sync.entity) in active:
+                continue
+            last = Job.select(Job.state, Job.error).where(
+                (Job.kind == JobKind.SYNC) & (Job.store_id == sync.store_id)
+                & (Job.entity == sync.entity)).order_by(Job.id.desc()).first()
+            values: dict = {"progress_info": None, "updated_at": utcnow()}
+            if last is not None and last.state is JobState.FAILED and last.error:
+                values.update(state="failed", error=last.error)
+            else:
+                values["state"] = ("failed" if sync.error else
+                                   "synced" if sync.last_synced_at else "pending")
+            EntitySync.update(**values).where(
+                (EntitySync.id == sync.id) & (EntitySync.state == "syncing")).execute()
+            repaired.add(sync.store_id)
+        for store_id in repaired:
+            refresh_status(store_id)
+    return len(repaired)
+
+
+def retry_after_disk_full(after: float, within: float = 86_400.0) -> list[int]:
+    """Queue again each job a full disk failed (its error says so), `after` seconds after it
+    failed, unless something newer of the same store, kind and entity was queued since (so a
+    job is retried once per failure, and a retry that fails again waits its turn). Returns the
+    queued job ids. The caller checks that the disk has room first where it can."""
+    now = utcnow()
+    queued: list[int] = []
+    with write_transaction():
+        transaction_lock("retry-after-disk-full")
+        failed = Job.select().where(
+            (Job.state == JobState.FAILED) & Job.error.startswith(DISK_FULL)
+            & (Job.finished_at <= now - timedelta(seconds=after))
+            & (Job.finished_at > now - timedelta(seconds=within))
+        ).order_by(Job.id)
+        for job in failed:
+            same = ((Job.kind == job.kind) & (Job.id > job.id)
+                    & (Job.store_id.is_null() if job.store_id is None
+                       else Job.store_id == job.store_id)
+                    & (Job.entity.is_null() if job.entity is None else Job.entity == job.entity))
+            if Job.select(Job.id).where(same).exists():
+                continue
+            store = None
+            if job.store_id is not None:
+                store = Store.get_or_none(Store.id == job.store_id)
+                if store is None:
+                    continue
+            queued.append(enqueue(job.kind, store, entity=job.entity, params=job.params).id)
+    return queued
 
 
 def refresh_status_and_syncs(store_id: int) -> Status:

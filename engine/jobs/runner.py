@@ -12,6 +12,10 @@ Handlers are `async def handler(ctx: JobContext) -> dict | None`, passed in by k
 mapping is engine.registry.JOB_HANDLERS). A handler reports progress with `await ctx.progress(done,
 total)` and checks `ctx.stopping` at safe points: when the runner is shutting down it raises
 `JobInterrupted`, which releases the lease so the next runner resumes the job.
+
+Every `sweep_interval` (and at start) the runner repairs entities left Syncing without a job (an
+outcome that could not be written) and queues again the jobs a full disk failed, once the disk
+has room and `disk_full_retry` seconds have passed (engine.jobs.queue).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from peewee import PeeweeException as PeeweeError
 
 from engine.domain.jobs import JobKind, JobState
 from engine.jobs.claim import claim_next
+from engine.jobs.queue import repair_orphaned_syncs, retry_after_disk_full
+from engine.persistence.database import database_fault, database_has_room
 from engine.persistence.fleet import prune_changes
 from engine.persistence.models import Job, RunnerHeartbeat, utcnow
 from engine.persistence.runtime import Runtime
@@ -41,6 +47,8 @@ log = logging.getLogger("shopsync.jobs")
 
 Handler = Callable[[Any], Awaitable[dict | None]]
 PRUNE_EVERY = 3600.0  # seconds between prunes of the store change log
+SWEEP_EVERY = 30.0  # seconds between sweeps (orphaned Syncing entities, disk-full retries)
+DISK_FULL_RETRY = 60.0  # seconds after a full disk failed a job before it is queued again
 
 # A job's outcome is retried through a locked database (~8 s in all) rather than lost.
 FINISH_RETRIES = Backoff(8, first=0.25, cap=2.0)
@@ -100,6 +108,8 @@ class Runner:
         poll_interval: float | None = None,
         lease_seconds: float | None = None,
         kinds: tuple[JobKind, ...] | None = None,
+        sweep_interval: float = SWEEP_EVERY,
+        disk_full_retry: float = DISK_FULL_RETRY,
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
@@ -110,6 +120,8 @@ class Runner:
         self.poll_interval = poll_interval or settings.poll_interval
         self.lease_seconds = lease_seconds or settings.lease_seconds
         self.kinds = kinds
+        self.sweep_interval = sweep_interval
+        self.disk_full_retry = disk_full_retry
         self.stopping = threading.Event()
         self.stopped = threading.Event()
         self.wake = threading.Event()
@@ -149,6 +161,7 @@ class Runner:
         last_beat = 0.0
         loop = asyncio.get_running_loop()
         last_prune = loop.time()
+        last_sweep = -self.sweep_interval  # the first pass sweeps: repairs after a crash
         try:
             while not self.stopping.is_set():
                 try:
@@ -159,6 +172,9 @@ class Runner:
                     if loop.time() - last_prune > PRUNE_EVERY:
                         await asyncio.to_thread(prune_changes)
                         last_prune = loop.time()
+                    if loop.time() - last_sweep > self.sweep_interval:
+                        last_sweep = loop.time()
+                        await asyncio.to_thread(self._sweep)
                     await self._claim_and_start()
                 except PeeweeError as error:
                     # A locked or briefly unreachable database must not end the runner:
@@ -207,6 +223,14 @@ class Runner:
         ).execute()
         RunnerHeartbeat.delete().where(RunnerHeartbeat.owner == self.owner).execute()
 
+    def _sweep(self) -> None:
+        """Repair what a failed write left behind, and resume what a full disk stopped."""
+        if repair_orphaned_syncs():
+            log.warning("job runner: repaired entities left Syncing without a job")
+        if database_has_room() and retry_after_disk_full(self.disk_full_retry):
+            log.info("job runner: retrying jobs a full disk stopped")
+            self.wake.set()
+
     # -- claiming -------------------------------------------------------------------------------
 
     async def _claim_and_start(self) -> None:
@@ -244,9 +268,13 @@ class Runner:
             await asyncio.to_thread(self._finish, job, JobState.FAILED, None, str(error))
             return
         except Exception as error:  # a handler bug must not kill the runner
-            log.exception("job %s (%s) crashed", job.id, job.kind)
-            await asyncio.to_thread(self._finish, job, JobState.FAILED, None,
-                                    f"internal error: {type(error).__name__}: {error}")
+            detail = database_fault(error)  # a full disk is said as such, not as a crash
+            if detail is None:
+                log.exception("job %s (%s) crashed", job.id, job.kind)
+                detail = f"internal error: {type(error).__name__}: {error}"
+            else:
+                log.error("job %s (%s) stopped: %s", job.id, job.kind, detail)
+            await asyncio.to_thread(self._finish, job, JobState.FAILED, None, detail)
             return
         await asyncio.to_thread(self._finish, job, JobState.DONE, result, None)
 

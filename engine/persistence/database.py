@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from peewee import Database, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, PostgresqlDatabase, SqliteDatabase, _savepoint
 
 from engine.domain.errors import DatabaseError
 from engine.persistence.models import (
@@ -34,7 +34,63 @@ SQLITE_PRAGMAS = {
     "cache_size": -16_000,
 }
 
+DISK_FULL = "database or disk is full"
 
+
+class _Savepoint(_savepoint):
+    def rollback(self, begin: bool = True) -> None:
+        if _in_transaction(self.db):
+            super().rollback(begin)
+
+
+def _in_transaction(db: Database) -> bool:
+    return bool(getattr(db.connection(), "in_transaction", True))
+
+
+class Sqlite(SqliteDatabase):
+    """SqliteDatabase that keeps the real error of a failed write transaction.
+
+    On some errors (SQLITE_FULL: "database or disk is full", SQLITE_IOERR, SQLITE_NOMEM) SQLite
+    rolls the transaction back itself; peewee then issues ROLLBACK (or ROLLBACK TO SAVEPOINT) on
+    its way out, which fails with "cannot rollback - no transaction is active" and replaces the
+    error that matters. With nothing left to roll back, the rollback is skipped here instead.
+    """
+
+    def rollback(self) -> None:
+        if self.is_closed() or _in_transaction(self):
+            super().rollback()
+
+    def savepoint(self) -> _savepoint:
+        return _Savepoint(self)
+
+
+def database_fault(error: BaseException) -> str | None:
+    """The operator's wording of a database failure they must act on (the disk is full), or
+    None for any other error. Looks through the error's causes too."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return None
+        text = str(seen).lower()
+        code = getattr(getattr(seen, "orig", None) or seen, "pgcode", None)
+        if (DISK_FULL in text or "no space left on device" in text
+                or "could not extend file" in text or code == "53100"):
+            return (f"{DISK_FULL}: free space where the database lives; the work resumes by "
+                    "itself once there is room")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def database_has_room(minimum: int = 1 << 20) -> bool:
+    """Whether the SQLite database's filesystem has `minimum` bytes free (PostgreSQL, or a
+    filesystem that cannot say: True). A cheap check before retrying work a full disk stopped."""
+    if not isinstance(database.obj, SqliteDatabase) or database.obj.database == ":memory:":
+        return True
+    try:
+        stats = os.statvfs(Path(database.obj.database).parent)
+    except OSError:
+        return True
+    return stats.f_bavail * stats.f_frsize >= minimum
 
 
 def _migration_1(db: Database) -> None:
@@ -106,7 +162,7 @@ def _sqlite(path: str) -> SqliteDatabase:
             fd = os.open(file, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
         os.chmod(file, 0o600)
-    return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
+    return Sqlite(path, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
 
 
 def make_database(url: str) -> Database:

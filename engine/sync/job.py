@@ -37,6 +37,7 @@ from engine.domain.status import CATEGORY_SCOPE, ENTITY_CATEGORY, Entity
 from engine.jobs import wakeups
 from engine.jobs.runner import JobContext, JobFailed, JobInterrupted
 from engine.persistence import counters as metrics
+from engine.persistence.database import database_fault
 from engine.persistence.models import Store, utcnow
 from engine.shopify import bulk
 from engine.shopify.bulk import BulkStatus
@@ -155,10 +156,14 @@ class SyncRun:
         except JobFailed:
             raise
         except Exception as error:  # a bug or a database error: never leave "syncing" behind
-            log.exception("sync of %s %s crashed", self.store.domain, self.entity.value)
-            await self._fail(
-                PermanentError(f"Internal error: {type(error).__name__}: {error}"), None
-            )
+            detail = database_fault(error)  # a full disk is said as such, not as a crash
+            if detail is None:
+                log.exception("sync of %s %s crashed", self.store.domain, self.entity.value)
+                detail = f"Internal error: {type(error).__name__}: {error}"
+            else:
+                log.error("sync of %s %s stopped: %s", self.store.domain, self.entity.value,
+                          detail)
+            await self._fail(PermanentError(detail), None)
         finally:
             await asyncio.to_thread(self.meter.flush)
 
