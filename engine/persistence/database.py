@@ -8,11 +8,13 @@ append-only: add a function to MIGRATIONS, never edit a released one.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from peewee import Database, PostgresqlDatabase, SqliteDatabase, _savepoint
 
@@ -91,6 +93,61 @@ def database_has_room(minimum: int = 1 << 20) -> bool:
     except OSError:
         return True
     return stats.f_bavail * stats.f_frsize >= minimum
+
+
+PROBE_BUDGET = 0.25  # seconds of `PRAGMA quick_check` work one probe may spend
+
+
+def probe_database() -> str | None:
+    """A cheap integrity probe for /healthz: None when the database reads, else a one-line
+    reason ("database corrupt: …", "database unreadable: …").
+
+    SQLite: a fresh read-only connection (no page cache that still holds the pages as they
+    were) reads the schema version, then runs `PRAGMA quick_check` for at most PROBE_BUDGET
+    seconds (a large database is checked as far as the budget goes; a probe cut short by the
+    budget with nothing wrong so far passes). PostgreSQL: `SELECT 1` and the schema version.
+    """
+    db = database.obj
+    if isinstance(db, SqliteDatabase) and db.database != ":memory:":
+        return _probe_sqlite(db.database)
+    try:
+        db.execute_sql("SELECT 1").fetchone()
+        schema_version(db)
+    except Exception as error:
+        return f"database unreadable: {_one_line(error)}"
+    return None
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:200]
+
+
+def _probe_sqlite(path: str) -> str | None:
+    if not Path(path).exists():
+        return f"database unreadable: {path} is missing"
+    try:
+        connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=2)
+    except sqlite3.Error as error:
+        return f"database unreadable: {_one_line(error)}"
+    try:
+        connection.execute("SELECT value FROM schema_meta WHERE key = 'schema_version'"
+                           ).fetchone()
+        deadline = time.monotonic() + PROBE_BUDGET
+        connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        rows = connection.execute("PRAGMA quick_check(1)").fetchall()
+    except sqlite3.OperationalError as error:
+        message = str(error)
+        if "interrupted" in message or "locked" in message:
+            return None  # the budget ran out, or busy: nothing wrong found
+        return f"database unreadable: {_one_line(error)}"
+    except sqlite3.DatabaseError as error:
+        return f"database corrupt: {_one_line(error)}"
+    finally:
+        connection.close()
+    if rows and rows[0][0] != "ok":
+        return f"database corrupt: {_one_line(Exception(rows[0][0]))}"
+    return None
 
 
 def _migration_1(db: Database) -> None:

@@ -6,9 +6,11 @@
   headers that agree with the signed body (401, engine.webhooks.claims), durable receipt, 200 —
   see engine.webhooks.receipts;
 - `GET /oauth/callback`: completes an OAuth connect through engine.actions.complete_oauth;
-- `GET /healthz`: 200 when this process's runner heartbeat is fresh and the database reads,
-  else 503;
-- `GET /metrics`: Prometheus text (engine.serve.metrics).
+- `GET /healthz`: 200 when this process's runner heartbeat is fresh and the database passes an
+  integrity probe (engine.persistence.database.probe_database, cached PROBE_TTL seconds so it
+  stays cheap under load), else 503 with a one-line `reason`;
+- `GET /metrics`: Prometheus text (engine.serve.metrics); 503 with a one-line reason when the
+  database cannot be read.
 
 `serve(runtime, …)` runs that app under uvicorn with the job Runner (kind "serve"), the
 Scheduler and the webhook worker. SIGTERM/SIGINT/SIGHUP stop it cleanly within SHUTDOWN_BUDGET:
@@ -26,6 +28,7 @@ import logging
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Generator
 from datetime import timedelta
@@ -43,7 +46,8 @@ from engine.domain.jobs import JobState
 from engine.domain.text import safe
 from engine.jobs.runner import Runner
 from engine.lifecycle.subscriptions import ALL_TOPICS, slash_topic
-from engine.persistence.models import Job, RunnerHeartbeat, SchemaMeta, utcnow
+from engine.persistence.database import probe_database
+from engine.persistence.models import Job, RunnerHeartbeat, utcnow
 from engine.persistence.runtime import Runtime, open_runtime
 from engine.registry import make_runner
 from engine.serve.guard import KEEP_ALIVE, guarded_protocol, quiet_repeats
@@ -66,9 +70,29 @@ KNOWN_TOPICS = frozenset(slash_topic(t) for t in ALL_TOPICS)
 
 SHUTDOWN_BUDGET = 9.0  # seconds from the signal to the process exiting (the contract is 10)
 HEARTBEAT_FRESH = 20.0  # a runner heartbeat older than this makes /healthz answer 503
+PROBE_TTL = 5.0  # seconds a database integrity probe's answer is reused by /healthz
 
 
 # -- the app ------------------------------------------------------------------------------------
+
+class DatabaseProbe:
+    """probe_database, run at most once per PROBE_TTL whatever the request rate."""
+
+    def __init__(self, ttl: float = PROBE_TTL) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._at = -float("inf")
+        self._problem: str | None = None
+
+    def check(self) -> str | None:
+        with self._lock:  # concurrent requests wait for the one probe under way
+            if time.monotonic() - self._at >= self.ttl:
+                self._problem = probe_database()
+                self._at = time.monotonic()
+                if self._problem:
+                    log.warning("healthz: %s", self._problem)
+            return self._problem
+
 
 class LiveState:
     """What the request handlers share (on `app.state.live`)."""
@@ -81,6 +105,7 @@ class LiveState:
         self.counters = counters
         self.secrets = webhook_secrets(runtime.settings)
         self.max_body = runtime.settings.webhook_max_body
+        self.probe = DatabaseProbe()
 
 
 def _live(request: Request) -> LiveState:
@@ -166,39 +191,59 @@ async def oauth_callback(request: Request) -> Response:
     return HTMLResponse(_page(f"Connected {summary.domain}. You can close this window."))
 
 
-def _health(runner: Runner | None) -> tuple[str, str]:
+def _health(live: LiveState) -> tuple[str, str, str | None]:
+    """(database, runner, reason): the database probe, then the runner's heartbeat."""
+    problem = live.probe.check()
+    if problem is not None:
+        return "error", "unknown", problem
+    runner = live.runner
     try:
-        SchemaMeta.select().limit(1).exists()
-        database = "ok"
+        fresh = utcnow() - timedelta(seconds=HEARTBEAT_FRESH)
+        query = RunnerHeartbeat.select().where(RunnerHeartbeat.beat_at > fresh)
+        if runner is not None:
+            beat = query.where(RunnerHeartbeat.owner == runner.owner).first()
+            if beat is None:
+                state = "stopped" if runner.stopping.is_set() else "stale"
+            else:
+                state = "stopping" if beat.stopping or runner.stopping.is_set() else "ok"
+        else:
+            alive = query.where(RunnerHeartbeat.stopping == False).exists()  # noqa: E712
+            state = "ok" if alive else "missing"
     except Exception as error:
         log.warning("healthz: database unreadable: %s", type(error).__name__)
-        return "error", "unknown"
-    fresh = utcnow() - timedelta(seconds=HEARTBEAT_FRESH)
-    query = RunnerHeartbeat.select().where(RunnerHeartbeat.beat_at > fresh)
-    if runner is not None:
-        beat = query.where(RunnerHeartbeat.owner == runner.owner).first()
-        if beat is None:
-            return database, "stopped" if runner.stopping.is_set() else "stale"
-        return database, "stopping" if beat.stopping or runner.stopping.is_set() else "ok"
-    return database, "ok" if query.where(RunnerHeartbeat.stopping == False).exists() else (  # noqa: E712
-        "missing"
-    )
+        return "error", "unknown", f"database unreadable: {_one_line(error)}"
+    return "ok", state, None if state == "ok" else f"job runner {state}"
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__
 
 
 async def healthz(request: Request) -> Response:
     live = _live(request)
-    database, runner = await asyncio.to_thread(_health, live.runner)
+    database, runner, reason = await asyncio.to_thread(_health, live)
     webhooks = "ok" if live.ingest.alive else "stopped"
     ok = database == "ok" and runner == "ok" and webhooks == "ok"
-    body = {"status": "ok" if ok else "unavailable", "runner": runner, "database": database,
-            "webhooks": webhooks, "webhook_backlog": live.ingest.backlog}
+    body: dict[str, Any] = {"status": "ok" if ok else "unavailable", "runner": runner,
+                            "database": database, "webhooks": webhooks,
+                            "webhook_backlog": live.ingest.backlog}
+    if not ok:
+        body["reason"] = reason or "webhook worker stopped"
     return _json(body, 200 if ok else 503)
 
 
 async def metrics(request: Request) -> Response:
     live = _live(request)
-    text = await asyncio.to_thread(render, live.counters,
-                                   per_store=live.runtime.settings.metrics_per_store)
+    problem = await asyncio.to_thread(live.probe.check)  # figures from a damaged database: no
+    if problem is not None:
+        return Response(problem + "\n", status_code=503, media_type="text/plain")
+    try:
+        text = await asyncio.to_thread(render, live.counters,
+                                       per_store=live.runtime.settings.metrics_per_store)
+    except Exception as error:  # a damaged or unreachable database: say so, no traceback
+        reason = f"database unreadable: {_one_line(error)}"
+        log.warning("metrics: %s", reason)
+        return Response(reason + "\n", status_code=503, media_type="text/plain")
     return Response(text, media_type=CONTENT_TYPE)
 
 
