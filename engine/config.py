@@ -1,7 +1,8 @@
 """Settings from the environment (SHOPSYNC_*), as DESIGN.md §4 lists them.
 
 `load_settings()` reads the environment once per call; `Settings.ensure_home()` creates
-SHOPSYNC_HOME with mode 0700. Nothing here is secret-bearing in its repr: the API secret and the
+SHOPSYNC_HOME with mode 0700 (an existing folder keeps its mode; one others can write to is
+refused). Nothing here is secret-bearing in its repr: the API secret and the
 Fernet key are SecretStr.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -124,13 +126,31 @@ class Settings(BaseSettings):
         return self.shopify_url.replace("{shop}", domain)
 
     def ensure_home(self) -> Path:
+        """SHOPSYNC_HOME, created private (0700) when it does not exist. The mode of a folder
+        shopsync did not create is never changed; one other users can write to (e.g. /tmp) is
+        refused, since the database, the key and the log would live in it."""
         try:
-            self.home.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.home, 0o700)
+            self.home.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.home.mkdir(mode=0o700)
+                os.chmod(self.home, 0o700)  # ours: private whatever the umask
+                return self.home
+            except FileExistsError:
+                pass
+            mode = self.home.stat().st_mode
         except OSError as error:
             raise ConfigError(
                 f"SHOPSYNC_HOME {self.home} cannot be used: {error.strerror or error}"
             ) from None
+        if not stat.S_ISDIR(mode):
+            raise ConfigError(f"SHOPSYNC_HOME {self.home} is not a folder")
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ConfigError(
+                f"SHOPSYNC_HOME {self.home} is a folder other users can write to (mode "
+                f"{stat.S_IMODE(mode):o}); shopsync keeps its database, key and log there and "
+                "never changes the mode of a folder it did not create: set SHOPSYNC_HOME to a "
+                f"folder of its own, e.g. {self.home / 'shopsync'} (created private, mode 700)"
+            )
         return self.home
 
 

@@ -7,6 +7,7 @@ as a second line of defence: code never logs tokens in the first place.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from logging.handlers import RotatingFileHandler
@@ -45,13 +46,32 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+class PrivateRotatingFileHandler(RotatingFileHandler):
+    """A RotatingFileHandler whose files (the log and each one rotation starts) are created
+    0600, and never through a symbolic link."""
+
+    def _open(self):  # type: ignore[no-untyped-def]  # logging's own untyped hook
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors,
+                    opener=_private)
+
+
+def _private(path: str, flags: int) -> int:
+    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o600)  # a log an older shopsync created 0644
+    except (AttributeError, OSError):  # no fchmod/getuid (Windows): the mode stays as is
+        pass
+    return fd
+
+
 def configure_logging(settings: Settings, *, to_file: bool) -> None:
     root = logging.getLogger("shopsync")
     if getattr(root, "_shopsync_configured", False):
         return
     if to_file:
         settings.ensure_home()
-        handler: logging.Handler = RotatingFileHandler(
+        handler: logging.Handler = PrivateRotatingFileHandler(
             settings.home / "shopsync.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
         )
     else:
