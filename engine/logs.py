@@ -6,6 +6,7 @@ as a second line of defence: code never logs tokens in the first place.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -50,9 +51,12 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
     """A RotatingFileHandler whose files (the log and each one rotation starts) are created
     0600, and never through a symbolic link."""
 
-    def _open(self):  # type: ignore[no-untyped-def]  # logging's own untyped hook
-        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors,
-                    opener=_private)
+    def _open(self) -> io.TextIOWrapper:
+        stream = open(  # noqa: SIM115 - the handler keeps it open
+            self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors,
+            opener=_private)
+        assert isinstance(stream, io.TextIOWrapper)  # mode "a": text
+        return stream
 
 
 def _private(path: str, flags: int) -> int:
