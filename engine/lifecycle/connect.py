@@ -3,7 +3,8 @@
 The OAuth `state` is a single-use nonce stored in `oauth_state` with the shop it was issued for,
 so the callback can be completed by whichever process receives it (`serve`, or the short-lived
 listener of engine.lifecycle.oauth_listener) while the TUI or CLI that started it polls
-`oauth_status`.
+`oauth_status`. Only a verified callback (the app secret's hmac, fresh) settles a state: a
+forged or altered one is refused without touching it, so it cannot end the waiting connect.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from engine.shopify.client import ShopifyClient, StaticToken
 from engine.shopify.errors import OAuthError, ShopifyError
 
 STATE_TTL = timedelta(minutes=10)
+DECLINED = "The merchant declined the app's permissions on Shopify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +116,23 @@ def complete_oauth(runtime: Runtime, params: Mapping[str, str]) -> Store:
     """Verify an OAuth callback, exchange its code and create or refresh the store."""
     api_key, api_secret = _require_app(runtime)
     state_row = None
+    declined = "error" in params and "code" not in params
+    verified = False
     try:
-        if "error" in params and "code" not in params:
-            raise ActionError("The merchant declined the app's permissions on Shopify")
         secrets_ = [api_secret]
         if runtime.settings.api_secret_previous is not None:
             secrets_.append(runtime.settings.api_secret_previous.get_secret_value())
         try:
             oauth.verify_callback(params, secrets_)
         except OAuthError as error:
-            raise ActionError(f"OAuth callback rejected: {error}") from None
+            # Told to whoever sent it; the state is not settled, so the connect that waits for
+            # it still completes with the real callback (anyone who saw the state could send
+            # this one).
+            raise ActionError(DECLINED if declined else f"OAuth callback rejected: {error}"
+                              ) from None
+        verified = True
+        if declined:
+            raise ActionError(DECLINED)
         state_row = _claim_state(params)
         origin = runtime.settings.shop_origin(state_row.domain)
         try:
@@ -142,7 +151,7 @@ def complete_oauth(runtime: Runtime, params: Mapping[str, str]) -> Store:
             shop = None  # the health check that follows fills the store information in
         store = _save_grant(runtime, state_row.domain, tokens, method="oauth", shop=shop)
     except ActionError as error:
-        if state_row is not None or params.get("state"):
+        if verified and params.get("state"):  # only a verified callback settles a state
             OAuthState.update(result=str(error)).where(
                 (OAuthState.state == params.get("state", "")) & OAuthState.result.is_null()
             ).execute()

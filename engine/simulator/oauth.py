@@ -74,9 +74,10 @@ async def authorize(request: Request) -> Response:
     if shop.settings.deny_oauth:
         params = {"error": "access_denied",
                   "error_description": "The merchant declined the installation.",
-                  "shop": shop.domain}
+                  "shop": shop.domain, "timestamp": str(int(time.time()))}
         if state is not None:
             params["state"] = state
+        params["hmac"] = sign_query(world.api_secret, params)  # signed like an approval
         return _redirect(redirect_uri, params)
     grantable = frozenset(shop.settings.scopes)
     scopes = frozenset(raw_scopes) & grantable if raw_scopes else grantable

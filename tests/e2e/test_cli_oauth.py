@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -48,11 +47,14 @@ def test_the_approval_reaches_the_cli_and_it_connects(connecting, unique_domain:
     assert ": Connected" in stdout
 
 
-def test_a_declined_approval_ends_the_wait_with_the_reason(connecting) -> None:
+def test_a_declined_approval_ends_the_wait_with_the_reason(  # type: ignore[no-untyped-def]
+        connecting, simulator, unique_domain: str) -> None:
     process, url, public = connecting
-    state = parse_qs(urlparse(url).query)["state"][0]
-    declined = httpx.get(f"{public}/oauth/callback",
-                         params={"error": "access_denied", "state": state}, timeout=10)
+    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}", json={"deny_oauth": True},
+                timeout=10).raise_for_status()
+    callback = httpx.get(url, follow_redirects=False, timeout=10).headers["location"]
+    assert callback.startswith(f"{public}/oauth/callback")
+    declined = httpx.get(callback, timeout=10)  # the signed decline Shopify redirects with
     assert declined.status_code == 400
     _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode != 0

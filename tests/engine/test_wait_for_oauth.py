@@ -35,11 +35,17 @@ def test_returns_the_store_once_the_merchant_approves(runtime: Any, make_store: 
     assert ticks and set(ticks) == {None}  # it waited, and the database was readable
 
 
-def test_a_declined_approval_raises_the_reason(runtime: Any, make_store: Any) -> None:
+def test_a_declined_approval_raises_the_reason(runtime: Any, make_store: Any, sim: Any) -> None:
     actions.use_runtime(runtime)
-    start = actions.begin_reconnect(make_store(oauth=True).id)
+    store = make_store(oauth=True)
+    start = actions.begin_reconnect(store.id)
+    # An unsigned decline (anyone who saw the state could send it) is answered, not settled.
     with pytest.raises(actions.ActionError, match="declined"):
         actions.complete_oauth({"error": "access_denied", "state": start.state})
+    assert actions.oauth_status(start.state) is None
+    sim.patch(store.domain, deny_oauth=True)  # the merchant declines: Shopify's signed redirect
+    with pytest.raises(actions.ActionError, match="declined"):
+        actions.simulate_approval(start)
     with pytest.raises(actions.ActionError, match="declined"):
         actions.wait_for_oauth(start, timeout=30, interval=0.02)
 
