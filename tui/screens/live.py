@@ -8,8 +8,9 @@ A one-shot timer starts a thread worker that reads `data_version()` and, only wh
 and never spends more than about a third of a core on reads (the next poll waits at least
 READ_BACKOFF times the last read: a 10,000-store fleet read costs real time). An older, slower
 read never replaces a newer one on screen. A database that cannot be read leaves the last data
-on screen and sets the `stale` reactive (the screen shows `stale_marker`); the next good read
-clears it. `DataChanged` (an action just wrote) forces a re-read at once.
+on screen and sets the `stale` reactive (the screen shows `stale_marker`); polls then read in full
+until one succeeds, and only that clears it. `DataChanged` (an action just wrote) forces a
+re-read at once.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ class Live:
             self._live_arm()
             return
         self._live_started += 1
-        self._live_poll(False, self._live_started)
+        # After a failed read the screen's data is stale whatever the version says: read in full.
+        self._live_poll(screen.stale is not None, self._live_started)
 
     def read_changes(self, force: bool, seq: int) -> Any:
         """What a poll reads (in the worker thread): `load()` when the database changed since
@@ -157,12 +159,13 @@ class Live:
         if message.fresh and message.seq < self._live_applied:
             return  # a slower, older read: its data is out of date
         screen: Any = self  # a reactive is set on the Screen this class is mixed into
-        screen.stale = None
         if not message.fresh:
+            # Nothing changed since the last read, but only a full read clears `stale`.
             self._live_ticks += 1
             if self._live_ticks % TIMES_EVERY == 0 and self.live_loaded:
                 self.tick()
         else:
+            screen.stale = None
             self._live_applied = message.seq
             self.live_loaded = True
             self.show(message.data)
