@@ -106,6 +106,10 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         self.sort = DEFAULT_SORT
         self.sort_reverse = False
         self._statuses: dict[int, Status] | None = None  # at the last read, for the alerts
+        # Per store (in all_stores' order), its name and domain casefolded once per read, so
+        # a filter keystroke over 10,000 stores is substring tests, not 20,000 casefolds.
+        self._search_keys: list[tuple[str, str]] = []
+        self._empty_text: str | None = None
 
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header").data_bind(DashboardScreen.stale)
@@ -158,6 +162,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
     def show(self, data: FleetRead) -> None:
         stores, summary, cursor = data
         self.all_stores = stores
+        self._search_keys = [(s.name.casefold(), s.domain.casefold()) for s in stores]
         self._fleet = (stores, cursor)
         for store in newly_broken(self._statuses, stores):
             self._alert(store)
@@ -193,18 +198,33 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         """The store under the cursor of the visible view."""
         return self.shown_view.current
 
+    def _filtered(self) -> list[StoreSummary]:
+        """The stores that pass the filter (as `filter_bar.matches` decides), in fleet order."""
+        stores, status = self.all_stores, self.status_filter
+        if not self.filter_text:
+            if status is None:
+                return stores
+            return [s for s in stores if s.status is status]
+        needle = self.filter_text.casefold()
+        keys = self._search_keys
+        if len(keys) != len(stores):  # all_stores was replaced without show(): fold again
+            return [s for s in stores if matches(s, self.filter_text, status)]
+        return [store for store, (name, domain) in zip(stores, keys, strict=True)
+                if (needle in name or needle in domain)
+                and (status is None or store.status is status)]
+
     def _show(self) -> None:
-        visible = sort_stores(
-            [s for s in self.all_stores if matches(s, self.filter_text, self.status_filter)],
-            self.sort, self.sort_reverse)
+        visible = sort_stores(self._filtered(), self.sort, self.sort_reverse)
         keep = self.current.id if self.current else None
         grid, table = self.query_one(CardGrid), self.query_one(FleetTable)
         grid.set_stores(visible, keep)
         table.set_stores(visible, keep)
         self.query_one(FleetHeader).shown = len(visible) if self.filtering else None
         empty = self.live_loaded and not visible
-        self.query_one("#empty-text", Static).update(
-            Content(NO_MATCH if self.all_stores else EMPTY_FLEET))
+        text = NO_MATCH if self.all_stores else EMPTY_FLEET
+        if text != self._empty_text:  # an update re-lays out the screen: only on a change
+            self._empty_text = text
+            self.query_one("#empty-text", Static).update(Content(text))
         self.query_one("#empty").set_class(not empty, "-hidden")
         grid.set_class(empty or self.view != "cards", "-hidden")
         table.set_class(empty or self.view != "table", "-hidden")
@@ -304,6 +324,8 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         self._show()
 
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        if (message.text, message.status) == (self.filter_text, self.status_filter):
+            return  # the echo of `f` setting the status select: already shown
         self.filter_text, self.status_filter = message.text, message.status
         self._show()
 

@@ -10,15 +10,25 @@
 Cards live in a CardGrid, which recycles a small pool of them while scrolling: `show()` swaps
 the store a card displays in place, so a card is never remounted when the data changes.
 Every untrusted string (name, domain, status detail) goes through tui.safe_text.
+
+A card draws itself with Textual's line API (`render_line`): its eight lines become eight strips
+straight from their Content spans, with none of the wrapping, alignment and link passes a
+general-purpose render goes through (a card never wraps), and are kept until the card is
+refreshed. A dashboard paints a screenful of cards on its first frame and two on every cursor
+move, so this is most of the dashboard's drawing.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Self
 
+from rich.segment import Segment
 from textual.content import Content
 from textual.events import Click
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 
 from engine.domain.progress import format_eta, format_rate
@@ -105,8 +115,9 @@ FRAME_STYLE = {
 }
 
 
-def framed(lines: list[Content], width: int, heavy: bool, style: str) -> Content:
-    """`lines` inside a box `width` cells wide (one space of padding on each side)."""
+def framed_lines(lines: list[Content], width: int, heavy: bool, style: str) -> list[Content]:
+    """`lines` inside a box `width` cells wide (one space of padding on each side), a line
+    each."""
     tl, h, tr, v, bl, br = FRAMES["heavy" if heavy else "round"]
     inner = width - 4
     edge = Content.styled(v, style)
@@ -114,7 +125,12 @@ def framed(lines: list[Content], width: int, heavy: bool, style: str) -> Content
     rows += [edge + Content(" ") + line.truncate(inner, pad=True) + Content(" ") + edge
              for line in lines]
     rows.append(Content.styled(bl + h * (width - 2) + br, style))
-    return Content("\n").join(rows)
+    return rows
+
+
+def framed(lines: list[Content], width: int, heavy: bool, style: str) -> Content:
+    """`lines` inside a box `width` cells wide, as one Content."""
+    return Content("\n").join(framed_lines(lines, width, heavy, style))
 
 
 class StoreCard(Widget):
@@ -129,6 +145,7 @@ class StoreCard(Widget):
         height: 8;
     }
     """
+    ALLOW_SELECT = False  # see render_line
 
     class Clicked(Message):
         """The card was clicked: the grid moves its cursor here (and opens on a double click)."""
@@ -144,6 +161,7 @@ class StoreCard(Widget):
         self.index = -1
         self.cursor = False
         self.focused = False
+        self._strips: list[Strip] | None = None  # the rendered lines, until the next refresh
 
     def show(self, summary: StoreSummary | None, index: int, cursor: bool,
              focused: bool = True) -> None:
@@ -156,9 +174,9 @@ class StoreCard(Widget):
         if changed and summary is not None:
             self.refresh()
 
-    def render(self) -> Content:
+    def _lines(self) -> list[Content]:
         if self.summary is None:
-            return Content("")
+            return []
         clock = getattr(self.app, "clock", utc_now)
         width = max(self.size.width, 12)
         lines = card_lines(self.summary, width - 4, clock(), cursor=self.cursor)
@@ -166,7 +184,36 @@ class StoreCard(Widget):
             style = "bold $accent" if self.focused else "$accent"
         else:
             style = FRAME_STYLE[self.summary.status]
-        return framed(lines, width, self.cursor and self.focused, style)
+        return framed_lines(lines, width, self.cursor and self.focused, style)
+
+    def render(self) -> Content:
+        return Content("\n").join(self._lines())
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Self:
+        self._strips = None  # the data, the clock, the size or the theme changed: draw again
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def notify_style_update(self) -> None:
+        self._strips = None  # a theme or CSS change: the same lines in other colours
+        super().notify_style_update()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        strips = self._strips
+        if strips is None or (strips and strips[0].cell_length != width):
+            base, parse = self.visual_style, self._get_style
+            blank = base.rich_style
+            # Plain styles, without the per-cell offsets text selection would read (a card is
+            # clicked, not selected): equal styles stay equal, so every style cache hits.
+            strips = self._strips = [
+                Strip([Segment(text, part.rich_style) for text, part
+                       in line.render(base, end="", parse_style=parse)]
+                      ).crop_extend(0, width, blank)
+                for line in self._lines()]
+        if y < len(strips):
+            return strips[y]
+        return Strip.blank(width, self.visual_style.rich_style)
 
     def on_click(self, event: Click) -> None:
         event.stop()
