@@ -65,8 +65,9 @@ def test_record_webhooks_headers_and_payloads(shop: Admin, receiver: Receiver) -
     update = orjson.loads(calls[1].body)
     assert update["last_name"] == "L" and update["updated_at"] >= create["updated_at"]
     assert orjson.loads(calls[2].body) == {"id": numeric}
-    log = shop.http.get(f"/_sim/shops/{shop.domain}/deliveries").json()["deliveries"]
-    assert [d["status"] for d in log] == ["delivered"] * 3
+    # The simulator records a delivery's outcome after the receiver has answered.
+    assert wait_until(lambda: [d["status"] for d in shop.http.get(
+        f"/_sim/shops/{shop.domain}/deliveries").json()["deliveries"]] == ["delivered"] * 3)
 
 
 def test_orders_updated_topic(make_shop: ShopFactory, receiver: Receiver) -> None:
