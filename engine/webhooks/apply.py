@@ -8,7 +8,10 @@ Rules (DESIGN.md §3): newest wins by `updated_at` (an older payload is "ignored
 arrives late (tombstones); a data category that is off is not written; `*/delete` removes the
 row and its children; `app/uninstalled` → Reconnect required; `app/scopes_update` → re-check
 health; `bulk_operations/finish` wakes the sync waiting on that operation; compliance topics
-redact. Everything here runs inside the worker's transaction; side effects that must wait for
+redact. A payload's `updated_at` orders it only up to when the delivery was triggered
+(X-Shopify-Triggered-At) and received: one dated years ahead is stored and ordered as of then,
+so it cannot make every later real update "stale" (`_bounded`). Everything here runs inside the
+worker's transaction; side effects that must wait for
 the commit (waking the sync, the runner) are queued on `ApplyContext.after_commit`.
 """
 
@@ -20,7 +23,7 @@ from typing import Any
 
 from peewee import Model
 
-from engine.domain.coerce import as_dict, as_int, parse_time
+from engine.domain.coerce import as_dict, as_int, iso_utc, parse_time
 from engine.domain.jobs import JobKind
 from engine.domain.status import ENTITY_CATEGORY, Entity
 from engine.jobs import wakeups
@@ -124,6 +127,9 @@ def apply(
     triggered_at: datetime | None,
 ) -> Outcome:
     """Apply one delivery for a known store; raises on a database error (→ "failed")."""
+    now = datetime.now(UTC)  # at or after the receive time
+    if triggered_at is not None and triggered_at > now:  # the header is not signed
+        triggered_at = now
     if topic in ENTITY_TOPICS:
         entity, action = ENTITY_TOPICS[topic]
         if store.paused:
@@ -176,14 +182,16 @@ def _upsert(ctx: ApplyContext, store: Store, entity: str, p: dict[str, Any],
             row.update(dict.fromkeys(EMAIL_CONSENT))
         if not store.cat_sms_consent:
             row.update(dict.fromkeys(SMS_CONSENT))
-    incoming = parse_time(row.get("updated_at"))
+    incoming, ahead = _bounded(parse_time(row.get("updated_at")), triggered_at)
+    if ahead:
+        row["updated_at"] = iso_utc(incoming.isoformat()) if incoming else None
     table = model._meta.table_name
     existing = database.execute_sql(
         where_sql("SELECT", table, ("updated_at",), KEY, database.param), (store.id, record_id)
     ).fetchone()
     key = (store.id, entity, record_id)
     if existing is not None:
-        stored = parse_time(existing[0])
+        stored, _ = _bounded(parse_time(existing[0]), None)  # one stored before the bound
         if incoming is not None and stored is not None and (
             incoming < stored or (incoming == stored and ctx.triggered_later(key, triggered_at))
         ):
@@ -209,7 +217,24 @@ def _upsert(ctx: ApplyContext, store: Store, entity: str, p: dict[str, Any],
         rows = (line_item_rows if entity == "orders" else variant_rows)(p, record_id)
         _replace_children(child._meta.table_name, parent_column, store.id, record_id, rows,
                           run_id)
-    return Outcome("applied", None, label)
+    return Outcome("applied", AHEAD if ahead else None, label,
+                   level="warning" if ahead else "info")
+
+
+AHEAD = "updated_at is ahead of the delivery: ordered as of when it was triggered"
+
+
+def _bounded(updated_at: datetime | None, triggered_at: datetime | None
+             ) -> tuple[datetime | None, bool]:
+    """`updated_at` no later than the delivery's triggered-at and than now (a change cannot
+    be dated after Shopify sent it, nor after it arrived); and whether it had to be bounded."""
+    if updated_at is None:
+        return None, False
+    limit = datetime.now(UTC)
+    if triggered_at is not None and triggered_at < limit:
+        limit = triggered_at
+    limit = limit.replace(microsecond=0)  # the stored stamps are whole seconds
+    return (limit, True) if updated_at > limit else (updated_at, False)
 
 
 def _replace_children(table: str, parent_column: str, store_id: int, parent_id: int,
