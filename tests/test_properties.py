@@ -23,12 +23,14 @@ from hypothesis import strategies as st
 from engine.domain.coerce import scalar_row
 from engine.domain.domains import SUFFIX, DomainError, normalize_domain
 from engine.domain.status import (
+    Check,
     Entity,
     EntityState,
     Status,
     StatusFacts,
     derive_status,
 )
+from engine.domain.views import HealthOutcome
 from engine.shopify import oauth
 from engine.sync import rows as bulk_rows
 from engine.webhooks import receipts
@@ -288,3 +290,16 @@ def test_webhook_row_mappers_never_raise_on_arbitrary_json(p: dict[str, Any], pa
     for rows in (webhook_rows.line_item_rows(p, parent), webhook_rows.variant_rows(p, parent)):
         for row in rows:
             _cells_are_scalars(tuple(row.values()))
+
+
+# -- the health job's stored result ---------------------------------------------------------------
+
+@QUICK
+@given(st.none() | st.dictionaries(st.sampled_from(["ok", "failed", "skipped", "x"]),
+                                   st.none() | st.booleans() | st.text(max_size=12)
+                                   | st.lists(st.sampled_from([c.value for c in Check] + ["?"]))))
+def test_any_stored_health_result_reads_back_without_raising(result: dict | None) -> None:
+    outcome = HealthOutcome.from_result(result)
+    assert outcome.passed is (isinstance(result, dict) and result.get("ok") is True
+                              and not isinstance(result.get("skipped"), str))
+    assert HealthOutcome.from_result(outcome.to_result()) == outcome  # a round trip is exact

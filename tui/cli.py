@@ -430,7 +430,7 @@ def health(store: str, as_json: bool, timeout: float) -> None:
     with _worker():
         view = _wait(actions.check_health(target.id), timeout)
     summary = queries.store_summary(target.id)
-    ok = bool(view.result and view.result.get("ok"))
+    ok = view.health is not None and view.health.passed
     if as_json:
         _print_json(summary.to_json())
     else:

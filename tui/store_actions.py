@@ -34,14 +34,12 @@ from textual.worker import get_current_worker
 
 from engine import actions
 from engine.actions import Action, OAuthStart, wait_for_job
-from engine.domain.jobs import JobState
 from engine.domain.policy import RETRY_FAILED_LABEL
 from engine.domain.status import (
     DISCONNECT_CONFIRM,
     HEALTH_COMPLETED,
     HEALTH_FAILED,
     SYNC_RERUN_STARTED,
-    Check,
     Entity,
 )
 from engine.domain.views import JobView, StoreDetail, StoreSummary
@@ -72,27 +70,17 @@ class WaitCancelled(Exception):
     """The app is closing while a worker waits for a job."""
 
 
-def failed_checks(result: dict | None) -> list[str]:
-    """Labels of the readiness items a health job reported as failed."""
-    names = []
-    for item in (result or {}).get("failed") or []:
-        value = item.get("check") if isinstance(item, dict) else item
-        try:
-            names.append(Check(str(value)).label)
-        except ValueError:
-            names.append(safe(value))
-    return names
-
-
 def health_outcome(view: JobView) -> tuple[str, str]:
     """The toast (text, severity) for a finished health job."""
-    if view.state is JobState.DONE and (view.result or {}).get("ok"):
+    outcome = view.health
+    if outcome is not None and outcome.passed:
         return HEALTH_COMPLETED, "information"
-    if view.state is JobState.DONE:
-        failed = failed_checks(view.result)
-        return (f"{HEALTH_FAILED}: {', '.join(failed)}" if failed else HEALTH_FAILED), "error"
-    reason = view.error or view.state
-    return f"{HEALTH_FAILED}: {safe(reason)}", "error"
+    if outcome is not None and outcome.skipped is not None:
+        return f"{HEALTH_FAILED}: {safe(outcome.skipped)}", "error"
+    if outcome is not None:
+        failed = ", ".join(check.label for check in outcome.failed)
+        return (f"{HEALTH_FAILED}: {failed}" if failed else HEALTH_FAILED), "error"
+    return f"{HEALTH_FAILED}: {safe(view.error or view.state)}", "error"
 
 
 class StoreActions:

@@ -181,6 +181,35 @@ class FleetSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthOutcome:
+    """What a finished health job found: the typed form of the result it stores.
+
+    `skipped` is set (and nothing was checked) when the store was gone or being deleted.
+    """
+
+    passed: bool
+    failed: tuple[Check, ...] = ()
+    skipped: str | None = None
+
+    def to_result(self) -> dict:
+        if self.skipped is not None:
+            return {"skipped": self.skipped}
+        return {"ok": self.passed, "failed": [check.value for check in self.failed]}
+
+    @classmethod
+    def from_result(cls, result: dict | None) -> HealthOutcome:
+        """Read a stored result back; anything unreadable counts as not passed."""
+        result = result or {}
+        if isinstance(result.get("skipped"), str):
+            return cls(False, skipped=result["skipped"])
+        known = {check.value: check for check in Check}
+        values = result.get("failed")
+        failed = (tuple(known[v] for v in values if isinstance(v, str) and v in known)
+                  if isinstance(values, list) else ())
+        return cls(result.get("ok") is True, failed)
+
+
+@dataclass(frozen=True, slots=True)
 class JobView:
     id: int
     kind: JobKind
@@ -191,3 +220,10 @@ class JobView:
     progress_total: int | None
     error: str | None
     result: dict | None
+
+    @property
+    def health(self) -> HealthOutcome | None:
+        """A finished health job's outcome (None for other jobs or one not done)."""
+        if self.kind is not JobKind.HEALTH or self.state is not JobState.DONE:
+            return None
+        return HealthOutcome.from_result(self.result)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from engine.domain.status import ENTITY_ORDER, HEALTH_COMPLETED, HEALTH_FAILED, Check, Status
+from engine.domain.views import HealthOutcome
 from engine.persistence.models import Event, Store, utcnow
 from engine.persistence.records import refresh_status
 
@@ -34,6 +35,7 @@ def test_a_healthy_store_passes_and_its_information_is_refreshed(sim, make_store
                          currency="EUR", country="DE")
     view = run_job("health", store)
     assert view.state == "done" and view.result == {"ok": True, "failed": []}
+    assert view.health == HealthOutcome(True)
     store = Store.get_by_id(store.id)
     assert health_events(store) == [HEALTH_COMPLETED]
     assert all(store.readiness[c.value]["ok"] is True for c in Check)
@@ -85,6 +87,7 @@ def test_a_refused_token_fails_token_valid_and_requires_reconnect(sim, make_stor
     sim.patch(store.domain, installed=False)
     view = run_job("health", store)
     assert view.result["ok"] is False and view.result["failed"] == ["token_valid"]
+    assert view.health == HealthOutcome(False, (Check.TOKEN_VALID,))  # the typed reading
     store = Store.get_by_id(store.id)
     assert health_events(store)[-1] == f"{HEALTH_FAILED}: Token valid"
     assert "401" in store.readiness["token_valid"]["detail"]
