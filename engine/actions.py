@@ -37,7 +37,7 @@ from engine.lifecycle.connect import OAuthStart
 from engine.lifecycle.diagnosis import Finding, active_sync_entities, diagnose
 from engine.lifecycle.oauth_listener import stop_listener
 from engine.lifecycle.subscriptions import needed_topics, slash_topic
-from engine.persistence.database import write_transaction
+from engine.persistence.database import database_fault, write_transaction
 from engine.persistence.facts import store_facts
 from engine.persistence.models import EntitySync, Store, utcnow
 from engine.persistence.reads import (
@@ -71,6 +71,7 @@ __all__ = [
     "check_health",
     "complete_oauth",
     "connect_token",
+    "database_fault",
     "delete",
     "diagnose",
     "disconnect",

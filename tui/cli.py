@@ -136,6 +136,12 @@ class _Group(click.Group):
             if isinstance(error, (ActionError, DatabaseError)):
                 out.echo(f"Error: {error}", err=True)
                 ctx.exit(1)
+            from engine.actions import database_fault
+
+            full = database_fault(error)
+            if full is not None:  # a full disk is no damaged database: say which it is
+                out.echo(f"Error: {full}", err=True)
+                ctx.exit(1)
             if _is_database_fault(error):
                 # A corrupt or unreadable database file: one line that says what to do, not a
                 # traceback from the driver.

@@ -77,8 +77,9 @@ def database_fault(error: BaseException) -> str | None:
         code = getattr(getattr(seen, "orig", None) or seen, "pgcode", None)
         if (DISK_FULL in text or "no space left on device" in text
                 or "could not extend file" in text or code == "53100"):
-            return (f"{DISK_FULL}: free space where the database lives; the work resumes by "
-                    "itself once there is room")
+            return (f"{DISK_FULL}: free space where the database lives; what failed is "
+                    "retried by itself once there is room (while `shopsync serve` or the "
+                    "dashboard runs)")
         seen = seen.__cause__ or seen.__context__
     return None
 
