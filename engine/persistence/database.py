@@ -96,7 +96,7 @@ def database_has_room(minimum: int = 1 << 20) -> bool:
     return stats.f_bavail * stats.f_frsize >= minimum
 
 
-PROBE_BUDGET = 0.25  # seconds of `PRAGMA quick_check` work one probe may spend
+PROBE_BUDGET = 0.1  # seconds of `PRAGMA quick_check` work one probe may spend
 
 
 def probe_database() -> str | None:

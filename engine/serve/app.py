@@ -70,7 +70,7 @@ KNOWN_TOPICS = frozenset(slash_topic(t) for t in ALL_TOPICS)
 
 SHUTDOWN_BUDGET = 9.0  # seconds from the signal to the process exiting (the contract is 10)
 HEARTBEAT_FRESH = 20.0  # a runner heartbeat older than this makes /healthz answer 503
-PROBE_TTL = 5.0  # seconds a database integrity probe's answer is reused by /healthz
+PROBE_TTL = 10.0  # seconds a database integrity probe's answer is reused by /healthz
 
 
 # -- the app ------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_healthz_answers_503_when_the_database_is_damaged(
         assert healthy.status_code == 200, healthy.text
         assert client.get("/metrics").status_code == 200
         _corrupt(_isolated_environment / "shopsync.db")
-        broken = wait_until(lambda: (r := client.get("/healthz")).status_code == 503 and r, 15)
+        broken = wait_until(lambda: (r := client.get("/healthz")).status_code == 503 and r, 30)
         body = broken.json()
         assert body["status"] == "unavailable" and body["database"] == "error", body
         assert body["reason"].startswith("database "), body
@@ -48,4 +48,5 @@ def test_healthz_answers_503_when_the_database_is_damaged(
         metrics = client.get("/metrics")
         assert metrics.status_code == 503, metrics.text[:500]
         assert metrics.text.startswith("database ") and metrics.text.count("\n") == 1
-    assert "Traceback" not in serve.log()
+    # Neither answered with a 500 (uvicorn logs each one with its traceback).
+    assert "Exception in ASGI application" not in serve.log()
