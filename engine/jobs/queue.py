@@ -99,10 +99,10 @@ def repair_orphaned_syncs() -> int:
     job's end and the entity's) leaves its entity Syncing for ever otherwise. It gets what the
     entity's last job says: Failed with that job's error, else what it showed before the run.
     """
+    if not EntitySync.select().where(EntitySync.state == "syncing").exists():
+        return 0  # the usual case: no write lock taken
     with write_transaction():
         syncing = list(EntitySync.select().where(EntitySync.state == "syncing"))
-        if not syncing:
-            return 0
         active = {(job.store_id, job.entity) for job in Job.select(Job.store_id, Job.entity).where(
             (Job.kind == JobKind.SYNC) & Job.state.in_(ACTIVE))}
         repaired: set[int] = set()
@@ -133,13 +133,15 @@ def retry_after_disk_full(after: float, within: float = 86_400.0) -> list[int]:
     queued job ids. The caller checks that the disk has room first where it can."""
     now = utcnow()
     queued: list[int] = []
+    failed = Job.select().where(
+        (Job.state == JobState.FAILED) & Job.error.startswith(DISK_FULL)
+        & (Job.finished_at <= now - timedelta(seconds=after))
+        & (Job.finished_at > now - timedelta(seconds=within))
+    ).order_by(Job.id)
+    if not failed.exists():
+        return queued  # the usual case: no write lock taken
     with write_transaction():
         transaction_lock("retry-after-disk-full")
-        failed = Job.select().where(
-            (Job.state == JobState.FAILED) & Job.error.startswith(DISK_FULL)
-            & (Job.finished_at <= now - timedelta(seconds=after))
-            & (Job.finished_at > now - timedelta(seconds=within))
-        ).order_by(Job.id)
         for job in failed:
             same = ((Job.kind == job.kind) & (Job.id > job.id)
                     & (Job.store_id.is_null() if job.store_id is None
