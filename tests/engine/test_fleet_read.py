@@ -156,3 +156,29 @@ def test_a_cursor_older_than_the_pruned_log_asks_for_everything(small_fleet) -> 
     # The log's ids keep rising after a prune (SQLite would reuse the ids of deleted rows).
     Store.update(name="Again").where(Store.id == small_fleet["healthy"].id).execute()
     assert reads.changes_since(fresh).store_ids == {small_fleet["healthy"].id}
+
+
+def test_a_running_syncs_own_columns_are_read_only_while_it_syncs(offline_runtime) -> None:
+    """progress_at, started_at and progress_info describe the run in progress: a Syncing
+    entity has them (stuck detection and the ETA read them); on any other row they are the
+    last run's leftovers and the fleet read leaves them out."""
+    from tests.tui.factories import make_store
+
+    store = make_store("running.myshopify.com", states={Entity.ORDERS: EntityState.SYNCING})
+    at = utcnow() - timedelta(minutes=5)
+    EntitySync.update(progress_at=at, started_at=at - timedelta(minutes=1),
+                      progress_info='{"phase": "import"}').where(
+        EntitySync.store == store.id).execute()
+    summary = fleet.read_summaries([store.id])[0]
+    orders = summary.entity(Entity.ORDERS)
+    assert orders.state is EntityState.SYNCING
+    assert (orders.progress_at, orders.started_at) == (at, at - timedelta(minutes=1))
+    for row in summary.entities:
+        if row.entity is not Entity.ORDERS:
+            assert row.state is EntityState.SYNCED
+            assert (row.progress_at, row.started_at, row.progress) == (None, None, None)
+            assert row.last_synced_at is not None
+    # Every field of the tuples built without NamedTuple.__new__ is there, in its place.
+    assert len(summary) == len(type(summary)._fields)
+    assert all(len(row) == len(type(row)._fields) for row in summary.entities)
+    assert reads.store_summary(store.id) == summary

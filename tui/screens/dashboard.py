@@ -21,6 +21,7 @@ naming it (and rings the terminal bell when the app was started with --bell).
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar, Literal
 
 from textual.app import ComposeResult
@@ -68,6 +69,7 @@ View = Literal["cards", "table"]
 # they were read at (None for the first screenful, which is followed by a full read).
 FleetRead = tuple[list[StoreSummary], FleetSummary, int | None]
 FIRST_PAGE = 120  # stores shown before the first full read: more than any screen holds
+PAGE_PAINT_WAIT = 0.5  # seconds the first full read waits for the first screenful to be drawn
 
 
 class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
@@ -110,6 +112,9 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         # a filter keystroke over 10,000 stores is substring tests, not 20,000 casefolds.
         self._search_keys: list[tuple[str, str]] = []
         self._empty_text: str | None = None
+        # Set once the first screenful is drawn: the full read waits for it, so the reading
+        # thread does not compete for the GIL with the first frame that shows stores.
+        self._page_drawn = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header").data_bind(DashboardScreen.stale)
@@ -147,6 +152,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
             page = first_summaries(FIRST_PAGE)
             if page:
                 self.post_message(Live.Loaded((page, fleet_summary(), None), seq=seq))
+                self._page_drawn.wait(PAGE_PAINT_WAIT)
             return self.load()
         if force or cursor is None:
             return self.load()
@@ -169,6 +175,8 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         self._statuses = {s.id: s.status for s in stores}
         self.query_one(FleetHeader).summary = summary
         self._show()
+        if cursor is None:  # the first screenful: let the full read go once it is drawn
+            self.call_after_refresh(self._page_drawn.set)
 
     def _alert(self, store: StoreSummary) -> None:
         detail = f": {store.status_detail}" if store.status_detail else ""
@@ -198,7 +206,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         """The store under the cursor of the visible view."""
         return self.shown_view.current
 
-    def _filtered(self) -> list[StoreSummary]:
+    def filtered(self) -> list[StoreSummary]:
         """The stores that pass the filter (as `filter_bar.matches` decides), in fleet order."""
         stores, status = self.all_stores, self.status_filter
         if not self.filter_text:
@@ -214,7 +222,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
                 and (status is None or store.status is status)]
 
     def _show(self) -> None:
-        visible = sort_stores(self._filtered(), self.sort, self.sort_reverse)
+        visible = sort_stores(self.filtered(), self.sort, self.sort_reverse)
         keep = self.current.id if self.current else None
         grid, table = self.query_one(CardGrid), self.query_one(FleetTable)
         grid.set_stores(visible, keep)
