@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     sync_interval: float = 300.0
     reconcile_interval: float = 3600.0
     webhook_assert_interval: float = 1800.0
+    # Seconds between scheduled count checks of a store (local records against Shopify's
+    # counts, engine.sync.counts); a health check and every successful full sync also run one.
+    count_check_interval: float = 3600.0
     incremental_overlap: float = 300.0
     webhook_max_body: int = 1024 * 1024
     # `serve`: a request must be fully received within this many seconds; connections past

@@ -20,6 +20,7 @@ JOB_HANDLERS: dict[JobKind, Handler] = {
     JobKind.HEALTH: health.run_health,
     JobKind.DELETE: delete.run_delete,
     JobKind.WEBHOOKS: subscriptions.assert_webhooks,
+    JobKind.COUNTS: health.run_count_check,
 }
 
 

@@ -335,6 +335,7 @@ def show(store: str, as_json: bool) -> None:
         data = detail.to_json()
         data["findings"] = findings
         data["webhooks"] = [t.to_json() for t in actions.webhook_health(detail.summary.id)]
+        data["count_check"] = queries.count_checks(detail.summary.id)
         _print_json(data)
     else:
         out.print_detail(detail, findings)
@@ -438,7 +439,7 @@ def health(store: str, as_json: bool, timeout: float) -> None:
     summary = queries.store_summary(target.id)
     ok = view.health is not None and view.health.passed
     if as_json:
-        _print_json(summary.to_json())
+        _print_json({**summary.to_json(), "count_check": queries.count_checks(target.id)})
     else:
         out.print_readiness(summary, ok)
     if view.state is not JobState.DONE or not ok:

@@ -91,19 +91,22 @@ class StoreActions:
 
     # -- availability -------------------------------------------------------------------------
 
-    def why_not(self, store: StoreSummary | None, action: str) -> str | None:
-        """Why `action` cannot run for `store` now ("read-only", …), or None when it can."""
+    def why_not(self, store: StoreSummary | None, action: str,
+                entity: str | None = None) -> str | None:
+        """Why `action` cannot run for `store` now ("read-only", …), or None when it can.
+        `entity` narrows Retry to one entity (a Troubleshoot finding's)."""
         if self.read_only and action not in VIEW_ACTIONS:
             return READ_ONLY
         if store is None:
             return "no store selected"
         if action in STORE_ACTIONS:  # engine.domain.policy: the CLI refuses with the same words
-            return actions.why_cannot(store, action)
+            return actions.why_cannot(store, action, entity)
         return f"{store.name} is being deleted" if store.deleting else None
 
-    def available(self, store: StoreSummary | None, action: str) -> bool:
+    def available(self, store: StoreSummary | None, action: str,
+                  entity: str | None = None) -> bool:
         """check_action's answer for a store key: True, or None (dimmed) when it cannot run."""
-        return self.why_not(store, action) is None
+        return self.why_not(store, action, entity) is None
 
     def refuse_read_only(self, label: str) -> bool:
         """In read-only mode: say so in a toast and return True (the caller stops)."""

@@ -14,6 +14,7 @@ class JobKind(StrEnum):
     HEALTH = "health"  # the readiness checklist
     DELETE = "delete"  # a store and every row it owns
     WEBHOOKS = "webhooks"  # the store's webhook subscriptions
+    COUNTS = "counts"  # the count check: local records against Shopify's counts
 
 
 class JobState(StrEnum):

@@ -125,13 +125,15 @@ def missing_scopes(required: list[str], granted: list[str]) -> list[str]:
 
 
 class Check(StrEnum):
-    """The five readiness items; the first four are live probes of a health check."""
+    """The six readiness items: four live probes of a health check, one from the sync history,
+    and the count check (engine.sync.counts: local record counts against Shopify's)."""
 
     OAUTH_CONNECTED = "oauth_connected"
     TOKEN_VALID = "token_valid"
     SCOPES_GRANTED = "scopes_granted"
     API_RESPONDING = "api_responding"
     INITIAL_SYNC_COMPLETE = "initial_sync_complete"
+    RECORDS_MATCH = "records_match"
 
     @property
     def label(self) -> str:
@@ -169,6 +171,11 @@ CHECK_TEXT: dict[Check, tuple[str, str, str]] = {
         "The initial sync failed or never ran",
         "Open sync settings and run the initial sync",
     ),
+    Check.RECORDS_MATCH: (
+        "Records match Shopify",
+        "Records changed in Shopify without reaching shopsync (missed webhooks)",
+        "Run a full re-sync of that entity",
+    ),
 }
 
 LIVE_CHECKS: tuple[Check, ...] = (
@@ -177,6 +184,33 @@ LIVE_CHECKS: tuple[Check, ...] = (
     Check.SCOPES_GRANTED,
     Check.API_RESPONDING,
 )
+
+RECORDS_MISMATCH = "Records do not match Shopify"
+COUNTS_NOT_CHECKED_INITIAL = "Not checked: initial sync not complete"
+
+
+def count_text(entity: Entity, here: int, shopify: int) -> str:
+    """One entity's numbers, as every surface shows them: "Customers: 250 here, 248 in Shopify"."""
+    return f"{entity.label}: {here:,} here, {shopify:,} in Shopify"
+
+
+def records_mismatch_of(
+    readiness: dict | None, categories: dict[Category, bool]
+) -> tuple[tuple[Entity, str], ...]:
+    """The enabled entities the stored count check found not matching, in entity order.
+
+    The check stores them in its readiness item: `{"ok": False, "detail": …, "entities":
+    {"customers": "Customers: 250 here, 248 in Shopify"}}`; an entity switched off since is no
+    longer a mismatch (its records are not synced)."""
+    item = (readiness or {}).get(Check.RECORDS_MATCH.value)
+    entities = item.get("entities") if isinstance(item, dict) else None
+    if not isinstance(entities, dict):
+        return ()
+    return tuple(
+        (entity, str(entities[entity.value])) for entity in ENTITY_ORDER
+        if entity.value in entities and categories.get(ENTITY_CATEGORY[entity], True)
+    )
+
 
 HEALTH_COMPLETED = "Health check completed"
 HEALTH_FAILED = "Health check failed"
@@ -198,6 +232,9 @@ class StatusFacts:
     entity_states: tuple[tuple[Entity, EntityState, str | None], ...]
     # Enabled entities whose last full sync failed and no full sync has succeeded since.
     full_sync_failed: tuple[tuple[Entity, datetime], ...] = ()
+    # Enabled entities whose last count check found local records not matching Shopify's count
+    # beyond the tolerance (engine.sync.counts), each with its count_text.
+    records_mismatch: tuple[tuple[Entity, str], ...] = ()
 
 
 def full_sync_failed_text(entity: Entity, at: datetime) -> str:
@@ -219,7 +256,9 @@ def derive_status(facts: StatusFacts) -> tuple[Status, str | None]:
     Precedence: an operator's pause wins; then anything only a fresh grant fixes; then failures.
     Error clears by itself once its cause is gone: a passing health check or a successful sync
     clears `health_failing`; a successful run of the failed entity clears its error (queueing a
-    retry does not); a failed full sync clears only when a full sync of that entity succeeds.
+    retry does not); a failed full sync clears only when a full sync of that entity succeeds;
+    records not matching Shopify clear when a count check finds them matching again (one runs
+    after every successful full sync).
     """
     if facts.paused:
         return Status.DISCONNECTED, "Paused by the operator"
@@ -237,4 +276,7 @@ def derive_status(facts: StatusFacts) -> tuple[Status, str | None]:
         return Status.ERROR, full_sync_failed_text(entity, at)
     if facts.health_failing:
         return Status.ERROR, facts.health_detail or HEALTH_FAILED
+    if facts.records_mismatch:
+        return Status.ERROR, f"{RECORDS_MISMATCH}: " + "; ".join(
+            text for _entity, text in facts.records_mismatch)
     return Status.CONNECTED, None

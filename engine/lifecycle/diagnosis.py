@@ -15,6 +15,9 @@ it. The rules, checked per store in this order:
   that failed because other bulk operations fill the shop's limit: one finding per store,
   "Other bulk operations fill this store's limit (ids, since …)", whose key (b) opens the
   store's bulk operations to cancel them (engine.domain.bulk).
+- Records not matching Shopify (the count check, engine.sync.counts) → per entity "Records do
+  not match Shopify: Customers: 250 here, 248 in Shopify", fixed by a full re-sync of that
+  entity (Retry of that entity, key r), unless a finding above already retries that entity.
 - A failed readiness item → its fix from engine.domain.status.CHECK_TEXT (OAuth, token and scopes →
   reconnect; API responding → check health; initial sync → sync settings), unless a finding
   above already carries the same action for the store.
@@ -47,9 +50,11 @@ from engine.domain.jobs import ACTIVE, JobKind
 from engine.domain.policy import Action
 from engine.domain.status import (
     ENTITY_CATEGORY,
+    RECORDS_MISMATCH,
     Category,
     Check,
     EntityState,
+    records_mismatch_of,
 )
 from engine.domain.views import EntityRow, StoreSummary
 from engine.domain.webhook_health import SUBSCRIPTIONS_CHECKED
@@ -71,6 +76,7 @@ _CHECK_ACTIONS: dict[Check, str] = {
     Check.SCOPES_GRANTED: "reconnect",
     Check.API_RESPONDING: "check_health",
     Check.INITIAL_SYNC_COMPLETE: "settings",
+    Check.RECORDS_MATCH: "retry",  # per entity, by _count_findings
 }
 
 STUCK_CAUSE = "A large dataset, a slow Shopify API or rate limiting, or network trouble"
@@ -183,8 +189,11 @@ def store_findings(summary: StoreSummary, store: Store, now: datetime,
             summary, "error", blocked[0].error or "", SLOTS_CAUSE.format(entities=entities),
             SLOTS_FIX, "bulk_operations", blocked[0].entity.value,
         ))
+    found.extend(_count_findings(summary, store, found))
     actions = {f.action for f in found}
     for item in summary.readiness:
+        if item.check is Check.RECORDS_MATCH:
+            continue  # one finding per entity, above
         action = _CHECK_ACTIONS[item.check]
         if item.ok is False and action not in actions:
             extra = item.detail if item.detail and item.detail != item.check.cause else None
@@ -217,6 +226,20 @@ def store_findings(summary: StoreSummary, store: Store, now: datetime,
             "settings",
         ))
     return found
+
+
+COUNT_FIX = "Run a full re-sync of that entity (Retry {entity}): it repairs what webhooks missed"
+
+
+def _count_findings(summary: StoreSummary, store: Store, found: list[Finding]) -> list[Finding]:
+    """Per entity whose records do not match Shopify's count, its full re-sync (Retry)."""
+    retried = {f.entity for f in found if f.action in ("retry", "resync")}
+    return [
+        _finding(summary, "error", f"{RECORDS_MISMATCH}: {text}", Check.RECORDS_MATCH.cause,
+                 COUNT_FIX.format(entity=entity.label), "retry", entity.value)
+        for entity, text in records_mismatch_of(store.readiness, categories_of(store))
+        if entity.value not in retried
+    ]
 
 
 def _webhook_findings(

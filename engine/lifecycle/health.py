@@ -11,11 +11,16 @@ Four live probes, made with the store's own credentials:
                       satisfies read_X); the detail names the missing ones ("Missing read_orders").
 - API responding      the SHOP_INFO query succeeds; its answer refreshes the store information.
 
-and one item from history: Initial sync complete (every enabled entity finished a full sync).
+and one item from history: Initial sync complete (every enabled entity finished a full sync),
+and the count check, Records match Shopify (engine.sync.counts: each enabled entity's local
+records against Shopify's own count, within the in-flight webhook tolerance written down there).
+The count check also runs on its own: the "counts" job (`run_count_check`, queued by the
+scheduler every SHOPSYNC_COUNT_CHECK_INTERVAL) and after every successful full sync.
 
 A probe that cannot run because an earlier one failed (no scopes list without OAuth, no API
 call with rejected credentials) is stored as `{"ok": None, "detail": "Not checked: …"}`.
-The check never clears `needs_reauth` (only a reconnect does); a passing check clears Error.
+The check never clears `needs_reauth` (only a reconnect does); a passing check clears Error
+(except records not matching Shopify, which only a count check that finds them matching clears).
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ from typing import Any
 from engine.credentials import StoreTokens, WaitMeter, open_client
 from engine.domain.coerce import naive_utc
 from engine.domain.jobs import ACTIVE, JobKind
+from engine.domain.policy import store_blocked
 from engine.domain.status import (
+    COUNTS_NOT_CHECKED_INITIAL,
     HEALTH_COMPLETED,
     HEALTH_FAILED,
     Check,
+    Entity,
     enabled_entities,
     missing_scopes,
     required_scopes,
@@ -39,6 +47,7 @@ from engine.jobs.queue import refresh_status_and_syncs
 from engine.jobs.runner import JobContext
 from engine.persistence import counters as metrics
 from engine.persistence.database import write_transaction
+from engine.persistence.facts import store_facts
 from engine.persistence.models import EntitySync, Job, Store, utcnow
 from engine.persistence.reads import categories_of
 from engine.persistence.records import record_event
@@ -46,6 +55,7 @@ from engine.shopify.client import ShopifyClient
 from engine.shopify.documents import SHOP_INFO
 from engine.shopify.errors import AuthError, ShopifyError
 from engine.shopify.oauth import access_scopes
+from engine.sync.counts import apply_counts, check_counts, comparable, read_counts
 from engine.sync.state import all_fully_synced
 from engine.webhooks.apply import UNINSTALLED_REASON
 
@@ -60,6 +70,8 @@ class ProbeResults:
     granted: list[str] | None = None
     shop: dict[str, Any] | None = None
     auth_error: AuthError | None = None  # the grant is unusable: store needs reconnecting
+    # Shopify's counts for the count check; a "Not checked: …" reason; None when not read.
+    counts: dict[Entity, int] | str | None = None
 
     @property
     def failed(self) -> list[Check]:
@@ -70,9 +82,11 @@ def _not_checked(reason: str) -> Result:
     return None, f"Not checked: {reason}"
 
 
-async def probe(ctx: JobContext, store: Store, meter: WaitMeter) -> ProbeResults:
-    """Run the four live probes against Shopify (no database writes)."""
-    found = ProbeResults()
+async def probe(ctx: JobContext, store: Store, meter: WaitMeter,
+                counting: list[Entity] | str = COUNTS_NOT_CHECKED_INITIAL) -> ProbeResults:
+    """Run the four live probes against Shopify, then read Shopify's counts of `counting`
+    (engine.sync.counts.comparable) when the API answers (no database writes)."""
+    found = ProbeResults(counts=counting if isinstance(counting, str) else None)
     try:
         async with open_client(ctx.runtime, store, on_wait=meter) as client:
             tokens = client.tokens
@@ -87,6 +101,12 @@ async def probe(ctx: JobContext, store: Store, meter: WaitMeter) -> ProbeResults
                 await _probe_grant(client, found)
             if found.auth_error is None:
                 await _probe_api(client, found)
+            if found.auth_error is None and isinstance(counting, list) \
+                    and found.results.get(Check.API_RESPONDING, (None,))[0]:
+                try:
+                    found.counts = await read_counts(client, counting)
+                except ShopifyError:
+                    found.counts = None  # the previous verdict stands
             found.results[Check.TOKEN_VALID] = _token_result(tokens)
     except AuthError as error:  # no usable stored token at all (missing, undecryptable)
         found.auth_error = error
@@ -225,6 +245,10 @@ def record(store_id: int, found: ProbeResults) -> dict:
         else:  # a fresh connect whose initial sync was not started: not a failure either
             initial = (None, INITIAL_SYNC_NOT_STARTED)
         found.results[Check.INITIAL_SYNC_COMPLETE] = initial
+        counted = apply_counts(store, found.counts, now)
+        found.results[Check.RECORDS_MATCH] = (counted["ok"], counted["detail"])
+        if isinstance(found.counts, dict):
+            store.counts_checked_at = now
         failed = found.failed
         if found.shop is not None:
             for name, value in _shop_fields(found.shop, store.domain).items():
@@ -239,15 +263,19 @@ def record(store_id: int, found: ProbeResults) -> dict:
             check.value: {"ok": ok, "detail": detail}
             for check, (ok, detail) in ((c, found.results.get(c, (None, None))) for c in Check)
         }
+        store.readiness[Check.RECORDS_MATCH.value] = counted  # with its failing entities
         store.last_checked_at = now
         labels = [check.label for check in failed]
         # A missing scope is not part of health_failing: the status rule derives it live from
         # granted vs required scopes, so turning the category off clears it without a re-check.
         # Nor is "Initial sync complete": a failed initial sync is a Failed entity, which the
         # status rule reads itself, and one not yet started is no failure (a fresh connect is
-        # Connected, its entities Pending).
+        # Connected, its entities Pending). Nor "Records match Shopify": the status rule reads
+        # the count check's failing entities itself, which only a later count check clears (a
+        # successful incremental sync clears health_failing but repairs no drift).
         store.health_failing = any(
-            check not in (Check.SCOPES_GRANTED, Check.INITIAL_SYNC_COMPLETE) for check in failed)
+            check not in (Check.SCOPES_GRANTED, Check.INITIAL_SYNC_COMPLETE, Check.RECORDS_MATCH)
+            for check in failed)
         store.health_detail = f"{HEALTH_FAILED}: {', '.join(labels)}" if failed else None
         store.updated_at = now
         store.save()
@@ -268,8 +296,27 @@ async def run_health(ctx: JobContext) -> dict:
     if store is None or store.deleting:
         return {"skipped": "store no longer exists" if store is None else "store is being deleted"}
     meter = WaitMeter()
+    counting = await asyncio.to_thread(comparable, store)
     try:
-        found = await probe(ctx, store, meter)
+        found = await probe(ctx, store, meter, counting)
     finally:
         await asyncio.to_thread(meter.flush)
     return await asyncio.to_thread(record, store.id, found)
+
+
+async def run_count_check(ctx: JobContext) -> dict:
+    """The scheduled count check of one store (engine.sync.counts): only Records match Shopify.
+
+    Returns {"ok": True | False | None, "detail": …}; a store that may not sync (paused,
+    needing a reconnect) is skipped, as its records are not expected to follow Shopify."""
+    store_id = ctx.job.store_id
+    store = await asyncio.to_thread(Store.get_or_none, Store.id == store_id)
+    if store is None or store.deleting:
+        return {"skipped": "store no longer exists" if store is None else "store is being deleted"}
+    blocked = await asyncio.to_thread(lambda: store_blocked(store_facts(store)))
+    if blocked is not None:
+        return {"skipped": blocked}
+    item = await check_counts(ctx.runtime, store.id)
+    if item is None:
+        return {"skipped": "store no longer exists"}
+    return {"ok": item.get("ok"), "detail": item.get("detail")}

@@ -198,8 +198,21 @@ def _migration_6(db: Database) -> None:
         db.execute_sql("ALTER TABLE entity_sync ADD COLUMN full_error TEXT")
 
 
+def _migration_7(db: Database) -> None:
+    """The count check: each entity's last counts (entity_sync.count_check) and when the store
+    was last counted (store.counts_checked_at, the schedule's reference)."""
+    columns = {c.name for c in db.get_columns("entity_sync")}
+    if "count_check" not in columns:
+        db.execute_sql("ALTER TABLE entity_sync ADD COLUMN count_check TEXT")
+    columns = {c.name for c in db.get_columns("store")}
+    if "counts_checked_at" not in columns:
+        db.execute_sql("ALTER TABLE store ADD COLUMN counts_checked_at "
+                       + ("TIMESTAMP" if isinstance(db, PostgresqlDatabase) else "DATETIME"))
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
+    _migration_7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -129,6 +129,9 @@ class Store(BaseModel):
     last_webhook_at = DateTimeField(null=True)
     last_incremental_at = DateTimeField(null=True)
     last_reconcile_at = DateTimeField(null=True)
+    # When the store's records were last counted against Shopify's (engine.sync.counts), or the
+    # scheduler last queued that check: the next scheduled one is due an interval after.
+    counts_checked_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -160,6 +163,9 @@ class EntitySync(BaseModel):
     progress_at = DateTimeField(null=True)  # last time `done` moved: stuck detection
     # engine.domain.progress.SyncProgress of the running sync: phase, rate, ETA, export counts.
     progress_info = JSONField(null=True)
+    # The entity's last count check (engine.sync.counts): {"here", "shopify", "previous_shopify",
+    # "slack", "mismatch", "at"}; None before the first.
+    count_check = JSONField(null=True)
     started_at = DateTimeField(null=True)
     updated_at = DateTimeField(default=utcnow)
 

@@ -22,6 +22,7 @@ from engine.domain.status import (
     Status,
     StatusFacts,
     missing_scopes,
+    records_mismatch_of,
     required_scopes,
 )
 from engine.domain.views import (
@@ -92,6 +93,7 @@ def status_facts(store: Store, syncs: list[EntitySync]) -> StatusFacts:
             if s.full_failed_at is not None
             and entity_state(store, s) is not EntityState.OFF
         ),
+        records_mismatch=records_mismatch_of(store.readiness, categories_of(store)),
     )
 
 
@@ -172,6 +174,28 @@ def record_counts(store_id: int) -> dict[str, int]:
         model._meta.table_name: model.select().where(model.store == store_id).count()
         for model in RECORD_MODELS
     }
+
+
+def count_checks(store_id: int) -> dict[str, dict]:
+    """Each enabled entity's last count check (engine.sync.counts), for `health --json` and
+    `show --json`: {"customers": {"here", "shopify", "matches", "slack", "checked_at"}}."""
+    store = Store.get_or_none(Store.id == store_id)
+    if store is None:
+        raise StoreNotFound(f"No store with id {store_id}")
+    categories = categories_of(store)
+    rows = {s.entity: s.count_check for s in EntitySync.select(
+        EntitySync.entity, EntitySync.count_check).where(EntitySync.store == store_id)}
+    found: dict[str, dict] = {}
+    for entity in ENTITY_ORDER:
+        check = rows.get(entity.value)
+        if not isinstance(check, dict) or not categories[ENTITY_CATEGORY[entity]]:
+            continue
+        found[entity.value] = {
+            "here": check.get("here"), "shopify": check.get("shopify"),
+            "matches": not check.get("mismatch"), "slack": check.get("slack"),
+            "checked_at": check.get("at"),
+        }
+    return found
 
 
 def store_detail(store_id: int) -> StoreDetail:

@@ -52,6 +52,7 @@ from engine.shopify.errors import (
 )
 from engine.shopify.oauth import access_scopes
 from engine.sync.bulk_operations import check_slots
+from engine.sync.counts import check_counts
 from engine.sync.importer import IdMarker, Importer
 from engine.sync.state import (
     Plan,
@@ -144,9 +145,12 @@ class SyncRun:
                     if self.operation_id is not None and not self.operation_finished:
                         await self._cancel_quietly(client, self.operation_id)
                     return await asyncio.to_thread(record_stopped, self._info(), stop.reason)
-            return await asyncio.to_thread(
+            result = await asyncio.to_thread(
                 record_success, self._info(), sink, seconds, self.sync.run_base or 0
             )
+            if self.mode == "full":  # drift repaired: does the store match Shopify now?
+                await self._check_counts(result)
+            return result
         except ShopifyError as error:  # open_client itself: no usable token
             await self._fail(error, None)
         except JobInterrupted:
@@ -166,6 +170,18 @@ class SyncRun:
             await self._fail(PermanentError(detail), None)
         finally:
             await asyncio.to_thread(self.meter.flush)
+
+    async def _check_counts(self, result: dict) -> None:
+        """The count check after a successful full sync (engine.sync.counts); its failure is
+        logged, never the sync's."""
+        try:
+            item = await check_counts(self.ctx.runtime, self.store.id)
+        except Exception:
+            log.exception("count check after the %s sync of %s failed", self.entity.value,
+                          self.store.domain)
+            return
+        if item is not None:
+            result["records_match"] = item.get("ok")
 
     async def _export(self, client: ShopifyClient) -> BulkStatus:
         """Start (or adopt) the bulk operation and poll it until it completes."""

@@ -9,7 +9,12 @@ asyncio task inside `serve`, or anywhere else it is embedded). Per store that ma
   enabled entity that has synced once (the first import is the operator's full sync);
 - every `reconcile_interval` (counted from the initial sync): a "reconcile" sync of the same
   entities, which deletes what Shopify no longer has;
-- every `webhook_assert_interval`: a "webhooks" job re-creating missing subscriptions.
+- every `webhook_assert_interval`: a "webhooks" job re-creating missing subscriptions;
+- every `count_check_interval` (default an hour, counted from the store's last count check of
+  any kind, or from the initial sync: a health check and every successful full sync run one
+  too): a "counts" job
+  comparing local records with Shopify's counts (engine.sync.counts), once the initial sync is
+  complete.
 
 `engine.jobs.queue.enqueue` returns the active job instead of queueing a second one, so there are no
 overlapping runs per store and entity, whatever the intervals; a run that found its slot taken
@@ -55,10 +60,12 @@ class TickResult:
     incremental: list[tuple[str, str]] = field(default_factory=list)
     reconcile: list[tuple[str, str]] = field(default_factory=list)
     webhooks: list[str] = field(default_factory=list)
+    counts: list[str] = field(default_factory=list)
 
     @property
     def queued(self) -> int:
-        return len(self.incremental) + len(self.reconcile) + len(self.webhooks)
+        return (len(self.incremental) + len(self.reconcile) + len(self.webhooks)
+                + len(self.counts))
 
 
 def syncable(store: Store) -> bool:
@@ -86,18 +93,21 @@ class Scheduler:
         sync_interval: float | None = None,
         reconcile_interval: float | None = None,
         webhook_assert_interval: float | None = None,
+        count_check_interval: float | None = None,
     ) -> None:
         self.sync_interval = sync_interval or settings.sync_interval
         self.reconcile_interval = reconcile_interval or settings.reconcile_interval
         self.webhook_assert_interval = (
             webhook_assert_interval or settings.webhook_assert_interval
         )
+        self.count_check_interval = count_check_interval or settings.count_check_interval
         self.notify = notify
         self._last_prune = 0.0
 
     @property
     def tick_seconds(self) -> float:
-        shortest = min(self.sync_interval, self.reconcile_interval, self.webhook_assert_interval)
+        shortest = min(self.sync_interval, self.reconcile_interval, self.webhook_assert_interval,
+                       self.count_check_interval)
         return max(0.05, min(5.0, shortest / 4))
 
     def tick(self, now: datetime | None = None) -> TickResult:
@@ -171,6 +181,11 @@ class Scheduler:
             enqueue(JobKind.WEBHOOKS, store)
             Store.update(webhooks_asserted_at=now).where(Store.id == store.id).execute()
             result.webhooks.append(store.domain)
+        counted = store.counts_checked_at or store.initial_sync_completed_at
+        if counted is not None and _due(counted, self.count_check_interval, now):
+            enqueue(JobKind.COUNTS, store)
+            Store.update(counts_checked_at=now).where(Store.id == store.id).execute()
+            result.counts.append(store.domain)
 
     @staticmethod
     def _queue_syncs(store: Store, entities: list[str], mode: str,

@@ -79,8 +79,9 @@ class TestConnectAndLifecycle:
         assert store["entities"]["orders"]["records"] == 40
         assert set(store["readiness"]) == {
             "oauth_connected", "token_valid", "scopes_granted", "api_responding",
-            "initial_sync_complete",
+            "initial_sync_complete", "records_match",
         }
+        assert store["readiness"]["records_match"] is True  # counted after the initial sync
         again = shopsync("connect", unique_domain.upper(), "--token", shop["access_token"])
         assert again.returncode == 2
         assert again.stderr.strip() == "Error: Already connected"

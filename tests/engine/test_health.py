@@ -1,4 +1,4 @@
-"""The health check against the simulator: the five readiness items, store information,
+"""The health check against the simulator: the six readiness items, store information,
 uninstall, trimmed scopes, token refresh (silent and refused), and an unavailable API."""
 
 from __future__ import annotations

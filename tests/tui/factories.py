@@ -27,6 +27,7 @@ from peewee import JSONField, Model
 
 from engine.domain.status import (
     ALL_SCOPES,
+    COUNTS_NOT_CHECKED_INITIAL,
     ENTITY_CATEGORY,
     ENTITY_ORDER,
     Category,
@@ -77,15 +78,19 @@ def _states(spec: EntityState | Mapping[Entity, EntityState] | None) -> dict[Ent
     return {entity: spec.get(entity, EntityState.SYNCED) for entity in ENTITY_ORDER}
 
 
-def _readiness(ok: bool | None, failing: Iterable[Check], at: datetime) -> dict:
+def _readiness(ok: bool | None, failing: Iterable[Check], at: datetime,
+               initial_sync: bool = True) -> dict:
     if ok is None:
         return {}
     failed = set(failing)
-    return {
+    items = {
         check.value: {"ok": check not in failed, "detail": check.cause if check in failed else None}
         for check in Check
         if check is not Check.INITIAL_SYNC_COMPLETE
     }
+    if not initial_sync:  # the count check has nothing to compare before the initial sync
+        items[Check.RECORDS_MATCH.value] = {"ok": None, "detail": COUNTS_NOT_CHECKED_INITIAL}
+    return items
 
 
 def make_store(
@@ -135,7 +140,7 @@ def make_store(
         health_failing=health_ok is False,
         health_detail=(failing[0].label + " failed" if failing else None) if health_ok is False
         else None,
-        readiness=_readiness(health_ok, failing, now),
+        readiness=_readiness(health_ok, failing, now, initial_sync),
         last_checked_at=None if health_ok is None else now - timedelta(minutes=10),
         initial_sync_completed_at=now - timedelta(days=29) if initial_sync else None,
         deleting=deleting,

@@ -200,7 +200,12 @@ class TroubleshootScreen(ExplainsDisabledKeys, Live, Screen[None]):
             return True if finding is not None and not app.read_only else None
         if action == "store_action":
             summary = self.stores.get(finding.store_id) if finding else None
-            return True if app.available(summary, str(parameters[0])) else None
+            name = str(parameters[0])
+            # r on a finding that retries one entity retries that entity (as enter does), even
+            # when nothing of the store is Failed (records not matching Shopify).
+            entity = finding.entity if finding is not None and name == "retry" \
+                and finding.action == "retry" else None
+            return True if app.available(summary, name, entity) else None
         return True
 
     def action_fix(self) -> None:

@@ -1,10 +1,13 @@
-"""The readiness checklist: five pass/fail items and "Last checked", one self-rendering widget.
+"""The readiness checklist: six pass/fail items and "Last checked", one self-rendering widget.
 
     ✔ OAuth connected
     ✖ API responding · HTTP 503
         Cause: Shopify API outage or rate limit hit
         Fix: Wait a few minutes, then run a new health check
-    ◌ Initial sync complete · not checked yet
+    ✔ Initial sync complete
+    ✖ Records match Shopify · Customers: 250 here, 248 in Shopify
+        Cause: Records changed in Shopify without reaching shopsync (missed webhooks)
+        Fix: Run a full re-sync of that entity
     Last checked 10 min ago · Checking…
 
 With `explain=True` (the Details drawer) every failed item carries its likely cause and fix
@@ -60,7 +63,7 @@ def readiness_lines(
 
 
 class ReadinessList(Widget):
-    """The five readiness items of one store and when they were last checked."""
+    """The six readiness items of one store and when they were last checked."""
 
     DEFAULT_CSS = """
     ReadinessList {
