@@ -12,9 +12,13 @@ shopsync_sync_duration_seconds) are rendered as Prometheus histograms.
 Per-store series, for alert rules on one store: `shopsync_store_status{store,status}` (1 for the
 store's current status, 0 for the others: four series per store) and
 `shopsync_entity_last_success_timestamp_seconds{store,entity}` (Unix time of the entity's last
-successful sync; absent before the first). Domains are bounded by the fleet, so cardinality is
-8 series per store: on by default; SHOPSYNC_METRICS_PER_STORE=false drops them for a fleet
-large enough to worry the Prometheus server (the fleet totals stay).
+successful sync; absent before the first) and `shopsync_record_count_drift{store,entity}` (local
+records minus Shopify's count at the entity's last count check, engine.sync.counts; absent
+before the first). Domains are bounded by the fleet, so cardinality is at most 12 series per
+store: on by default; SHOPSYNC_METRICS_PER_STORE=false drops them for a fleet large enough to
+worry the Prometheus server (the fleet totals stay, among them
+`shopsync_stores_records_mismatch{entity}`: stores whose records of that entity do not match
+Shopify, four series whatever the fleet's size).
 The standard process metrics (CPU, memory, open files, start time) and Python's GC and platform
 metrics describe the process serving /metrics.
 prometheus_client renders the text, so escaping and the format are its job.
@@ -23,6 +27,7 @@ prometheus_client renders the text, so escaping and the format are its job.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from typing import Any
@@ -44,7 +49,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from engine.domain.jobs import JobState
-from engine.domain.status import Status
+from engine.domain.status import Category, Check, Entity, Status, records_mismatch_of
 from engine.persistence.counters import snapshot
 from engine.persistence.models import (
     EntitySync,
@@ -54,6 +59,10 @@ from engine.persistence.models import (
     WebhookReceipt,
     utcnow,
 )
+from engine.persistence.reads import categories_of
+
+# The category columns categories_of reads, for a partial Store select.
+CATEGORY_FIELDS = tuple(getattr(Store, f"cat_{category.value}") for category in Category)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -68,6 +77,8 @@ HELP: dict[str, str] = {
         "Webhook requests refused before anything was written, by reason (this process).",
     "shopsync_sync_duration_seconds":
         "Duration of successful entity syncs, by entity and mode (full, incremental, …).",
+    "shopsync_count_checks_total":
+        "Count checks (local records against Shopify's counts), by outcome (match, mismatch).",
 }
 HISTOGRAM_PARTS = ("_bucket", "_sum", "_count")
 
@@ -165,6 +176,15 @@ def _gauges() -> Iterator[Metric]:
         "shopsync_webhook_receipts_pending",
         "Webhook deliveries recorded and not applied yet.", value=pending,
     )
+    mismatch = GaugeMetricFamily(
+        "shopsync_stores_records_mismatch",
+        "Stores whose last count check found the entity's records not matching Shopify's count.",
+        labels=["entity"])
+    drifted = Counter(entity for _store, entity in _mismatched())
+    for entity in Entity:
+        mismatch.add_metric([entity.value], drifted.get(entity.value, 0))
+    yield mismatch
+
     runners = GaugeMetricFamily("shopsync_runners", "Job runners with a fresh heartbeat.",
                                 labels=["kind"])
     alive = RunnerHeartbeat.select(RunnerHeartbeat.kind, fn.COUNT(RunnerHeartbeat.id)).where(
@@ -199,6 +219,31 @@ def _per_store_gauges() -> Iterator[Metric]:
             synced.add_metric([domains[store_id], entity],
                               at.replace(tzinfo=UTC).timestamp())
     yield synced
+    yield from _drift_gauge(domains)
+
+
+def _mismatched() -> Iterator[tuple[int, str]]:
+    """(store id, entity) of every enabled entity the stored count check found not matching
+    (the readiness item the status rule reads: engine.domain.status.records_mismatch_of)."""
+    stores = Store.select(Store.id, Store.readiness, *CATEGORY_FIELDS).where(
+        Store.readiness.contains(f'"{Check.RECORDS_MATCH.value}":{{"ok":false'))
+    for store in stores.iterator():
+        for entity, _text in records_mismatch_of(store.readiness, categories_of(store)):
+            yield store.id, entity.value
+
+
+def _drift_gauge(domains: dict[int, str]) -> Iterator[Metric]:
+    drift = GaugeMetricFamily(
+        "shopsync_record_count_drift",
+        "Local records minus Shopify's count at the entity's last count check.",
+        labels=["store", "entity"])
+    rows = EntitySync.select(EntitySync.store, EntitySync.entity, EntitySync.count_check).where(
+        EntitySync.count_check.is_null(False)).tuples()
+    for store_id, entity, check in rows.iterator():
+        if store_id in domains and isinstance(check, dict) and isinstance(
+                check.get("here"), int) and isinstance(check.get("shopify"), int):
+            drift.add_metric([domains[store_id], entity], check["here"] - check["shopify"])
+    yield drift
 
 
 class ShopsyncCollector(Collector):

@@ -183,3 +183,28 @@ def test_the_scheduler_queues_a_count_check_every_interval(offline_runtime):
     assert Store.get_by_id(store.id).counts_checked_at == now + timedelta(minutes=31)
     assert scheduler.tick(now + timedelta(minutes=60)).counts == []
     assert Store.get_by_id(fresh.id).counts_checked_at is None  # no initial sync: nothing
+
+
+def test_metrics_count_the_mismatched_entities_and_each_stores_difference(sim, make_store,
+                                                                          run_job):
+    from engine.serve.metrics import render
+    from tests.engine.test_server import samples
+
+    store = synced_store(make_store, run_job)
+    drift_customers(sim, store)
+    assert run_job("counts", store).result["ok"] is False
+    found = samples(render().decode())
+    assert found[("shopsync_stores_records_mismatch", (("entity", "customers"),))] == 1
+    assert found[("shopsync_stores_records_mismatch", (("entity", "orders"),))] == 0
+    drift = "shopsync_record_count_drift"
+    assert found[(drift, (("entity", "customers"), ("store", store.domain)))] == -1
+    assert found[(drift, (("entity", "orders"), ("store", store.domain)))] == 0
+    assert found[("shopsync_count_checks_total", (("outcome", "mismatch"),))] >= 1
+    # Per-store series only with SHOPSYNC_METRICS_PER_STORE on; the fleet gauge stays.
+    without = samples(render(per_store=False).decode())
+    assert not any(name == drift for name, _labels in without)
+    assert without[("shopsync_stores_records_mismatch", (("entity", "customers"),))] == 1
+    # Switched off: not a mismatch any more, in the fleet gauge as in the status.
+    Store.update(cat_customers=False).where(Store.id == store.id).execute()
+    found = samples(render().decode())
+    assert found[("shopsync_stores_records_mismatch", (("entity", "customers"),))] == 0
