@@ -19,7 +19,7 @@ from rich.segment import Segment
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.events import Click
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -72,9 +72,12 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
     sorted_by: tuple[str, bool] = ("name", False)
     """(sort, reversed) the dashboard shows the fleet in: the header marks that column."""
 
+    _drawn: tuple[int, int, bool] | None = None  # (cursor, scroll row, focus) last drawn
+
     def _stores_replaced(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.stores) + 1)
         self._scroll_to_cursor()
+        self._drawn = None
         self.refresh()
 
     # -- columns ------------------------------------------------------------------------------
@@ -169,7 +172,16 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
         self._scroll_to_cursor()
 
     def _redraw(self) -> None:
-        self.refresh()
+        """A cursor move repaints the two lines it changed (the old and the new cursor row),
+        not the screenful: every line is a row of spans to build and render."""
+        drawn, self._drawn = self._drawn, (self.cursor, int(self.scroll_y), self.has_focus)
+        if drawn is None or drawn[1:] != self._drawn[1:]:
+            self.refresh()  # scrolled, or the focus changed how the cursor row looks
+            return
+        width = self.size.width
+        top = int(self.scroll_y)
+        for index in {drawn[0], self.cursor}:
+            self.refresh(Region(0, index - top + 1, width, 1))
 
     # -- cursor -------------------------------------------------------------------------------
 

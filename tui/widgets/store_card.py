@@ -41,6 +41,7 @@ from tui.widgets.status_badge import STATE_STYLE, badge, state_glyph
 CARD_HEIGHT = 8  # six lines of content in a frame
 CARD_MIN_WIDTH = 39  # 35 cells of content: the two entity columns fit exactly
 DELETING = "Deleting…"
+MEMO_SIZE = 4  # renders a card keeps (see StoreCard._render_strips)
 
 
 def entity_cell(row: EntityRow, width: int) -> Content:
@@ -162,6 +163,9 @@ class StoreCard(Widget):
         self.cursor = False
         self.focused = False
         self._strips: list[Strip] | None = None  # the rendered lines, until the next refresh
+        # The last few renders, by what they depend on: a cursor that moves away and back (or
+        # a card scrolled out and in) within the same second reuses its lines.
+        self._memo: dict[tuple, tuple[StoreSummary, list[Strip]]] = {}
 
     def show(self, summary: StoreSummary | None, index: int, cursor: bool,
              focused: bool = True) -> None:
@@ -169,17 +173,21 @@ class StoreCard(Widget):
         changed = (summary, cursor, focused) != (self.summary, self.cursor, self.focused)
         self.summary, self.index = summary, index
         self.cursor, self.focused = cursor, focused
-        self.display = summary is not None
-        self.set_class(cursor, "-cursor")
+        if self.display != (summary is not None):
+            self.display = summary is not None
+        if changed:  # a class change re-applies CSS: only when the cursor may have moved
+            self.set_class(cursor, "-cursor")
         if changed and summary is not None:
             self.refresh()
 
-    def _lines(self) -> list[Content]:
+    def _now(self) -> datetime:
+        return getattr(self.app, "clock", utc_now)()
+
+    def _lines(self, now: datetime | None = None) -> list[Content]:
         if self.summary is None:
             return []
-        clock = getattr(self.app, "clock", utc_now)
         width = max(self.size.width, 12)
-        lines = card_lines(self.summary, width - 4, clock(), cursor=self.cursor)
+        lines = card_lines(self.summary, width - 4, now or self._now(), cursor=self.cursor)
         if self.cursor:
             style = "bold $accent" if self.focused else "$accent"
         else:
@@ -202,18 +210,35 @@ class StoreCard(Widget):
         width = self.size.width
         strips = self._strips
         if strips is None or (strips and strips[0].cell_length != width):
-            base, parse = self.visual_style, self._get_style
-            blank = base.rich_style
-            # Plain styles, without the per-cell offsets text selection would read (a card is
-            # clicked, not selected): equal styles stay equal, so every style cache hits.
-            strips = self._strips = [
-                Strip([Segment(text, part.rich_style) for text, part
-                       in line.render(base, end="", parse_style=parse)]
-                      ).crop_extend(0, width, blank)
-                for line in self._lines()]
+            strips = self._strips = self._render_strips(width)
         if y < len(strips):
             return strips[y]
         return Strip.blank(width, self.visual_style.rich_style)
+
+    def _render_strips(self, width: int) -> list[Strip]:
+        now = self._now()
+        base, parse = self.visual_style, self._get_style
+        # What the lines depend on: the store, the cursor, the width, the time (relative times
+        # and ETAs are shown to the second at most) and the colours (the theme and the card's
+        # CSS style; a class change re-applies CSS, so the style is compared by value).
+        key = (id(self.summary), self.cursor, self.focused, width, now.replace(microsecond=0),
+               self.app.theme, base)
+        memo = self._memo.get(key)
+        if memo is not None and memo[0] is self.summary:
+            return memo[1]
+        blank = base.rich_style
+        # Plain styles, without the per-cell offsets text selection would read (a card is
+        # clicked, not selected): equal styles stay equal, so every style cache hits.
+        strips = [
+            Strip([Segment(text, part.rich_style) for text, part
+                   in line.render(base, end="", parse_style=parse)]
+                  ).crop_extend(0, width, blank)
+            for line in self._lines(now)]
+        if self.summary is not None:
+            if len(self._memo) >= MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]  # the oldest
+            self._memo[key] = (self.summary, strips)
+        return strips
 
     def on_click(self, event: Click) -> None:
         event.stop()
