@@ -29,6 +29,11 @@ it. The rules, checked per store in this order:
   livedata.SILENT_AFTER (24 h) while the store holds records → Re-sync to reconcile. A quiet
   store can legitimately be silent, so that one is only informational. Skipped when a
   reconnect is already suggested (a fresh grant registers the subscriptions again).
+- A subscribed entity's webhooks silent while its records changed in Shopify (issue 13): no
+  delivery of any of the entity's topics in the last 24 h (SILENT_AFTER), though Shopify's count
+  of that entity moved between the last two count checks (both within those 24 h; engine.sync.
+  counts keeps the previous count) → a warning whose fix registers the subscriptions again, then
+  a full re-sync of that entity. Skipped when a reconnect is already suggested.
 - Data categories switched off → sync settings (informational: that data is not synced).
 
 Stores being deleted are skipped. Findings come grouped by store (by name), worst first.
@@ -43,9 +48,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from peewee import fn
+from peewee import OP, Expression, Value, fn
 
 from engine.domain.bulk import is_slots_taken
+from engine.domain.coerce import naive_utc
 from engine.domain.jobs import ACTIVE, JobKind
 from engine.domain.policy import Action
 from engine.domain.status import (
@@ -53,13 +59,19 @@ from engine.domain.status import (
     RECORDS_MISMATCH,
     Category,
     Check,
+    Entity,
     EntityState,
     records_mismatch_of,
 )
 from engine.domain.views import EntityRow, StoreSummary
 from engine.domain.webhook_health import SUBSCRIPTIONS_CHECKED
-from engine.lifecycle.subscriptions import webhook_problem
-from engine.persistence.models import Event, Job, Store, utcnow
+from engine.lifecycle.subscriptions import (
+    ENTITY_WEBHOOK_TOPICS,
+    SILENT_AFTER,
+    registered_topics,
+    webhook_problem,
+)
+from engine.persistence.models import EntitySync, Event, Job, Store, WebhookReceipt, utcnow
 from engine.persistence.reads import (
     categories_of,
     list_stores,
@@ -137,7 +149,8 @@ def _minutes(delta: timedelta) -> str:
 
 
 def store_findings(summary: StoreSummary, store: Store, now: datetime,
-                   elsewhere: Sequence[str] = ()) -> list[Finding]:
+                   elsewhere: Sequence[str] = (),
+                   silent: Sequence[SilentChange] = ()) -> list[Finding]:
     """Every finding for one store (see the module docstring for the rules)."""
     if summary.deleting:
         return []
@@ -204,6 +217,8 @@ def store_findings(summary: StoreSummary, store: Store, now: datetime,
             ))
             actions.add(action)
     found.extend(_webhook_findings(summary, store, now, actions))
+    if "reconnect" not in actions:
+        found.extend(_silent_findings(summary, silent))
     if elsewhere and not summary.paused:
         found.append(_finding(
             summary, "warning",
@@ -269,6 +284,82 @@ def _webhook_findings(
     )]
 
 
+@dataclass(frozen=True, slots=True)
+class SilentChange:
+    """An entity whose count moved at Shopify while none of its webhooks arrived."""
+
+    entity: Entity
+    previous: int
+    current: int
+
+
+SILENT_CAUSE = (
+    "Shopify is not delivering {entity} webhooks to this engine: the subscriptions may be "
+    "failing at Shopify (it removes them after repeated failed deliveries) or deliveries are "
+    "blocked on the way"
+)
+SILENT_FIX = (
+    "Register the webhook subscriptions again, check that Shopify can reach this engine's "
+    "public URL, then run a full re-sync of {entity} (Retry {entity}) to catch up"
+)
+
+
+def _silent_findings(summary: StoreSummary, silent: Sequence[SilentChange]) -> list[Finding]:
+    return [
+        _finding(summary, "warning",
+                 f"{change.entity.label} webhooks silent for 24 h while Shopify's count changed "
+                 f"({change.previous:,} → {change.current:,})",
+                 SILENT_CAUSE.format(entity=change.entity.value),
+                 SILENT_FIX.format(entity=change.entity.label),
+                 "register_webhooks", change.entity.value)
+        for change in silent
+    ]
+
+
+def silent_changes(now: datetime) -> dict[int, list[SilentChange]]:
+    """Per store, the subscribed entities whose Shopify count changed between the last two count
+    checks (both within SILENT_AFTER) while no delivery of their topics arrived in SILENT_AFTER.
+
+    Two queries for the fleet: the entity rows whose last check saw a change, then the recent
+    deliveries of just those stores."""
+    since = now - SILENT_AFTER
+    candidates: dict[int, list[tuple[Entity, int, int]]] = {}
+    rows = EntitySync.select(EntitySync.store, EntitySync.entity, EntitySync.count_check).where(
+        # The JSON text as stored (no JSON encoding of the pattern): only the rows that moved.
+        Expression(EntitySync.count_check, OP.ILIKE, Value('%"changed":true%', converter=False))
+    ).tuples()
+    for store_id, entity, check in rows.iterator():
+        if not isinstance(check, dict):
+            continue
+        at, before = naive_utc(check.get("at")), naive_utc(check.get("previous_at"))
+        previous, current = check.get("previous_shopify"), check.get("shopify")
+        if (at is None or before is None or before < since or not isinstance(previous, int)
+                or not isinstance(current, int) or entity not in Entity._value2member_map_):
+            continue
+        candidates.setdefault(store_id, []).append((Entity(entity), previous, current))
+    if not candidates:
+        return {}
+    heard: dict[int, set[str]] = {}
+    deliveries = WebhookReceipt.select(WebhookReceipt.store_id, WebhookReceipt.topic).where(
+        WebhookReceipt.store_id.in_(list(candidates)) & (WebhookReceipt.received_at >= since)
+        & WebhookReceipt.status.not_in(("duplicate", "rejected"))
+    ).distinct().tuples()
+    for store_id, topic in deliveries.iterator():
+        heard.setdefault(store_id, set()).add(str(topic).partition("/")[0])
+    stores = {s.id: s for s in Store.select().where(Store.id.in_(list(candidates)))}
+    found: dict[int, list[SilentChange]] = {}
+    for store_id, changes in candidates.items():
+        store = stores.get(store_id)
+        if store is None:
+            continue
+        categories, subscribed = categories_of(store), registered_topics(store)
+        for entity, previous, current in changes:
+            if (categories[ENTITY_CATEGORY[entity]] and entity.value not in heard.get(store_id, ())
+                    and set(ENTITY_WEBHOOK_TOPICS[entity]) <= subscribed):
+                found.setdefault(store_id, []).append(SilentChange(entity, previous, current))
+    return found
+
+
 def subscriptions_elsewhere() -> dict[int, list[str]]:
     """Per store, the other URLs its latest subscription check found (one query for the fleet)."""
     latest = (Event.select(fn.MAX(Event.id)).where(
@@ -307,12 +398,14 @@ def diagnose(
     moment = now or utcnow()
     stores = {store.id: store for store in Store.select()}
     elsewhere = subscriptions_elsewhere()
+    silent = silent_changes(moment)
     findings: list[Finding] = []
     for summary in list_stores() if summaries is None else summaries:
         store = stores.get(summary.id)
         if store is None:
             continue
-        found = store_findings(summary, store, moment, elsewhere.get(summary.id, ()))
+        found = store_findings(summary, store, moment, elsewhere.get(summary.id, ()),
+                               silent.get(summary.id, ()))
         found.sort(key=lambda f: SEVERITY_RANK.get(f.severity, 9))
         findings.extend(found)
     return findings

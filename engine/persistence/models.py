@@ -164,7 +164,7 @@ class EntitySync(BaseModel):
     # engine.domain.progress.SyncProgress of the running sync: phase, rate, ETA, export counts.
     progress_info = JSONField(null=True)
     # The entity's last count check (engine.sync.counts): {"here", "shopify", "previous_shopify",
-    # "slack", "mismatch", "at"}; None before the first.
+    # "previous_at", "changed", "slack", "mismatch", "at"}; None before the first.
     count_check = JSONField(null=True)
     started_at = DateTimeField(null=True)
     updated_at = DateTimeField(default=utcnow)

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from datetime import UTC, timedelta
 from typing import Any
 
-from peewee import fn
+from peewee import OP, Expression, Value, fn
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -226,7 +226,9 @@ def _mismatched() -> Iterator[tuple[int, str]]:
     """(store id, entity) of every enabled entity the stored count check found not matching
     (the readiness item the status rule reads: engine.domain.status.records_mismatch_of)."""
     stores = Store.select(Store.id, Store.readiness, *CATEGORY_FIELDS).where(
-        Store.readiness.contains(f'"{Check.RECORDS_MATCH.value}":{{"ok":false'))
+        # The JSON text as stored (no JSON encoding of the pattern): only the failing stores.
+        Expression(Store.readiness, OP.ILIKE, Value(
+            f'%"{Check.RECORDS_MATCH.value}":{{"ok":false%', converter=False)))
     for store in stores.iterator():
         for entity, _text in records_mismatch_of(store.readiness, categories_of(store)):
             yield store.id, entity.value

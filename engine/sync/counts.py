@@ -27,9 +27,9 @@ AT_LEAST). A check whose counts could not be read (Shopify unreachable, the toke
 changes nothing: the previous verdict stands.
 
 Per entity, the last check is kept on its row (`EntitySync.count_check`: here, shopify,
-previous_shopify, slack, mismatch, at), so consecutive checks can be compared (Shopify's count
-moved while that entity's webhooks stayed silent: engine.lifecycle.diagnosis) and /metrics can
-report the difference.
+previous_shopify, previous_at, changed, slack, mismatch, at), so consecutive checks can be
+compared (Shopify's count moved while that entity's webhooks stayed silent: engine.lifecycle.
+diagnosis) and /metrics can report the difference.
 """
 
 from __future__ import annotations
@@ -179,10 +179,14 @@ def apply_counts(store: Store, shopify: dict[Entity, int] | str | None,
         row = rows.get(entity.value)
         if row is not None:
             last = row.count_check if isinstance(row.count_check, dict) else {}
+            before = last.get("shopify")
             EntitySync.update(count_check={
                 "here": reading.here, "shopify": reading.shopify,
-                "previous_shopify": last.get("shopify"), "slack": reading.slack,
-                "mismatch": reading.mismatch, "at": now.isoformat(timespec="seconds"),
+                "previous_shopify": before, "previous_at": last.get("at"),
+                # Shopify's count moved since the previous check (diagnosis: silent webhooks).
+                "changed": isinstance(before, int) and before != reading.shopify,
+                "slack": reading.slack, "mismatch": reading.mismatch,
+                "at": now.isoformat(timespec="seconds"),
             }).where(EntitySync.id == row.id).execute()
         if reading.mismatch:
             mismatched[entity.value] = reading.text

@@ -208,3 +208,35 @@ def test_metrics_count_the_mismatched_entities_and_each_stores_difference(sim, m
     Store.update(cat_customers=False).where(Store.id == store.id).execute()
     found = samples(render().decode())
     assert found[("shopsync_stores_records_mismatch", (("entity", "customers"),))] == 0
+
+
+def test_silent_webhooks_while_shopify_counts_move_is_a_finding(sim, make_store, run_job):
+    """Issue 13: a subscribed entity's webhooks silent for 24 h while Shopify's count of it
+    changed between two count checks → Troubleshoot says so, with the re-registration fix."""
+    from engine.lifecycle.diagnosis import diagnose
+    from engine.lifecycle.subscriptions import ALL_TOPICS
+
+    store = synced_store(make_store, run_job)
+    Store.update(webhook_topics=",".join(ALL_TOPICS), webhooks_registered_at=utcnow()).where(
+        Store.id == store.id).execute()
+    sim.patch(store.domain, webhooks_enabled=False)
+    assert run_job("counts", store).result["ok"] is True  # nothing moved yet
+    assert not [f for f in diagnose() if "silent for 24 h" in f.problem]
+    for _ in range(3):
+        sim.create(store.domain, "orders")
+    run_job("counts", store)
+    assert count_check(store, Entity.ORDERS)["changed"] is True
+    [silent] = [f for f in diagnose() if "silent for 24 h" in f.problem]
+    assert silent.problem == (
+        "Orders webhooks silent for 24 h while Shopify's count changed (6 → 9)")
+    assert (silent.severity, silent.action, silent.entity, silent.key) == (
+        "warning", "register_webhooks", "orders", "enter")
+    assert "Retry Orders" in silent.fix
+    # A delivery of that entity in the last 24 h: not silent.
+    WebhookReceipt.create(topic="orders/updated", shop_domain=store.domain, store_id=store.id,
+                          body="{}", status="applied")
+    assert not [f for f in diagnose() if "silent for 24 h" in f.problem]
+    # Topics not subscribed at all are the other finding's business (webhook_problem).
+    WebhookReceipt.delete().execute()
+    Store.update(webhook_topics="CUSTOMERS_CREATE").where(Store.id == store.id).execute()
+    assert not [f for f in diagnose() if "silent for 24 h" in f.problem]
