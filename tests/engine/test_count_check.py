@@ -240,3 +240,29 @@ def test_silent_webhooks_while_shopify_counts_move_is_a_finding(sim, make_store,
     WebhookReceipt.delete().execute()
     Store.update(webhook_topics="CUSTOMERS_CREATE").where(Store.id == store.id).execute()
     assert not [f for f in diagnose() if "silent for 24 h" in f.problem]
+
+
+def test_on_postgresql_the_verdict_metrics_and_silent_finding_read_the_stored_json(pg_runtime):
+    """The LIKE filters over the stored JSON (metrics, diagnosis) and the verdict's writes on
+    PostgreSQL: two readings recorded directly (Shopify's side is the simulator's elsewhere)."""
+    from engine.lifecycle.diagnosis import silent_changes
+    from engine.lifecycle.subscriptions import ALL_TOPICS
+    from engine.serve.metrics import render
+    from tests.engine.test_server import samples
+    from tests.tui.factories import make_store
+
+    store = make_store("pg-drift.myshopify.com", "PG Drift", records=0)
+    Store.update(webhook_topics=",".join(ALL_TOPICS)).where(Store.id == store.id).execute()
+    EntitySync.update(full_synced_at=utcnow()).where(EntitySync.store == store.id).execute()
+    readings = {entity: 0 for entity in ENTITY_ORDER}
+    assert counts.record(store.id, readings) == {"ok": True, "detail": None}
+    second = counts.record(store.id, {**readings, Entity.CUSTOMERS: 3})
+    assert second == {"ok": False, "detail": "Customers: 0 here, 3 in Shopify",
+                      "entities": {"customers": "Customers: 0 here, 3 in Shopify"}}
+    assert Store.get_by_id(store.id).status == Status.ERROR.value
+    found = samples(render().decode())
+    assert found[("shopsync_stores_records_mismatch", (("entity", "customers"),))] == 1
+    assert found[("shopsync_record_count_drift",
+                  (("entity", "customers"), ("store", store.domain)))] == -3
+    [change] = silent_changes(utcnow())[store.id]
+    assert (change.entity, change.previous, change.current) == (Entity.CUSTOMERS, 0, 3)
