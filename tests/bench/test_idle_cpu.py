@@ -87,6 +87,7 @@ def _idle_percent(argv: list[str], env: dict[str, str], ready_text: bytes,
         os.close(fd)
 
 
+@pytest.mark.timeout(300 + 3 * SECONDS)  # two idle windows, a fleet to insert, two starts
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 def test_an_idle_dashboard_over_ten_thousand_stores(tmp_path: Path) -> None:
     home = tmp_path / "home"

@@ -30,6 +30,7 @@ from textual.containers import Center, Middle
 from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
+from textual.widget import AwaitMount
 from textual.widgets import Static
 
 from engine.actions import Action
@@ -115,10 +116,13 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         # Set once the first screenful is drawn: the full read waits for it, so the reading
         # thread does not compete for the GIL with the first frame that shows stores.
         self._page_drawn = threading.Event()
+        # The filter bar (a text field and a status select, hidden until `/` or `f`) is
+        # mounted once the first stores are drawn, or by the first key that needs it: it is a
+        # third of the screen's widgets, and the first frame with stores does not show it.
+        self._filter_mounted: AwaitMount | None = None
 
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header").data_bind(DashboardScreen.stale)
-        yield FilterBar(id="filter-bar", classes="-hidden")
         yield CardGrid(id="grid")
         yield FleetTable(id="table", classes="-hidden")
         with Middle(id="empty", classes="-hidden"), Center():
@@ -175,8 +179,19 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         self._statuses = {s.id: s.status for s in stores}
         self.query_one(FleetHeader).summary = summary
         self._show()
-        if cursor is None:  # the first screenful: let the full read go once it is drawn
-            self.call_after_refresh(self._page_drawn.set)
+        if not self._page_drawn.is_set():
+            self.call_after_refresh(self._first_stores_drawn)
+
+    def _first_stores_drawn(self) -> None:
+        self._page_drawn.set()  # the full read (if it waits) may go
+        self.filter_bar()
+
+    def filter_bar(self) -> AwaitMount:
+        """Mount the filter bar unless it is; await the answer before using the bar."""
+        if self._filter_mounted is None:
+            self._filter_mounted = self.mount(FilterBar(id="filter-bar", classes="-hidden"),
+                                              after=self.query_one(FleetHeader))
+        return self._filter_mounted
 
     def _alert(self, store: StoreSummary) -> None:
         detail = f": {store.status_detail}" if store.status_detail else ""
@@ -295,7 +310,8 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         self.app.push_screen(
             CardMenu(store, read_only=getattr(self.app, "read_only", False)), chosen)
 
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
+        await self.filter_bar()
         bar = self.query_one(FilterBar)
         bar.remove_class("-hidden")
         bar.focus_text()
@@ -322,7 +338,8 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         message.stop()
         self.sort_by(message.sort)
 
-    def action_cycle_status(self) -> None:
+    async def action_cycle_status(self) -> None:
+        await self.filter_bar()
         order: list[Status | None] = [None, *Status]
         following = order[(order.index(self.status_filter) + 1) % len(order)]
         bar = self.query_one(FilterBar)

@@ -55,6 +55,15 @@ class CardGrid(StoreCursor, VerticalScroll, can_focus=True):
         self._cards = Container(id="cards")
 
     def compose(self) -> ComposeResult:
+        # The pool is mounted with the grid, sized for the terminal (a resize corrects it), so
+        # the first stores only fill cards already there: no mount between data and paint.
+        width, height = self.app.size
+        columns = max(1, (width - 2) // CARD_MIN_WIDTH)
+        rows = math.ceil(max(height - 3, 1) / CARD_HEIGHT) + 1
+        cards = [StoreCard() for _ in range(rows * columns)]
+        for card in cards:
+            card.display = False
+        self._cards = Container(*cards, id="cards")
         yield self._top
         yield self._cards
         yield self._bottom
