@@ -26,6 +26,7 @@ from engine.domain.status import (
     Entity,
     EntityState,
     enabled_entities,
+    records_mismatch_of,
 )
 from engine.domain.views import JobView, StoreDetail, StoreSummary
 from engine.domain.webhook_health import TopicHealth
@@ -53,6 +54,7 @@ from engine.persistence.webhook_health import webhook_health as _webhook_health
 from engine.registry import make_runner
 from engine.shopify.errors import ShopifyError
 from engine.sync import bulk_operations as _bulk
+from engine.sync.counts import drop_disabled
 
 __all__ = [
     "Action",
@@ -300,10 +302,16 @@ def retry(store_id: int, entity: str) -> JobView:
 
 
 def retry_failed(store_id: int) -> list[JobView]:
-    _require(Action.RETRY, _store(store_id))
+    """Retry every Failed entity, every entity whose last full sync failed, and every entity
+    whose records do not match Shopify (its full sync repairs them)."""
+    store = _store(store_id)
+    _require(Action.RETRY, store)
     summary = store_summary(store_id)
+    drifted = {entity for entity, _text in records_mismatch_of(store.readiness,
+                                                               categories_of(store))}
     failed = [row.entity for row in summary.entities
-              if row.state is EntityState.FAILED or row.full_sync_failed]
+              if row.state is EntityState.FAILED or row.full_sync_failed
+              or row.entity in drifted]
     return [retry(store_id, entity.value) for entity in failed]
 
 
@@ -435,6 +443,7 @@ def update_settings(store_id: int, changes: Mapping[Category | str, bool]) -> St
             was_on = set(enabled_entities(before))
             for entity in sorted(now_on - was_on, key=list(Entity).index):
                 _queue_sync(store, entity)
+        drop_disabled(store.id)  # an entity switched off is no longer a mismatch
         refresh_status(store.id)
     return store_detail(store.id)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from engine.domain.status import ENTITY_CATEGORY, Entity, EntityState, Status
+from engine.domain.status import ENTITY_CATEGORY, Check, Entity, EntityState, Status
 from engine.domain.views import StoreSummary
 
 
@@ -93,6 +93,9 @@ class StoreFacts:
     # Entities whose last full sync failed (Synced by an incremental since, maybe): Retry runs
     # the full sync again.
     full_failed: tuple[Entity, ...] = ()
+    # The count check found records of an enabled entity not matching Shopify's count: Retry
+    # runs that entity's full sync (engine.sync.counts).
+    records_mismatch: bool = False
 
     def state(self, entity: Entity) -> EntityState:
         return next((s for e, s in self.entity_states if e is entity), EntityState.PENDING)
@@ -107,6 +110,8 @@ def facts_of(summary: StoreSummary) -> StoreFacts:
         deleting=summary.deleting,
         entity_states=tuple((row.entity, row.state) for row in summary.entities),
         full_failed=tuple(row.entity for row in summary.entities if row.full_sync_failed),
+        records_mismatch=any(item.check is Check.RECORDS_MATCH and item.ok is False
+                             for item in summary.readiness),
     )
 
 
@@ -154,7 +159,8 @@ def why_not(action: Action | str, facts: StoreFacts, entity: Entity | None = Non
             return None
         case Action.RETRY:
             blocked = sync_blocked(facts, entity)
-            if blocked is None and entity is None and not facts.full_failed and not any(
+            if blocked is None and entity is None and not facts.full_failed \
+                    and not facts.records_mismatch and not any(
                 state is EntityState.FAILED for _e, state in facts.entity_states
             ):
                 return f"{facts.name} has no Failed entity to retry"

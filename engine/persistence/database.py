@@ -210,9 +210,24 @@ def _migration_7(db: Database) -> None:
                        + ("TIMESTAMP" if isinstance(db, PostgresqlDatabase) else "DATETIME"))
 
 
+def _migration_8(db: Database) -> None:
+    """entity_sync.count_drift / count_moved_at (indexed): the count check's verdict and
+    Shopify's moved count, typed, so /metrics and Troubleshoot read only the rows they need."""
+    columns = {c.name for c in db.get_columns("entity_sync")}
+    stamp = "TIMESTAMP" if isinstance(db, PostgresqlDatabase) else "DATETIME"
+    if "count_drift" not in columns:
+        db.execute_sql("ALTER TABLE entity_sync ADD COLUMN count_drift INTEGER")
+    if "count_moved_at" not in columns:
+        db.execute_sql(f"ALTER TABLE entity_sync ADD COLUMN count_moved_at {stamp}")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS entity_sync_count_drift "
+                   "ON entity_sync (count_drift)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS entity_sync_count_moved_at "
+                   "ON entity_sync (count_moved_at)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
-    _migration_7,
+    _migration_7, _migration_8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -7,7 +7,13 @@ entity rows), not the stored column, so a decision never lags a write that has n
 from __future__ import annotations
 
 from engine.domain.policy import StoreFacts
-from engine.domain.status import ENTITY_CATEGORY, Entity, EntityState, derive_status
+from engine.domain.status import (
+    ENTITY_CATEGORY,
+    Entity,
+    EntityState,
+    derive_status,
+    records_mismatch_of,
+)
 from engine.persistence.models import EntitySync, Store
 from engine.persistence.reads import categories_of, entity_state, status_facts
 
@@ -31,4 +37,5 @@ def store_facts(store: Store) -> StoreFacts:
             Entity(s.entity) for s in syncs
             if s.full_failed_at is not None and categories[ENTITY_CATEGORY[Entity(s.entity)]]
         ),
+        records_mismatch=bool(records_mismatch_of(store.readiness, categories)),
     )

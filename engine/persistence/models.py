@@ -166,6 +166,11 @@ class EntitySync(BaseModel):
     # The entity's last count check (engine.sync.counts): {"here", "shopify", "previous_shopify",
     # "previous_at", "changed", "slack", "mismatch", "at"}; None before the first.
     count_check = JSONField(null=True)
+    # The same, typed and indexed for the fleet-wide reads (/metrics, Troubleshoot): local minus
+    # Shopify's count while the last check found a mismatch (else NULL), and when the last check
+    # found Shopify's count moved since the previous one (else NULL).
+    count_drift = IntegerField(null=True, index=True)
+    count_moved_at = DateTimeField(null=True, index=True)
     started_at = DateTimeField(null=True)
     updated_at = DateTimeField(default=utcnow)
 

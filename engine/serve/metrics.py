@@ -13,12 +13,12 @@ Per-store series, for alert rules on one store: `shopsync_store_status{store,sta
 store's current status, 0 for the others: four series per store) and
 `shopsync_entity_last_success_timestamp_seconds{store,entity}` (Unix time of the entity's last
 successful sync; absent before the first) and `shopsync_record_count_drift{store,entity}` (local
-records minus Shopify's count at the entity's last count check, engine.sync.counts; absent
-before the first). Domains are bounded by the fleet, so cardinality is at most 12 series per
-store: on by default; SHOPSYNC_METRICS_PER_STORE=false drops them for a fleet large enough to
-worry the Prometheus server (the fleet totals stay, among them
-`shopsync_stores_records_mismatch{entity}`: stores whose records of that entity do not match
-Shopify, four series whatever the fleet's size).
+records minus Shopify's count, for an entity whose last count check found it not matching,
+engine.sync.counts; absent while it matches). Domains are bounded by the fleet, so
+cardinality is at most 12 series per store: on by default; SHOPSYNC_METRICS_PER_STORE=false
+drops them for a fleet large enough to worry the Prometheus server (the fleet totals stay,
+among them `shopsync_stores_records_mismatch{entity}`: stores whose records of that entity do
+not match Shopify, four series whatever the fleet's size).
 The standard process metrics (CPU, memory, open files, start time) and Python's GC and platform
 metrics describe the process serving /metrics.
 prometheus_client renders the text, so escaping and the format are its job.
@@ -27,12 +27,11 @@ prometheus_client renders the text, so escaping and the format are its job.
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from typing import Any
 
-from peewee import OP, Expression, Value, fn
+from peewee import fn
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -49,7 +48,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from engine.domain.jobs import JobState
-from engine.domain.status import Category, Check, Entity, Status, records_mismatch_of
+from engine.domain.status import Entity, Status
 from engine.persistence.counters import snapshot
 from engine.persistence.models import (
     EntitySync,
@@ -59,10 +58,6 @@ from engine.persistence.models import (
     WebhookReceipt,
     utcnow,
 )
-from engine.persistence.reads import categories_of
-
-# The category columns categories_of reads, for a partial Store select.
-CATEGORY_FIELDS = tuple(getattr(Store, f"cat_{category.value}") for category in Category)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -180,7 +175,10 @@ def _gauges() -> Iterator[Metric]:
         "shopsync_stores_records_mismatch",
         "Stores whose last count check found the entity's records not matching Shopify's count.",
         labels=["entity"])
-    drifted = Counter(entity for _store, entity in _mismatched())
+    drifted: dict[str, int] = dict(
+        EntitySync.select(EntitySync.entity, fn.COUNT(EntitySync.id)).where(
+            EntitySync.count_drift.is_null(False)).group_by(EntitySync.entity).tuples()
+        .iterator())
     for entity in Entity:
         mismatch.add_metric([entity.value], drifted.get(entity.value, 0))
     yield mismatch
@@ -222,29 +220,17 @@ def _per_store_gauges() -> Iterator[Metric]:
     yield from _drift_gauge(domains)
 
 
-def _mismatched() -> Iterator[tuple[int, str]]:
-    """(store id, entity) of every enabled entity the stored count check found not matching
-    (the readiness item the status rule reads: engine.domain.status.records_mismatch_of)."""
-    stores = Store.select(Store.id, Store.readiness, *CATEGORY_FIELDS).where(
-        # The JSON text as stored (no JSON encoding of the pattern): only the failing stores.
-        Expression(Store.readiness, OP.ILIKE, Value(
-            f'%"{Check.RECORDS_MATCH.value}":{{"ok":false%', converter=False)))
-    for store in stores.iterator():
-        for entity, _text in records_mismatch_of(store.readiness, categories_of(store)):
-            yield store.id, entity.value
-
-
 def _drift_gauge(domains: dict[int, str]) -> Iterator[Metric]:
     drift = GaugeMetricFamily(
         "shopsync_record_count_drift",
-        "Local records minus Shopify's count at the entity's last count check.",
+        "Local records minus Shopify's count, for entities whose last count check found them "
+        "not matching (absent while they match).",
         labels=["store", "entity"])
-    rows = EntitySync.select(EntitySync.store, EntitySync.entity, EntitySync.count_check).where(
-        EntitySync.count_check.is_null(False)).tuples()
-    for store_id, entity, check in rows.iterator():
-        if store_id in domains and isinstance(check, dict) and isinstance(
-                check.get("here"), int) and isinstance(check.get("shopify"), int):
-            drift.add_metric([domains[store_id], entity], check["here"] - check["shopify"])
+    rows = EntitySync.select(EntitySync.store, EntitySync.entity, EntitySync.count_drift).where(
+        EntitySync.count_drift.is_null(False)).tuples()  # indexed: only the mismatched rows
+    for store_id, entity, difference in rows.iterator():
+        if store_id in domains:
+            drift.add_metric([domains[store_id], entity], difference)
     yield drift
 
 

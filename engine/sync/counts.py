@@ -27,9 +27,10 @@ AT_LEAST). A check whose counts could not be read (Shopify unreachable, the toke
 changes nothing: the previous verdict stands.
 
 Per entity, the last check is kept on its row (`EntitySync.count_check`: here, shopify,
-previous_shopify, previous_at, changed, slack, mismatch, at), so consecutive checks can be
-compared (Shopify's count moved while that entity's webhooks stayed silent: engine.lifecycle.
-diagnosis) and /metrics can report the difference.
+previous_shopify, previous_at, changed, slack, mismatch, at; typed and indexed for the
+fleet-wide reads: `count_drift`, local − Shopify while mismatched, and `count_moved_at`), so
+consecutive checks can be compared (Shopify's count moved while that entity's webhooks stayed
+silent: engine.lifecycle.diagnosis) and /metrics can report the difference.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from engine.domain.status import (
     EntityState,
     count_text,
     enabled_entities,
+    records_mismatch_of,
 )
 from engine.jobs.queue import refresh_status_and_syncs
 from engine.persistence import counters as metrics
@@ -180,14 +182,18 @@ def apply_counts(store: Store, shopify: dict[Entity, int] | str | None,
         if row is not None:
             last = row.count_check if isinstance(row.count_check, dict) else {}
             before = last.get("shopify")
-            EntitySync.update(count_check={
-                "here": reading.here, "shopify": reading.shopify,
-                "previous_shopify": before, "previous_at": last.get("at"),
-                # Shopify's count moved since the previous check (diagnosis: silent webhooks).
-                "changed": isinstance(before, int) and before != reading.shopify,
-                "slack": reading.slack, "mismatch": reading.mismatch,
-                "at": now.isoformat(timespec="seconds"),
-            }).where(EntitySync.id == row.id).execute()
+            moved = isinstance(before, int) and before != reading.shopify
+            EntitySync.update(
+                count_drift=reading.difference if reading.mismatch else None,
+                count_moved_at=now if moved else None,
+                count_check={
+                    "here": reading.here, "shopify": reading.shopify,
+                    "previous_shopify": before, "previous_at": last.get("at"),
+                    # Shopify's count moved since the previous check (silent webhooks).
+                    "changed": moved,
+                    "slack": reading.slack, "mismatch": reading.mismatch,
+                    "at": now.isoformat(timespec="seconds"),
+                }).where(EntitySync.id == row.id).execute()
         if reading.mismatch:
             mismatched[entity.value] = reading.text
     item = readiness_item(mismatched, compared=bool(shopify) or bool(mismatched))
@@ -204,6 +210,26 @@ def apply_counts(store: Store, shopify: dict[Entity, int] | str | None,
         metrics.incr("shopsync_count_checks_total",
                      outcome="mismatch" if item["ok"] is False else "match")
     return item
+
+
+def drop_disabled(store_id: int) -> None:
+    """A category switched off: its entities are no longer a mismatch, in the readiness item as
+    in the status rule (which filters them itself), so the two never disagree."""
+    with write_transaction():
+        store = Store.get_or_none(Store.id == store_id)
+        item = (store.readiness or {}).get(Check.RECORDS_MATCH.value) if store else None
+        if store is None or not isinstance(item, dict) or item.get("ok") is not False:
+            return
+        kept = {e.value: text for e, text in records_mismatch_of(
+            store.readiness, categories_of(store))}
+        if kept == item.get("entities"):
+            return
+        dropped = [e for e in (item.get("entities") or {}) if e not in kept]
+        EntitySync.update(count_drift=None).where(
+            (EntitySync.store == store.id) & EntitySync.entity.in_(dropped)).execute()
+        readiness = {**store.readiness,
+                     Check.RECORDS_MATCH.value: readiness_item(kept, compared=True)}
+        Store.update(readiness=readiness).where(Store.id == store.id).execute()
 
 
 def record(store_id: int, shopify: dict[Entity, int] | str | None) -> Item | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from engine import actions
 from engine.domain.status import (
     COUNTS_NOT_CHECKED_INITIAL,
     ENTITY_ORDER,
@@ -19,7 +20,6 @@ from engine.domain.status import (
     Status,
 )
 from engine.persistence.models import EntitySync, Event, Store, WebhookReceipt, utcnow
-from engine.persistence.records import refresh_status
 from engine.sync import counts
 from engine.sync.scheduler import Scheduler
 
@@ -112,12 +112,19 @@ def test_several_entities_are_joined_with_thousands_separators(offline_runtime):
         "Customers: 250 here, 248 in Shopify; Orders: 1,200 here, 1,250 in Shopify")
 
 
-def test_the_scheduled_counts_job_finds_drift(sim, make_store, run_job):
+def test_the_scheduled_counts_job_finds_drift_and_retry_repairs_it(sim, make_store, run_job,
+                                                                    runtime):
     store = synced_store(make_store, run_job)
     drift_customers(sim, store)
     view = run_job("counts", store)
     assert view.result == {"ok": False, "detail": DRIFT}
     assert Store.get_by_id(store.id).status == Status.ERROR.value
+    # Retry (the card's r, `shopsync retry STORE`): the drifted entity's full sync, only it.
+    actions.use_runtime(runtime)
+    summary = actions.store_summary(store.id)
+    assert actions.why_cannot(summary, "retry") is None
+    [job] = actions.retry_failed(store.id)
+    assert (job.entity, job.kind) == ("customers", "sync")
 
 
 def test_deliveries_in_flight_are_tolerated(sim, make_store, run_job):
@@ -139,7 +146,7 @@ def test_deliveries_in_flight_are_tolerated(sim, make_store, run_job):
     assert run_job("counts", store).result["ok"] is False
 
 
-def test_disabled_and_syncing_entities_are_skipped(sim, make_store, run_job):
+def test_disabled_and_syncing_entities_are_skipped(sim, make_store, run_job, runtime):
     store = synced_store(make_store, run_job)
     drift_customers(sim, store)
     assert run_job("counts", store).result["ok"] is False
@@ -151,11 +158,13 @@ def test_disabled_and_syncing_entities_are_skipped(sim, make_store, run_job):
     assert run_job("counts", store).result == {"ok": False, "detail": DRIFT}
     EntitySync.update(state="synced").where(
         (EntitySync.store == store.id) & (EntitySync.entity == "customers")).execute()
-    # Off: the status clears at once (the status rule reads only enabled entities), and the
-    # next check does not compare it.
-    Store.update(cat_customers=False, cat_email_consent=False, cat_sms_consent=False).where(
-        Store.id == store.id).execute()
-    assert refresh_status(store.id)[0] is Status.CONNECTED
+    # Off: the status and the readiness item clear at once, and the next check does not
+    # compare it.
+    actions.use_runtime(runtime)
+    actions.update_settings(store.id, {"customers": False, "email_consent": False,
+                                       "sms_consent": False})
+    assert Store.get_by_id(store.id).status == Status.CONNECTED.value
+    assert item(store) == {"ok": True, "detail": None}
     assert run_job("counts", store).result == {"ok": True, "detail": None}
     assert Entity.CUSTOMERS not in counts.comparable(Store.get_by_id(store.id))
 
@@ -186,7 +195,7 @@ def test_the_scheduler_queues_a_count_check_every_interval(offline_runtime):
 
 
 def test_metrics_count_the_mismatched_entities_and_each_stores_difference(sim, make_store,
-                                                                          run_job):
+                                                                          run_job, runtime):
     from engine.serve.metrics import render
     from tests.engine.test_server import samples
 
@@ -198,16 +207,18 @@ def test_metrics_count_the_mismatched_entities_and_each_stores_difference(sim, m
     assert found[("shopsync_stores_records_mismatch", (("entity", "orders"),))] == 0
     drift = "shopsync_record_count_drift"
     assert found[(drift, (("entity", "customers"), ("store", store.domain)))] == -1
-    assert found[(drift, (("entity", "orders"), ("store", store.domain)))] == 0
+    assert (drift, (("entity", "orders"), ("store", store.domain))) not in found  # matches
     assert found[("shopsync_count_checks_total", (("outcome", "mismatch"),))] >= 1
     # Per-store series only with SHOPSYNC_METRICS_PER_STORE on; the fleet gauge stays.
     without = samples(render(per_store=False).decode())
     assert not any(name == drift for name, _labels in without)
     assert without[("shopsync_stores_records_mismatch", (("entity", "customers"),))] == 1
-    # Switched off: not a mismatch any more, in the fleet gauge as in the status.
-    Store.update(cat_customers=False).where(Store.id == store.id).execute()
+    # Switched off: not a mismatch any more, in the gauges as in the status.
+    actions.use_runtime(runtime)
+    actions.update_settings(store.id, {"customers": False})
     found = samples(render().decode())
     assert found[("shopsync_stores_records_mismatch", (("entity", "customers"),))] == 0
+    assert not any(name == drift for name, _labels in found)
 
 
 def test_silent_webhooks_while_shopify_counts_move_is_a_finding(sim, make_store, run_job):
