@@ -149,7 +149,8 @@ def why_not(action: Action | str, facts: StoreFacts, entity: Entity | None = Non
     """None when `action` may run for the store now, else the reason shown to the operator.
 
     `entity` narrows Retry to one entity (the CLI's `retry STORE ENTITY`, Troubleshoot's fix);
-    without it Retry means "every Failed entity" and needs one.
+    without it Retry means "every Failed entity" (and every entity whose last full sync failed
+    or whose records do not match Shopify: their full sync) and needs one.
     """
     action = parse_action(action)
     if facts.deleting:
