@@ -16,7 +16,7 @@ from textual.content import Content
 
 from engine.domain.views import StoreSummary
 from tui.safe_text import safe
-from tui.store_actions import LABELS, STORE_ACTIONS
+from tui.store_actions import LABELS, READ_ONLY, STORE_ACTIONS
 
 TERMINAL_THEMES = ("ansi-dark", "ansi-light")
 
@@ -68,7 +68,8 @@ class StoreCommands(Provider):
 
 class StoreActionCommands(Provider):
     """The store actions that can run now for the selected store (the card under the cursor,
-    or the store whose screen is open)."""
+    or the store whose screen is open). Under --read-only the ones that would change something
+    are listed too, saying "unavailable: read-only"; choosing one says so again in a toast."""
 
     def _store(self) -> StoreSummary | None:
         app: Any = self.app
@@ -79,12 +80,18 @@ class StoreActionCommands(Provider):
         if store is None:
             return []
         app: Any = self.app
-        return [
-            (f"{LABELS[action]}: ", store.name, partial(app.request_action, action, store),
-             "Run it for the selected store")
-            for action in STORE_ACTIONS
-            if app.available(store, action)
-        ]
+        entries: list[tuple[str, str, Callable[[], Any], str]] = []
+        for action in STORE_ACTIONS:
+            reason = app.why_not(store, action)
+            if reason is None:
+                help_text = "Run it for the selected store"
+            elif reason == READ_ONLY:
+                help_text = f"Unavailable: {READ_ONLY}"
+            else:
+                continue
+            entries.append((f"{LABELS[action]}: ", store.name,
+                            partial(app.request_action, action, store), help_text))
+        return entries
 
     async def discover(self) -> Hits:
         for prefix, text, callback, help_text in self._entries():

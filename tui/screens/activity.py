@@ -23,6 +23,7 @@ from engine.persistence.reads import StoreNotFound, events, store_summary
 from tui.host import shopsync_app
 from tui.safe_text import content, safe
 from tui.screens.live import Live, stale_marker
+from tui.store_keys import ExplainsDisabledKeys
 from tui.widgets.event_log import EventLog, header_line
 from tui.widgets.key_bar import KeyBar
 
@@ -31,7 +32,7 @@ KINDS: tuple[str, ...] = ("action", "status", "sync", "health", "webhook", "conn
 ALL = "all"
 
 
-class ActivityScreen(Live, Screen[None]):
+class ActivityScreen(ExplainsDisabledKeys, Live, Screen[None]):
     """Every store's (or one store's) activity, filterable, with history on demand."""
 
     HELP_TITLE = "Activity"

@@ -32,6 +32,7 @@ from engine.domain.status import Entity
 from tui.clock import relative
 from tui.host import shopsync_app
 from tui.safe_text import content, safe
+from tui.store_keys import ExplainsDisabledKeys
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.progress_cell import to_rich
 
@@ -84,7 +85,7 @@ def describe(op: BulkOperationView) -> Content:
     return line
 
 
-class BulkScreen(Screen[None]):
+class BulkScreen(ExplainsDisabledKeys, Screen[None]):
     """One store's bulk operations at Shopify: cancel someone else's, retry the blocked sync."""
 
     HELP_TITLE = "Bulk operations"

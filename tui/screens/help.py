@@ -1,7 +1,9 @@
 """The `?` help screen: the keys of the screen you came from first, then the global ones.
 
 Built from the live bindings (`Screen.active_bindings`), never from a hand-written list, so a
-new binding shows up here by itself. Keys that cannot run right now are listed dimmed.
+new binding shows up here by itself. Keys that cannot run right now are listed dimmed with the
+reason "(read-only)" under --read-only, else "(not available now)" (the policy's own words,
+which name the store, are what the key gives when pressed).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from tui.store_actions import READ_ONLY
+from tui.store_keys import unavailable_reason
+
 
 class HelpRow(NamedTuple):
     """One action and every key bound to it."""
@@ -22,6 +27,7 @@ class HelpRow(NamedTuple):
     keys: tuple[str, ...]
     description: str
     enabled: bool
+    reason: str | None = None  # why it cannot run now (None: it can, or not read-only)
 
 
 def _describe(binding: Binding) -> str:
@@ -46,7 +52,9 @@ def binding_sections(screen: Screen) -> list[tuple[str, list[HelpRow]]]:
         display = app.get_key_display(binding)
         row = groups[is_global].get(slot)
         if row is None:
-            groups[is_global][slot] = HelpRow((display,), _describe(binding), enabled)
+            reason = None if enabled else unavailable_reason(screen, binding)
+            reason = reason if reason == READ_ONLY else None
+            groups[is_global][slot] = HelpRow((display,), _describe(binding), enabled, reason)
         elif display not in row.keys:
             groups[is_global][slot] = row._replace(keys=(*row.keys, display))
     title = getattr(screen, "HELP_TITLE", None) or screen.title or type(screen).__name__
@@ -55,7 +63,8 @@ def binding_sections(screen: Screen) -> list[tuple[str, list[HelpRow]]]:
 
 
 def help_text(sections: list[tuple[str, list[HelpRow]]]) -> Content:
-    """The sections as aligned lines: keys, description, "(not available now)" when dimmed."""
+    """The sections as aligned lines: keys, description, and when dimmed the reason in
+    parentheses ("(not available now)" when there is none to give)."""
     width = max((len(" / ".join(r.keys)) for _t, rows in sections for r in rows), default=4)
     lines: list[Content] = []
     for title, rows in sections:
@@ -67,7 +76,7 @@ def help_text(sections: list[tuple[str, list[HelpRow]]]) -> Content:
         for row in rows:
             keys = Content.styled(" / ".join(row.keys).ljust(width), "bold $text-accent")
             text = Content(row.description) if row.enabled else Content.styled(
-                f"{row.description} (not available now)", "dim")
+                f"{row.description} ({row.reason or 'not available now'})", "dim")
             lines.append(Content("  ") + keys + Content("  ") + text)
     return Content("\n").join(lines)
 

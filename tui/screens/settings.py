@@ -31,6 +31,7 @@ from tui.host import shopsync_app
 from tui.safe_text import content, safe
 from tui.screens.drawer import Drawer
 from tui.screens.live import Live, stale_marker
+from tui.store_keys import ExplainsDisabledKeys
 from tui.widgets.entity_table import COMPACT, EntityTable, entity_detail
 
 JUST_CONNECTED = "Connected. Choose what to sync, then start the initial sync."
@@ -65,7 +66,7 @@ def initial_sync_done(summary: StoreSummary) -> bool:
     return any(i.check is Check.INITIAL_SYNC_COMPLETE and i.ok for i in summary.readiness)
 
 
-class SettingsScreen(Live, Drawer):
+class SettingsScreen(ExplainsDisabledKeys, Live, Drawer):
     """Sync settings of one store: categories, the initial sync and per-entity status."""
 
     HELP_TITLE = "Sync settings"

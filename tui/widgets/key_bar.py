@@ -2,7 +2,8 @@
 
 Textual's Footer is one line that cuts keys off on a narrow terminal; this bar flows the keys
 onto a second line instead, so every key stays visible at 80 columns. Keys whose action cannot
-run now (`check_action` returned None) are dimmed; clicking a key presses it.
+run now (`check_action` returned None) are dimmed, and hovering one shows why (its tooltip);
+under --read-only the bar ends with "(dimmed: read-only)". Clicking a key presses it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
 
+from tui.store_actions import READ_ONLY
+from tui.store_keys import unavailable_reason
+
 
 class KeyItem(NamedTuple):
     """One key in the bar."""
@@ -23,6 +27,7 @@ class KeyItem(NamedTuple):
     display: str
     description: str
     enabled: bool
+    reason: str | None = None  # why a dimmed key cannot run, when there is one to give
 
 
 class KeyBar(Widget):
@@ -67,16 +72,19 @@ class KeyBar(Widget):
                 continue
             if not binding.show or binding.action in seen:
                 continue
+            reason = None if enabled else unavailable_reason(self.screen, binding)
             seen[binding.action] = KeyItem(binding.key, self.app.get_key_display(binding),
-                                           binding.description, enabled)
-        return [*seen.values(), *([palette] if palette else [])]
+                                           binding.description, enabled, reason)
+        note = [KeyItem("", "", f"(dimmed: {READ_ONLY})", False, READ_ONLY)] if any(
+            item.reason == READ_ONLY for item in seen.values()) else []
+        return [*seen.values(), *([palette] if palette else []), *note]
 
     def _lines(self, width: int, items: list[KeyItem] | None = None
                ) -> list[list[tuple[int, KeyItem]]]:
         lines: list[list[tuple[int, KeyItem]]] = [[]]
         x = 0
         for item in self.items() if items is None else items:
-            size = len(item.display) + 1 + len(item.description)
+            size = len(item.display) + bool(item.display) + len(item.description)
             if x and x + 2 + size > width:
                 lines.append([])
                 x = 0
@@ -98,17 +106,33 @@ class KeyBar(Widget):
                 row = row.pad_right(start - row.cell_length)
                 key_style = "bold $footer-key-foreground" if item.enabled else "dim"
                 text_style = "" if item.enabled else "dim"
-                row += Content.styled(item.display, key_style)
-                row += Content.styled(f" {item.description}", text_style)
+                if item.display:
+                    row += Content.styled(item.display, key_style)
+                    row += Content.styled(f" {item.description}", text_style)
+                else:  # the read-only note: text only
+                    row += Content.styled(item.description, "dim")
                 self._hits.append((number, start, row.cell_length, item))
             rows.append(row)
         return Content("\n").join(rows)
 
-    def on_click(self, event: events.Click) -> None:
+    def _item_at(self, event: events.MouseEvent) -> KeyItem | None:
         offset = event.get_content_offset(self)
         if offset is None:
-            return
+            return None
         for line, x0, x1, item in self._hits:
-            if line == offset.y and x0 <= offset.x < x1 and item.enabled:
-                self.app.simulate_key(item.key)
-                return
+            if line == offset.y and x0 <= offset.x < x1:
+                return item
+        return None
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        """A dimmed key's tooltip says why it cannot run."""
+        item = self._item_at(event)
+        tooltip = f"{item.description}: unavailable ({item.reason})" if (
+            item is not None and item.display and item.reason) else None
+        if tooltip != self.tooltip:
+            self.tooltip = tooltip
+
+    def on_click(self, event: events.Click) -> None:
+        item = self._item_at(event)
+        if item is not None and item.enabled:
+            self.app.simulate_key(item.key)
