@@ -22,7 +22,8 @@ class TopicHealth:
     last_delivery_at: datetime | None
     deliveries: int  # accepted in the last 24 h (duplicates not counted)
     duplicates: int  # dropped as duplicates in the last 24 h
-    rejected: dict[str, int] = field(default_factory=dict)  # reason -> deliveries refused
+    # reason -> deliveries refused (bad signature, malformed, …) in the last 24 h, by the hour
+    rejected: dict[str, int] = field(default_factory=dict)
     lag_median_seconds: float | None = None  # received − X-Shopify-Triggered-At
     lag_worst_seconds: float | None = None
 
@@ -36,7 +37,8 @@ class TopicHealth:
             "other_uris": list(self.other_uris),
             "last_delivery_at": iso(self.last_delivery_at),
             "deliveries_24h": self.deliveries, "duplicates_24h": self.duplicates,
-            "rejected_24h": dict(self.rejected),
+            "rejected_24h": self.rejected_total,
+            "rejected_reasons_24h": dict(sorted(self.rejected.items())),
             "lag_median_seconds": _round(self.lag_median_seconds),
             "lag_worst_seconds": _round(self.lag_worst_seconds),
         }

@@ -24,6 +24,7 @@ from engine.persistence.models import (
     RecordMark,
     SchemaMeta,
     StoreChange,
+    WebhookRejection,
     database,
 )
 from engine.persistence.revisions import install_change_triggers
@@ -225,9 +226,14 @@ def _migration_8(db: Database) -> None:
                    "ON entity_sync (count_moved_at)")
 
 
+def _migration_9(db: Database) -> None:
+    """webhook_rejection: refused webhook deliveries counted per store, topic and hour."""
+    db.create_tables([WebhookRejection], safe=True)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
-    _migration_7, _migration_8,
+    _migration_7, _migration_8, _migration_9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -418,11 +418,29 @@ class RecordMark(BaseModel):
         indexes = ((("store", "entity", "record_id"), True),)
 
 
+class WebhookRejection(BaseModel):
+    """Refused webhook deliveries (bad signature, malformed body, headers that contradict the
+    signed body) counted per claimed store, topic, hour and reason: webhook health's
+    "rejected in the last 24 h". A counter only: no body, no ids, no headers are kept, a row
+    exists only for a store we have and a topic we subscribe to, and rows older than 48 hours
+    are pruned, so a flood of forgeries costs at most one row per store, topic, reason and
+    hour (engine.webhooks.receipts.count_rejections writes it)."""
+
+    store = ForeignKeyField(Store, on_delete="CASCADE", index=False)
+    topic = CharField()  # "orders/create"
+    hour = DateTimeField(index=True)  # naive UTC, truncated to the hour
+    reason = CharField()  # signature | malformed | shop_mismatch | … (claims.py's reasons)
+    count = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("store", "topic", "hour", "reason"), True),)
+
+
 RECORD_MODELS = (
     Customer, Order, OrderLineItem, Product, ProductVariant, Collection, CollectionMembership,
 )
 
 ALL_MODELS = (
     SchemaMeta, Store, EntitySync, *RECORD_MODELS, Job, Event, WebhookReceipt, OAuthState,
-    RunnerHeartbeat, Metric, StoreChange, RecordMark,
+    RunnerHeartbeat, Metric, StoreChange, RecordMark, WebhookRejection,
 )

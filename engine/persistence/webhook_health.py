@@ -1,9 +1,10 @@
 """Per-topic webhook health of one store, read from the delivery receipts of the last 24 hours
 and the latest subscription check (engine.domain.webhook_health has the model).
 
-Accepted deliveries, duplicates and rejections (a bad signature, a malformed body or headers
-that contradict the signed body, recorded against the shop the delivery claimed) are receipts;
-the lag of a delivery is its receive time minus its X-Shopify-Triggered-At.
+Accepted deliveries and duplicates are receipts; rejections (a bad signature, a malformed body
+or headers that contradict the signed body, counted against the store the delivery claimed)
+are WebhookRejection counter rows, by the hour: a refused delivery writes no receipt. The lag
+of a delivery is its receive time minus its X-Shopify-Triggered-At.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from peewee import fn
 
 from engine.domain.coerce import naive_utc
 from engine.domain.webhook_health import SUBSCRIPTIONS_CHECKED, TopicHealth
-from engine.persistence.models import Event, Store, WebhookReceipt, utcnow
+from engine.persistence.models import Event, Store, WebhookReceipt, WebhookRejection, utcnow
 
 WINDOW = timedelta(hours=24)
 NOT_DELIVERIES = ("duplicate", "rejected")
@@ -63,13 +64,22 @@ def webhook_health(store: Store, topics: list[str], now: datetime | None = None
         if row.status == "duplicate":
             duplicates[row.topic] += 1
             continue
-        if row.status == "rejected":
-            rejected[row.topic][row.detail or "other"] += 1
+        if row.status == "rejected":  # left by an older version; refusals are counted below
             continue
         deliveries[row.topic] += 1
         triggered = naive_utc(row.triggered_at)
         if triggered is not None:
             lags[row.topic].append((row.received_at - triggered).total_seconds())
+    # Counted by the hour: the hour `since` falls in is included whole.
+    first_hour = since.replace(minute=0, second=0, microsecond=0)
+    counted = (WebhookRejection.select(WebhookRejection.topic, WebhookRejection.reason,
+                                       fn.SUM(WebhookRejection.count))
+               .where((WebhookRejection.store == store.id)
+                      & (WebhookRejection.hour >= first_hour))
+               .group_by(WebhookRejection.topic, WebhookRejection.reason).tuples())
+    rows_counted: list[tuple[str, str, int | None]] = list(counted)  # type: ignore[arg-type]  # tuples()
+    for topic, reason, n in rows_counted:
+        rejected[str(topic)][str(reason)] += int(n or 0)
     newest = (WebhookReceipt.select(WebhookReceipt.topic, fn.MAX(WebhookReceipt.received_at))
               .where((WebhookReceipt.store_id == store.id)
                      & WebhookReceipt.status.not_in(NOT_DELIVERIES))
@@ -97,24 +107,3 @@ def webhook_health(store: Store, topics: list[str], now: datetime | None = None
             lag_worst_seconds=max(samples) if samples else None,
         ))
     return tuple(result)
-
-
-def record_rejected(shop_domain: str | None, topic: str | None, reason: str,
-                    triggered_at: str | None, known_topics: frozenset[str]) -> None:
-    """Count a refused delivery against the store it claims to be for (webhook health).
-
-    Nothing of the body is kept, no event or webhook id (a forged delivery must never make a
-    real one look like a duplicate), and only for a store that exists; an unknown topic is
-    recorded as "other" so the figures stay bounded.
-    """
-    domain = (shop_domain or "").strip().lower()
-    if not domain:
-        return
-    store = Store.select(Store.id).where(Store.domain == domain).first()
-    if store is None:
-        return
-    WebhookReceipt.create(
-        topic=topic if topic in known_topics else "other", shop_domain=domain,
-        store_id=store.id, triggered_at=(triggered_at or "")[:64] or None, body="",
-        status="rejected", detail=reason,
-    )

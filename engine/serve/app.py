@@ -126,7 +126,9 @@ def _refuse(live: LiveState, status: int, reason: str, message: str,
 
 async def _reject(live: LiveState, headers: WebhookHeaders, status: int, reason: str,
                   message: str) -> Response:
-    """Refuse a delivery; the counter is labelled by its topic (nothing is written)."""
+    """Refuse a delivery; the counter is labelled by its topic, and webhook health counts it
+    against the store it claims (a counter row per store, topic and hour: nothing else)."""
+    live.ingest.reject(headers.shop_domain, headers.topic, reason)
     return _refuse(live, status, reason, message, headers.topic)
 
 

@@ -6,6 +6,10 @@ the receipts of concurrent requests in one transaction, then applies received de
 batches (engine.webhooks.apply) off the request path; one thread owns this process's webhook
 writes, so applying never competes with itself for SQLite's write lock.
 
+`reject(shop, topic, reason)` (not awaited) queues a refused delivery for webhook health's
+per-store counter (engine.webhooks.receipts.count_rejections); the worker writes a batch's
+refusals in one transaction, so a flood of forgeries costs one small write per batch.
+
 At start it applies whatever a crash left "received", and sweeps again every `sweep_interval`
 (a batch whose transaction failed is retried that way). A receipt is settled with a guarded
 UPDATE (status still "received") inside the apply's own savepoint, so two workers on one
@@ -32,6 +36,7 @@ from engine.persistence.counters import count_malformed, incr
 from engine.persistence.database import transaction_lock, write_transaction
 from engine.persistence.models import RecordMark, Store, database, utcnow
 from engine.webhooks.apply import CONFIRMED_TOPICS, apply
+from engine.webhooks.claims import KNOWN_TOPICS
 from engine.webhooks.confirm import Confirmer
 from engine.webhooks.context import (
     TOMBSTONE_TTL,
@@ -45,8 +50,11 @@ from engine.webhooks.context import (
 from engine.webhooks.receipts import (
     Delivery,
     IngestUnavailable,
+    Rejection,
+    count_rejections,
     event_row,
     label,
+    prune_rejections,
     received_deliveries,
     recent_deletions,
     record_receipts,
@@ -77,6 +85,7 @@ class WebhookIngest:
         apply_batch: int = 100,
         sweep_interval: float = 10.0,
         confirm: Confirmer | None = None,
+        known_topics: frozenset[str] = KNOWN_TOPICS,
     ) -> None:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._work: deque[tuple[int, Delivery]] = deque()
@@ -86,6 +95,7 @@ class WebhookIngest:
         self.sweep_interval = sweep_interval
         self.ctx = ApplyContext(notify=notify)
         self.confirm = confirm
+        self.known_topics = known_topics  # refusals are counted per store for these only
         self._stopping = threading.Event()
         self._deadline: float | None = None
         self._thread: threading.Thread | None = None
@@ -137,6 +147,13 @@ class WebhookIngest:
         self._queue.put((delivery, future))
         return await asyncio.wrap_future(future)
 
+    def reject(self, shop_domain: str | None, topic: str | None, reason: str) -> None:
+        """Count a refused delivery against the store and topic it claims (webhook health),
+        when the topic is one we subscribe to; the worker drops it unless the store exists."""
+        domain = (shop_domain or "").strip().lower()
+        if domain and topic in self.known_topics and self.alive and not self._stopping.is_set():
+            self._queue.put(Rejection(domain, str(topic), reason))
+
     # -- the thread -----------------------------------------------------------------------------
 
     def _main(self) -> None:
@@ -149,6 +166,11 @@ class WebhookIngest:
         try:
             while True:
                 items = self._take(block=not self._work)
+                rejections = [item for item in items if isinstance(item, Rejection)]
+                if rejections:
+                    self._busy = True
+                    self._count_rejections(rejections)
+                    items = [item for item in items if not isinstance(item, Rejection)]
                 if items:
                     self._busy = True
                     self._write_receipts(items)
@@ -178,7 +200,7 @@ class WebhookIngest:
     def _past_deadline(self) -> bool:
         return self._deadline is not None and time.monotonic() > self._deadline
 
-    def _take(self, *, block: bool) -> list[tuple[Delivery, concurrent.futures.Future[str]]]:
+    def _take(self, *, block: bool) -> list[Any]:
         items: list[Any] = []
         try:
             first = self._queue.get(timeout=0.2) if block else self._queue.get_nowait()
@@ -205,9 +227,20 @@ class WebhookIngest:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not _STOP and not item[1].done():
+            if item is not _STOP and not isinstance(item, Rejection) and not item[1].done():
                 item[1].set_exception(IngestUnavailable("webhook worker stopped"))
             self._queue.task_done()
+
+    # -- refusals --------------------------------------------------------------------------------
+
+    def _count_rejections(self, rejections: list[Rejection]) -> None:
+        try:
+            count_rejections(rejections, self.known_topics)
+        except Exception:  # a counter: losing it must not stop the worker
+            log.exception("counting %d refused webhook deliveries failed", len(rejections))
+        finally:
+            for _ in rejections:
+                self._queue.task_done()
 
     # -- receipts -------------------------------------------------------------------------------
 
@@ -340,6 +373,8 @@ class WebhookIngest:
         if time.monotonic() - self._last_prune > PRUNE_EVERY:
             self._last_prune = time.monotonic()
             self.ctx.prune_tombstones()
+            with write_transaction():
+                prune_rejections()
 
     def _load_tombstones(self) -> None:
         """Once, after an upgrade from tombstones kept in memory: the deletions of the last

@@ -13,6 +13,12 @@ makes the 200 durable: a crash between the answer and the apply leaves a "receiv
 
 Every delivery lands in the activity log (an Event of kind "webhook", e.g. "orders/create #1042
 applied") and in the `shopsync_webhooks_total{topic, outcome}` counter.
+
+A refused delivery (bad signature, malformed, headers that contradict the signed body) writes no
+receipt: `count_rejections` only adds it to a counter row per claimed store, topic, hour and
+reason (WebhookRejection) when the claimed shop is a store we have and the topic one we
+subscribe to — never a body, an id or a header — so a forgery can neither fill the database
+nor make a real delivery look like a duplicate. Rows older than REJECTION_RETENTION are pruned.
 """
 
 from __future__ import annotations
@@ -33,7 +39,13 @@ from engine.config import Settings
 from engine.domain.coerce import as_int, parse_time
 from engine.persistence.counters import incr
 from engine.persistence.database import transaction_lock, write_transaction
-from engine.persistence.models import Store, WebhookReceipt, database, utcnow
+from engine.persistence.models import (
+    Store,
+    WebhookReceipt,
+    WebhookRejection,
+    database,
+    utcnow,
+)
 from engine.persistence.sql import where_sql
 from engine.webhooks.apply import DELETE, ENTITY_TOPICS, UNCONFIRMED
 from engine.webhooks.claims import DESTRUCTIVE_TOPICS, body_digest
@@ -47,6 +59,8 @@ from engine.webhooks.context import (
 
 # Receipts are kept this long: the dedupe window (Shopify retries for 4 h) and the audit trail.
 RECEIPT_RETENTION = timedelta(days=7)
+# Rejection counter rows are kept this long (webhook health shows the last 24 h).
+REJECTION_RETENTION = timedelta(hours=48)
 # Receipts a later delivery of the same event or body is not a duplicate of: it may apply.
 NOT_ORIGINALS = ("duplicate", "failed", UNCONFIRMED)
 
@@ -222,6 +236,48 @@ def record_receipts(deliveries: list[Delivery]) -> list[tuple[int, str]]:
         for (topic, outcome), n in counts.items():
             incr("shopsync_webhooks_total", n, topic=topic, outcome=outcome)
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A refused delivery as webhook health counts it: the shop and topic it claimed (from its
+    headers, unverified) and why it was refused. Nothing else of it is kept."""
+
+    shop_domain: str
+    topic: str
+    reason: str
+
+
+def count_rejections(rejections: Sequence[Rejection], known_topics: frozenset[str],
+                     now: datetime | None = None) -> int:
+    """Add refused deliveries to the per-store counters, in one transaction; returns how many
+    were counted (those naming a store we have and a topic in `known_topics`)."""
+    hour = (now or utcnow()).replace(minute=0, second=0, microsecond=0)
+    wanted = [r for r in rejections if r.topic in known_topics and r.shop_domain]
+    if not wanted:
+        return 0
+    with write_transaction():
+        store_ids = _store_ids({r.shop_domain for r in wanted})
+        counts = Counter((store_ids[r.shop_domain], r.topic, r.reason)
+                         for r in wanted if r.shop_domain in store_ids)
+        for (store_id, topic, reason), n in counts.items():
+            (WebhookRejection
+             .insert(store=store_id, topic=topic, hour=hour, reason=reason, count=n)
+             .on_conflict(conflict_target=[WebhookRejection.store, WebhookRejection.topic,
+                                           WebhookRejection.hour, WebhookRejection.reason],
+                          update={WebhookRejection.count: WebhookRejection.count + n})
+             .execute())
+        if counts:
+            prune_rejections(hour, {store_id for store_id, _t, _r in counts})
+    return sum(counts.values())
+
+
+def prune_rejections(now: datetime | None = None, store_ids: set[int] | None = None) -> int:
+    """Delete rejection counter rows older than REJECTION_RETENTION (of `store_ids` only)."""
+    condition = WebhookRejection.hour < (now or utcnow()) - REJECTION_RETENTION
+    if store_ids is not None:
+        condition &= WebhookRejection.store.in_(store_ids)
+    return WebhookRejection.delete().where(condition).execute()
 
 
 def seen_keys(deliveries: Iterable[Delivery]) -> dict[tuple[str, str, str], int]:

@@ -86,7 +86,7 @@ def table_dump() -> dict[str, list[tuple]]:
 
 
 def test_serve_applies_webhooks_refuses_forgeries_and_counts(
-    simulator: Any, launch: Any, connect: Any, serve_env: dict[str, str]
+    simulator: Any, launch: Any, connect: Any, serve_env: dict[str, str], shopsync: Any
 ) -> None:
     store, token = connect(customers=3, orders=4, products=2, collections=1)
     # No scheduled work in the background: the refusals below must leave the tables as is.
@@ -145,6 +145,22 @@ def test_serve_applies_webhooks_refuses_forgeries_and_counts(
                             (huge, oversized))]
     assert answers == [401, 401, 400, 413]
     wait_until(lambda: table_dump() == snapshot)
+    # Webhook health counts the refusals against the store they claim (a counter row per
+    # topic, hour and reason, never a receipt): forged and unsigned (signature), malformed.
+    # The oversized one is refused before its headers are read, so it is not counted.
+
+    def counted() -> dict[str, Any] | None:
+        shown = shopsync("show", domain, "--json")
+        assert shown.returncode == 0, shown.stderr
+        topic = {t["topic"]: t for t in orjson.loads(shown.stdout)["webhooks"]}["orders/create"]
+        return topic if topic["rejected_24h"] == 3 else None
+
+    assert wait_until(counted)["rejected_reasons_24h"] == {"malformed": 1, "signature": 2}
+    assert [tuple(row) for row in database.execute_sql(
+        'SELECT store_id, topic, reason, count FROM "webhook_rejection" ORDER BY reason'
+    ).fetchall()] == [(store.id, "orders/create", "malformed", 1),
+                      (store.id, "orders/create", "signature", 2)]
+    assert table_dump() == snapshot  # still no receipt, no body, no record
 
     # 7. /metrics parses and its counters moved with the work.
     after = metric_samples(url)

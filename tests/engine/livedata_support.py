@@ -3,7 +3,8 @@
 - `AppServer`: an ASGI app under a real uvicorn server on 127.0.0.1 (random port), in a thread.
 - `deliver(...)`: POST a signed webhook the way Shopify does.
 - `store_row(...)`: a Connected store row (optionally with a real simulator token).
-- `dump_tables()`: every table's rows, to prove a refused request wrote nothing.
+- `dump_tables()`: every table's rows, to prove a refused request wrote nothing (but the
+  rejected-delivery counter: `rejection_counts()`).
 """
 
 from __future__ import annotations
@@ -120,13 +121,18 @@ def mark_synced(store: Store, at: datetime | None = None) -> None:
     Store.update(initial_sync_completed_at=moment).where(Store.id == store.id).execute()
 
 
+COUNTER_COLUMNS = ["id", "store_id", "topic", "hour", "reason", "count"]
+
+
 def dump_tables(skip: tuple[str, ...] = ("runner_heartbeat",)) -> dict[str, list[tuple]]:
-    """Every table's rows; the store change log (a log of writes, like the heartbeats) never
-    counts as content."""
+    """Every table's rows; the store change log (a log of writes, like the heartbeats) and the
+    rejected-delivery counter (numbers only: see `rejection_counts`) never count as content."""
+    columns = [c.name for c in database.get_columns("webhook_rejection")]
+    assert columns == COUNTER_COLUMNS  # a counter: never a body, an id or a header
     dump = {}
     for model in ALL_MODELS:
         table = model._meta.table_name
-        if table in skip or table == "store_change":
+        if table in skip or table in ("store_change", "webhook_rejection"):
             continue
         cursor = database.execute_sql(f'SELECT * FROM "{table}" ORDER BY 1')
         dump[table] = [tuple(row) for row in cursor.fetchall()]
@@ -148,3 +154,11 @@ def order(number: int, updated_at: str, **extra: Any) -> dict[str, Any]:
         ],
         **extra,
     }
+
+
+def rejection_counts() -> dict[tuple[int, str, str], int]:
+    """The rejected-delivery counter: (store id, topic, reason) → refusals (every hour)."""
+    cursor = database.execute_sql(
+        'SELECT store_id, topic, reason, SUM("count") FROM "webhook_rejection" '
+        "GROUP BY store_id, topic, reason")
+    return {(store_id, topic, reason): int(n) for store_id, topic, reason, n in cursor.fetchall()}

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from engine import actions
 from engine.lifecycle.diagnosis import diagnose
 from engine.shopify.documents import WEBHOOK_CREATE
-from tests.engine.livedata_support import AppServer, deliver, store_row
+from tests.engine.livedata_support import AppServer, deliver, store_row, webhook_headers
 
 SECRET = "test-app-secret"
 SHOP = "acme.myshopify.com"
@@ -75,16 +75,25 @@ def test_per_topic_figures_in_actions_show_json_and_metrics(live: Live) -> None:
                    event_id="ev-late", triggered_at=stamp(now - timedelta(minutes=10)))
     forged = deliver(post, url, "orders/create", SHOP, order(3, "2026-11-02T10:00:00Z"),
                      "not-the-secret", event_id="ev-forged")
+    malformed = b'{"id": 5, "name": '
+    broken = post.post(url + "/webhooks", content=malformed,
+                       headers=webhook_headers(malformed, "orders/create", SHOP, SECRET))
+    # Refusals that name no store of ours, or a topic we do not subscribe to, count nowhere.
+    stranger = deliver(post, url, "orders/create", "stranger.myshopify.com",
+                       order(4, "2026-11-02T10:00:00Z"), "not-the-secret")
+    odd_topic = deliver(post, url, "themes/publish", SHOP, {"id": 1}, "not-the-secret")
     updated = deliver(post, url, "orders/updated", SHOP, order(1, "2026-11-03T10:00:00Z"),
                       SECRET, triggered_at=stamp(now - timedelta(seconds=2)))
-    assert [r.status_code for r in (fresh, again, late, forged, updated)] == [
-        200, 200, 200, 401, 200]
+    assert [r.status_code for r in (fresh, again, late, forged, broken, stranger, odd_topic,
+                                    updated)] == [200, 200, 200, 401, 400, 401, 401, 200]
     live.settle()
 
     health = {t.topic: t for t in actions.webhook_health(store.id)}
     created = health["orders/create"]
     assert (created.subscribed, created.deliveries, created.duplicates) == (True, 2, 1)
-    assert created.rejected == {}  # refusals write nothing: they are counted on /metrics
+    # Refusals write no receipt: a counter row per store, topic, hour and reason.
+    assert created.rejected == {"signature": 1, "malformed": 1}
+    assert created.rejected_total == 2
     assert created.lag_worst_seconds is not None and 595 < created.lag_worst_seconds < 660
     assert created.lag_median_seconds is not None
     assert 295 < created.lag_median_seconds < 330  # the median of ~1 s and ~600 s
@@ -100,11 +109,15 @@ def test_per_topic_figures_in_actions_show_json_and_metrics(live: Live) -> None:
     shown = {t["topic"]: t for t in json.loads(result.stdout)["webhooks"]}
     assert shown["orders/create"]["deliveries_24h"] == 2
     assert shown["orders/create"]["duplicates_24h"] == 1
+    assert shown["orders/create"]["rejected_24h"] == 2
+    assert shown["orders/create"]["rejected_reasons_24h"] == {"malformed": 1, "signature": 1}
+    assert shown["orders/updated"]["rejected_24h"] == 0
+    assert "themes/publish" not in shown
     assert 595 < shown["orders/create"]["lag_worst_seconds"] < 660
     assert SECRET not in result.stdout
 
-    metrics = httpx.get(url + "/metrics").text
-    assert ('shopsync_webhooks_rejected_total{reason="signature",topic="orders/create"} 1.0'
+    metrics = httpx.get(url + "/metrics").text  # every refusal, the stranger's included
+    assert ('shopsync_webhooks_rejected_total{reason="signature",topic="orders/create"} 2.0'
             in metrics)
 
 
@@ -135,3 +148,27 @@ def test_a_subscription_at_another_url_is_found_and_reported(
     checks = Event.select().where((Event.store_id == store.id)
                                   & Event.message.startswith("Webhook subscriptions at Shopify"))
     assert checks.count() == 1
+
+
+def test_rejection_counter_is_bounded_and_pruned(offline_runtime: Any) -> None:
+    """One row per store, topic, hour and reason however many refusals; a row older than 48 h
+    is pruned by the next count; the 24-hour figure leaves out what is older than that."""
+    from engine.persistence.models import WebhookRejection
+    from engine.webhooks.claims import KNOWN_TOPICS
+    from engine.webhooks.receipts import Rejection, count_rejections
+
+    store = store_row(SHOP, webhook_topics="ORDERS_CREATE")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    flood = [Rejection(SHOP, "orders/create", "signature")] * 500
+    assert count_rejections(flood, KNOWN_TOPICS, now - timedelta(hours=50)) == 500
+    assert count_rejections(flood[:3], KNOWN_TOPICS, now - timedelta(hours=30)) == 3
+    assert WebhookRejection.select().count() == 2
+    health = {t.topic: t for t in actions.webhook_health(store.id)}
+    assert health["orders/create"].rejected == {}  # both older than 24 h
+    counted = count_rejections(
+        [*flood[:4], Rejection("stranger.myshopify.com", "orders/create", "signature"),
+         Rejection(SHOP, "themes/publish", "signature")], KNOWN_TOPICS, now)
+    assert counted == 4
+    assert sorted(r.count for r in WebhookRejection.select()) == [3, 4]  # the 50 h row pruned
+    health = {t.topic: t for t in actions.webhook_health(store.id)}
+    assert health["orders/create"].rejected == {"signature": 4}

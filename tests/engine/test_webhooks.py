@@ -39,6 +39,7 @@ from tests.engine.livedata_support import (
     deliver,
     dump_tables,
     order,
+    rejection_counts,
     store_row,
     webhook_headers,
 )
@@ -141,6 +142,10 @@ def test_refused_deliveries_write_nothing(live: Live) -> None:
     assert live.client.post(url, content=chunks(), headers=huge_headers).status_code == 413
     live.settle()
     assert dump_tables() == before
+    # Only webhook health's counter moved, against the store the refusals claimed.
+    store_id = Store.get(Store.domain == SHOP).id
+    assert rejection_counts() == {(store_id, "orders/create", "signature"): 3,
+                                  (store_id, "orders/create", "malformed"): 2}
 
 
 def test_previous_secret_and_unprefixed_headers_are_accepted(live: Live) -> None:

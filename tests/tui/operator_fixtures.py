@@ -11,7 +11,7 @@ from engine.domain.bulk import BulkListing, BulkOperationView
 from engine.domain.progress import SyncProgress
 from engine.domain.status import Entity, EntityState
 from engine.domain.webhook_health import SUBSCRIPTIONS_CHECKED
-from engine.persistence.models import EntitySync, Event, Store, WebhookReceipt
+from engine.persistence.models import EntitySync, Event, Store, WebhookReceipt, WebhookRejection
 from tests.tui.factories import FROZEN_NOW, make_store
 
 OURS = "https://sync.example.com/webhooks"
@@ -86,7 +86,10 @@ def with_deliveries(domain: str = "acme-outdoor.myshopify.com",
         receipt("orders/create", "applied", timedelta(minutes=minutes), timedelta(seconds=1))
     receipt("orders/create", "applied", timedelta(hours=3), timedelta(minutes=12))  # late
     receipt("orders/create", "duplicate", timedelta(minutes=29), timedelta(seconds=1))
-    receipt("orders/create", "rejected", timedelta(minutes=50), None, "signature")
+    # A forged delivery: refusals keep no receipt, only webhook health's counter row.
+    WebhookRejection.create(store=store.id, topic="orders/create", reason="signature", count=1,
+                            hour=(FROZEN_NOW - timedelta(minutes=50)).replace(
+                                minute=0, second=0, microsecond=0))
     receipt("orders/updated", "applied", timedelta(minutes=5), timedelta(seconds=2))
     receipt("customers/update", "applied", timedelta(days=3), timedelta(seconds=1))  # older
     subscriptions = {t: [OURS] for t in store.webhook_topics.split(",")}
