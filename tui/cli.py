@@ -178,8 +178,8 @@ def main(ctx: click.Context, no_mouse: bool) -> None:
               help="Draw with ASCII only, or with Unicode (default: from the locale, LANG).")
 @click.option("--refresh", "refresh", default=1.0, show_default=True,
               type=click.FloatRange(0.2, 3600), metavar="SECONDS",
-              help="Seconds between live refreshes (relative times re-render every 15): raise "
-              "it on a slow link.")
+              help="Seconds between live refreshes (relative times are re-checked every 15): "
+              "raise it on a slow link. An idle screen sends nothing.")
 @click.option("--bell", is_flag=True,
               help="Ring the terminal bell when a store turns Error or Reconnect required.")
 @click.option("--origin", type=click.Choice(["tui", "web"]), default="tui", hidden=True,

@@ -129,6 +129,21 @@ class TestWhoDidIt:
         rows = events(store_id=fleet["failing"].id, limit=5)
         assert next(r for r in rows if r.id == retry.id).actor == who
 
+    async def test_the_web_console_records_web(self, make_app, fleet) -> None:
+        """`shopsync web` runs each browser session as `tui --origin web`."""
+        from engine.persistence.models import Event
+        from tui.web import app_command
+
+        assert "--origin web" in app_command(read_only=False)
+        app = make_app(origin="web")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            app.dashboard.select_store(fleet["failing"].id)
+            await pilot.press("r")
+            await settle(pilot)
+        retry = Event.select().where(Event.kind == "action").order_by(Event.id.desc()).get()
+        assert retry.message.startswith("Retry") and retry.data["actor"].endswith(" (web)")
+
     def test_the_cli_records_cli(self, offline_runtime, fleet) -> None:
         from engine import actions
         from engine.persistence.models import Event

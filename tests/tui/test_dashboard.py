@@ -260,8 +260,8 @@ class TestLiveUpdates:
                 Store.id == fleet["healthy"].id).execute()
             dashboard = app.dashboard
             polls = dashboard._live_started
-            dashboard._live_tick()  # what the poll timer does: under the menu, it only re-arms
-            assert dashboard._live_started == polls and dashboard._live_timer is not None
+            dashboard._live_tick()  # what the poll timer does: under the menu, it stops
+            assert dashboard._live_started == polls and dashboard._live_timer is None
             assert "Renamed While Menu Open" not in names(dashboard.all_stores)
             await pilot.press("escape")
             await wait_until(pilot, lambda: "Renamed While Menu Open" in names(

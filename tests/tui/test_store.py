@@ -265,8 +265,8 @@ class TestLiveUpdates:
             EntitySync.update(done=9_500, updated_at=utcnow() + timedelta(seconds=1)).where(
                 (EntitySync.store == store.id) & (EntitySync.entity == "orders")).execute()
             polls = screen._live_started
-            screen._live_tick()  # what the poll timer does: under the drawer, it only re-arms
-            assert screen._live_started == polls and screen._live_timer is not None
+            screen._live_tick()  # what the poll timer does: under the drawer, it stops
+            assert screen._live_started == polls and screen._live_timer is None
             await settle(pilot)
             assert screen.summary is not None and screen.summary.entity(
                 screen.summary.entities[1].entity).done == 9_000  # paused under the drawer

@@ -3,14 +3,15 @@ drawers, Troubleshoot and Activity.
 
 A one-shot timer starts a thread worker that reads `data_version()` and, only when it changed
 (or a refresh is forced), calls the screen's `load()` in that thread; the worker posts
-`Live.Loaded` and the handler re-arms the timer. Polling pauses while another screen is on top
-(the app's `screen is not self`), stops when the app was built with `poll=False` (snapshots),
-and never spends more than about a third of a core on reads (the next poll waits at least
-READ_BACKOFF times the last read: a 10,000-store fleet read costs real time). An older, slower
-read never replaces a newer one on screen. A database that cannot be read leaves the last data
-on screen and sets the `stale` reactive (the screen shows `stale_marker`); polls then read in full
-until one succeeds, and only that clears it. `DataChanged` (an action just wrote) forces a
-re-read at once.
+`Live.Loaded` and the handler re-arms the timer. Polling stops while another screen is on top
+(the app's `screen is not self`: no timer runs, since any message a covered screen handles
+makes Textual repaint the whole top screen) and re-reads when the screen resumes; it is off
+when the app was built with `poll=False` (snapshots), and never spends more than about a third
+of a core on reads (the next poll waits at least READ_BACKOFF times the last read: a
+10,000-store fleet read costs real time). An older, slower read never replaces a newer one on
+screen. A database that cannot be read leaves the last data on screen and sets the `stale`
+reactive (the screen shows `stale_marker`); polls then read in full until one succeeds, and
+only that clears it. `DataChanged` (an action just wrote) forces a re-read at once.
 """
 
 from __future__ import annotations
@@ -117,8 +118,11 @@ class Live:
     def _live_tick(self) -> None:
         self._live_timer = None
         screen: Any = self
-        if screen.app.screen is not screen:  # a modal or another screen is on top: pause
-            self._live_arm()
+        if screen.app.screen is not screen:
+            # A modal or another screen is on top: stop until it resumes (on_screen_resume
+            # re-reads). No timer either: Textual repaints the whole top screen whenever the
+            # screen under it handles a message, so a covered screen that woke every poll
+            # would resend the screen over the terminal every second.
             return
         self._live_started += 1
         # After a failed read the screen's data is stale whatever the version says: read in full.
@@ -184,3 +188,5 @@ class Live:
     def on_screen_resume(self) -> None:
         if self.live_loaded:
             self.refresh_now(force=True)
+        elif self._live_timer is None:
+            self._live_arm()  # the first read has not succeeded yet: keep trying

@@ -95,6 +95,7 @@ class StoreScreen(ExplainsDisabledKeys, Live, Screen[None]):
         super().__init__()
         self.store_id = store_id
         self.summary: StoreSummary | None = None
+        self._texts: dict[str, Content] = {}  # what each Static updated by `_update` shows
 
     def compose(self) -> ComposeResult:
         yield Static(Content("Stores › …"), id="crumb")
@@ -160,20 +161,28 @@ class StoreScreen(ExplainsDisabledKeys, Live, Screen[None]):
     def watch_stale(self) -> None:
         self._render_header()
 
+    def _update(self, selector: str, text: Content) -> None:
+        """Update a Static only when its text changed: every update repaints it, which a slow
+        link pays for even when the text is the same (the 15-poll re-render of times)."""
+        shown = self._texts.get(selector)
+        if shown is None or not shown.is_same(text):
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text)
+
     def _render_header(self) -> None:
         summary = self.summary
         crumb = Content("Stores › ") + content(summary.name if summary else "…")
         if self.stale:
             crumb += stale_marker(self.stale)
-        self.query_one("#crumb", Static).update(crumb)
+        self._update("#crumb", crumb)
         if summary is not None:
-            self.query_one("#summary", Static).update(summary_line(summary, self.now))
+            self._update("#summary", summary_line(summary, self.now))
 
     def _render_row_line(self) -> None:
         row = self.query_one(EntityTable).highlighted
         button = self.query_one("#retry-row", Button)
         if row is None:
-            self.query_one("#row-detail", Static).update(Content(""))
+            self._update("#row-detail", Content(""))
             button.add_class("-hidden")
             return
         queued = row.entity.value in self.query_one(EntityTable).queued
@@ -186,7 +195,7 @@ class StoreScreen(ExplainsDisabledKeys, Live, Screen[None]):
         elif row.state is EntityState.SYNCED:
             synced = relative(row.last_synced_at, self.now)
             text += Content(f"{row.records:,} records, synced {synced}")
-        self.query_one("#row-detail", Static).update(text)
+        self._update("#row-detail", text)
         button.set_class(not failed, "-hidden")
 
     def _store_gone(self) -> None:

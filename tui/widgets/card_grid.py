@@ -71,9 +71,9 @@ class CardGrid(StoreCursor, VerticalScroll, can_focus=True):
     # -- data ---------------------------------------------------------------------------------
 
     def refresh_cards(self) -> None:
-        """Re-render the visible cards (relative times age even when the data does not)."""
+        """Re-render the visible cards whose relative times aged ("3 min ago" → "4 min ago")."""
         for card in self._pool():
-            card.refresh()
+            card.refresh_if_aged()
 
     # -- geometry -----------------------------------------------------------------------------
 

@@ -165,7 +165,8 @@ class StoreCard(Widget):
         self._strips: list[Strip] | None = None  # the rendered lines, until the next refresh
         # The last few renders, by what they depend on: a cursor that moves away and back (or
         # a card scrolled out and in) within the same second reuses its lines.
-        self._memo: dict[tuple, tuple[StoreSummary, list[Strip]]] = {}
+        self._memo: dict[tuple, tuple[StoreSummary, list[Content], list[Strip]]] = {}
+        self._drawn: list[Content] | None = None  # the lines on screen (refresh_if_aged)
 
     def show(self, summary: StoreSummary | None, index: int, cursor: bool,
              focused: bool = True) -> None:
@@ -197,6 +198,12 @@ class StoreCard(Widget):
     def render(self) -> Content:
         return Content("\n").join(self._lines())
 
+    def refresh_if_aged(self) -> None:
+        """Repaint when the clock changed what the card says ("synced 3 min ago" → "4 min"):
+        a repaint of an unchanged card still costs its bytes on the terminal."""
+        if self.summary is not None and self.display and self._lines() != self._drawn:
+            self.refresh()
+
     def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
                 recompose: bool = False) -> Self:
         self._strips = None  # the data, the clock, the size or the theme changed: draw again
@@ -225,19 +232,21 @@ class StoreCard(Widget):
                self.app.theme, base)
         memo = self._memo.get(key)
         if memo is not None and memo[0] is self.summary:
-            return memo[1]
+            self._drawn = memo[1]
+            return memo[2]
         blank = base.rich_style
         # Plain styles, without the per-cell offsets text selection would read (a card is
         # clicked, not selected): equal styles stay equal, so every style cache hits.
+        lines = self._drawn = self._lines(now)
         strips = [
             Strip([Segment(text, part.rich_style) for text, part
                    in line.render(base, end="", parse_style=parse)]
                   ).crop_extend(0, width, blank)
-            for line in self._lines(now)]
+            for line in lines]
         if self.summary is not None:
             if len(self._memo) >= MEMO_SIZE:
                 del self._memo[next(iter(self._memo))]  # the oldest
-            self._memo[key] = (self.summary, strips)
+            self._memo[key] = (self.summary, lines, strips)
         return strips
 
     def on_click(self, event: Click) -> None:
