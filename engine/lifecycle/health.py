@@ -43,6 +43,7 @@ from engine.domain.status import (
     missing_scopes,
     required_scopes,
 )
+from engine.domain.views import HealthOutcome
 from engine.jobs.queue import refresh_status_and_syncs
 from engine.jobs.runner import JobContext
 from engine.persistence import counters as metrics
@@ -226,11 +227,11 @@ def _initial_sync_failed(store: Store) -> bool:
     ).exists()
 
 
-def record(store_id: int, found: ProbeResults) -> dict:
+def record(store_id: int, found: ProbeResults) -> HealthOutcome:
     with write_transaction():
         store = Store.get_or_none(Store.id == store_id)
         if store is None:
-            return {"skipped": "store no longer exists"}
+            return HealthOutcome(False, skipped="store no longer exists")
         now = utcnow()
         if store.initial_sync_completed_at is None and all_fully_synced(store):
             store.initial_sync_completed_at = now
@@ -286,22 +287,23 @@ def record(store_id: int, found: ProbeResults) -> dict:
         )
         metrics.incr("shopsync_health_checks_total", outcome="failed" if failed else "passed")
         refresh_status_and_syncs(store_id)
-    return {"ok": not failed, "failed": [check.value for check in failed]}
+    return HealthOutcome(not failed, tuple(failed))
 
 
 async def run_health(ctx: JobContext) -> dict:
-    """Check one store's readiness; returns {"ok": bool, "failed": [check values]}."""
+    """Check one store's readiness; the job's result is a stored `HealthOutcome`."""
     store_id = ctx.job.store_id
     store = await asyncio.to_thread(Store.get_or_none, Store.id == store_id)
     if store is None or store.deleting:
-        return {"skipped": "store no longer exists" if store is None else "store is being deleted"}
+        gone = "store no longer exists" if store is None else "store is being deleted"
+        return HealthOutcome(False, skipped=gone).to_result()
     meter = WaitMeter()
     counting = await asyncio.to_thread(comparable, store)
     try:
         found = await probe(ctx, store, meter, counting)
     finally:
         await asyncio.to_thread(meter.flush)
-    return await asyncio.to_thread(record, store.id, found)
+    return (await asyncio.to_thread(record, store.id, found)).to_result()
 
 
 async def run_count_check(ctx: JobContext) -> dict:
