@@ -58,7 +58,7 @@ from tui.widgets.filter_bar import FilterBar, matches
 from tui.widgets.fleet_header import FleetHeader
 from tui.widgets.fleet_table import FleetTable
 from tui.widgets.key_bar import KeyBar
-from tui.widgets.store_cursor import StoreCursor, StoreCursorMoved
+from tui.widgets.store_cursor import StoreCursor, StoreCursorMoved, StoresDrawn
 
 EMPTY_FLEET = "No stores yet.\n\nPress n to connect a Shopify store."
 NO_MATCH = "No store matches the filter.\n\nPress escape to clear it."
@@ -180,10 +180,19 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         self.query_one(FleetHeader).summary = summary
         self._show()
         if not self._page_drawn.is_set():
-            self.call_after_refresh(self._first_stores_drawn)
+            if stores:  # the view says when it drew them (StoresDrawn); this is a fallback
+                self.set_timer(PAGE_PAINT_WAIT, self._first_stores_drawn)
+            else:
+                self.call_after_refresh(self._first_stores_drawn)
+
+    def on_stores_drawn(self, message: StoresDrawn) -> None:
+        message.stop()
+        self._first_stores_drawn()
 
     def _first_stores_drawn(self) -> None:
-        self._page_drawn.set()  # the full read (if it waits) may go
+        """The first frame with stores is on screen (or there is none to draw): the full read
+        may go, and the filter bar is mounted."""
+        self._page_drawn.set()
         self.filter_bar()
 
     def filter_bar(self) -> AwaitMount:

@@ -156,6 +156,7 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
             if index >= len(self.stores):
                 return Strip.blank(width, base)
             cursor = index == self.cursor
+            self.mark_drawn()
             now = getattr(self.app, "clock", utc_now)()
             line = self._row(self.stores[index], width, now, cursor)
             component = "fleet-table--cursor" if self.has_focus else "fleet-table--cursor-blurred"

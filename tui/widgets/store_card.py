@@ -244,6 +244,10 @@ class StoreCard(Widget):
                   ).crop_extend(0, width, blank)
             for line in lines]
         if self.summary is not None:
+            grid = self.parent.parent if self.parent is not None else None
+            mark_drawn = getattr(grid, "mark_drawn", None)
+            if mark_drawn is not None:
+                mark_drawn()  # the grid has drawn a store
             if len(self._memo) >= MEMO_SIZE:
                 del self._memo[next(iter(self._memo))]  # the oldest
             self._memo[key] = (self.summary, lines, strips)

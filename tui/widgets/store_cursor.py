@@ -31,6 +31,10 @@ class StoreCursorMoved(Message):
         self.store_id = store_id
 
 
+class StoresDrawn(Message):
+    """A store view drew its first store (the first frame with stores is on screen)."""
+
+
 def cursor_bindings(prefix: str) -> list[Binding]:
     """The keys every store view has (the arrows are the view's own)."""
     return [
@@ -48,6 +52,7 @@ class StoreCursor(_Widget):
         super().__init__(id=id, classes=classes)
         self.stores: list[StoreSummary] = []
         self.cursor = 0
+        self.drawn = False  # a store has been drawn (set by the view when it draws one)
 
     # -- what a view provides -----------------------------------------------------------------
 
@@ -66,6 +71,12 @@ class StoreCursor(_Widget):
     def _stores_replaced(self) -> None:
         """After `set_stores`: size the view for the new list and redraw it."""
         self._redraw()
+
+    def mark_drawn(self) -> None:
+        """Called by the view as it draws a store: the first time, say so (StoresDrawn)."""
+        if not self.drawn:
+            self.drawn = True
+            self.post_message(StoresDrawn())
 
     # -- the cursor ---------------------------------------------------------------------------
 
