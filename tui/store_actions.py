@@ -131,7 +131,7 @@ class StoreActions:
         if action == "open":
             from tui.screens.store import StoreScreen
 
-            app.push_screen(StoreScreen(store.id))
+            app.push_screen(StoreScreen(store.id, store))
         elif action == "bulk_operations":
             from tui.screens.bulk import BulkScreen
 

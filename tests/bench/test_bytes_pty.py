@@ -6,9 +6,10 @@ dashboard and on the store screen with the default live refresh (1 s) against --
 
 The app runs as its own process (`shopsync tui --read-only`: no job runner, so nothing writes
 to the database and every byte is the UI's own) over the demo-like fleet of the TUI tests
-(tests/tui/factories.demo_fleet). The floor is one whole repaint of the dashboard at 120×40
-(the terminal is made one line shorter, then 120×40 again: Textual repaints everything on a
-resize), measured in the same run. Open and back are each the bytes from the key to the
+(tests/tui/factories.demo_fleet). The floor is one whole frame of the dashboard at 120×40,
+measured in the same run: the terminal is made one line shorter, then 120×40 again, and what
+Textual writes for that resize (whole frames only, each starting at the top-left corner) is
+divided by the number of frames. Open and back are each the bytes from the key to the
 first 1.5 s without output, the median of three; they run under --refresh 3600 so no live
 refresh falls into the window. `SHOPSYNC_BENCH_ROOT=DIR` runs the code of another checkout
 (e.g. an export of an older commit) with this environment, for before/after figures.
@@ -81,6 +82,13 @@ class Terminal:
                 return total
         raise AssertionError(f"the app never went quiet ({total:,} bytes in {limit:.0f} s)")
 
+    def settle(self, limit: float) -> None:
+        """Read until QUIET seconds pass without output, or `limit` (a screen that repaints
+        every second is never quiet)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and self.read(min(QUIET, deadline - time.monotonic())):
+            pass
+
     def press(self, key: bytes) -> int:
         os.write(self.fd, key)
         return self.until_quiet()
@@ -127,7 +135,10 @@ def test_bytes_for_open_and_back_and_idle_minutes(tmp_path: Path) -> None:
         terminal.resize(LINES - 1)
         terminal.until_quiet()
         terminal.resize(LINES)
-        floor = terminal.until_quiet()
+        start = len(terminal.seen)
+        resized = terminal.until_quiet()
+        frames = max(1, bytes(terminal.seen[start:]).count(b"\x1b[1;1H"))
+        floor = resized // frames
         opened, back = [], []
         for _ in range(3):
             opened.append(terminal.press(b"\r"))
@@ -135,7 +146,8 @@ def test_bytes_for_open_and_back_and_idle_minutes(tmp_path: Path) -> None:
     finally:
         terminal.close()
     print(f"\n[bytes, pty {COLUMNS}x{LINES}, code of {ROOT}]")
-    print(f"a whole repaint of the dashboard (floor): {floor:,} bytes")
+    print(f"one whole frame of the dashboard (floor): {floor:,} bytes "
+          f"(a resize wrote {frames} frames)")
     for name, runs in (("open a store (enter)", opened), ("back (escape)", back)):
         middle = statistics.median(runs)
         print(f"{name}: {middle:,.0f} bytes = {middle / floor:.2f}x the floor "
@@ -145,8 +157,8 @@ def test_bytes_for_open_and_back_and_idle_minutes(tmp_path: Path) -> None:
         terminal = _app(env, refresh)
         try:
             dashboard = terminal.read(IDLE)
-            os.write(terminal.fd, b"\r")  # not until quiet: a screen may never be
-            terminal.read(3.0)
+            os.write(terminal.fd, b"\r")
+            terminal.settle(limit=15.0)  # its first paints, not counted as idle
             store = terminal.read(IDLE)
         finally:
             terminal.close()

@@ -91,10 +91,15 @@ class StoreScreen(ExplainsDisabledKeys, Live, Screen[None]):
     StoreScreen.-narrow .section { margin-top: 0; }
     """
 
-    def __init__(self, store_id: int) -> None:
+    def __init__(self, store_id: int, summary: StoreSummary | None = None) -> None:
+        """`summary`: what the dashboard already read of the store, drawn in the first frame
+        (the screen's own read then changes only what differs: a slow link is sent the
+        screen once, not a skeleton and then the data)."""
         super().__init__()
         self.store_id = store_id
         self.summary: StoreSummary | None = None
+        self._preset = summary if summary is not None and summary.id == store_id else None
+        self._events_shown = False
         self._texts: dict[str, Content] = {}  # what each Static updated by `_update` shows
 
     def compose(self) -> ComposeResult:
@@ -117,6 +122,8 @@ class StoreScreen(ExplainsDisabledKeys, Live, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(EntityTable).focus()
+        if self._preset is not None:
+            self._show_summary(self._preset, set())
         self.start_live()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -137,18 +144,21 @@ class StoreScreen(ExplainsDisabledKeys, Live, Screen[None]):
         if summary is None:
             self._store_gone()
             return
-        first = self.summary is None
+        log = self.query_one(EventLog)
+        if not self._events_shown:
+            self._events_shown = True
+            log.reset(rows, exhausted=len(rows) < EVENT_PAGE)
+        else:
+            log.show_latest(rows)
+        self._show_summary(summary, queued)
+
+    def _show_summary(self, summary: StoreSummary, queued: set[str]) -> None:
         self.summary = summary
         self._render_header()
         table = self.query_one(EntityTable)
         table.show(summary.entities, self.now, queued)
         self.query_one(ReadinessList).show(
             summary.readiness, summary.last_checked_at, self.now, checking=summary.checking)
-        log = self.query_one(EventLog)
-        if first:
-            log.reset(rows, exhausted=len(rows) < EVENT_PAGE)
-        else:
-            log.show_latest(rows)
         self._render_row_line()
         self.refresh_bindings()
 
