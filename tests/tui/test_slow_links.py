@@ -43,6 +43,11 @@ async def test_an_idle_store_screen_sends_nothing_over_a_covered_dashboard(
         await settle(pilot)
         store = app.screen
         assert isinstance(store, StoreScreen)
+        # The dashboard's start-up is over (its first-frame fallback timer, PAGE_PAINT_WAIT,
+        # fires once even when covered) before the idle window starts.
+        started = store._live_started
+        await wait_until(pilot, lambda: store._live_started > started + 4)
+        await settle(pilot)
         polls = store._live_started
         written.clear()
         # More polls than TIMES_EVERY: the relative times are re-rendered once (frozen clock).
@@ -61,9 +66,10 @@ async def test_an_idle_store_screen_sends_nothing_over_a_covered_dashboard(
 async def test_going_back_repaints_the_dashboard_no_more_than_textual_does(
     make_app: Any, fleet: Any, written: list[int]
 ) -> None:
-    """Back costs the whole repaints Textual makes on a pop (one as the dashboard resumes, one
-    after the store screen is removed) and nothing more, whether the dashboard's re-read lands
-    before or after them: an unchanged fleet changes nothing on screen."""
+    """Back costs the whole repaints Textual makes on a pop (one as the dashboard resumes, and
+    the two refreshes after the store screen is removed, which land in one frame or two) and
+    nothing more, whether the dashboard's re-read lands before or after them: an unchanged
+    fleet changes nothing on screen."""
     app = make_app(poll=True, poll_interval=3600)
     backs: list[list[int]] = []
     async with app.run_test(size=(120, 40)) as pilot:
@@ -83,7 +89,7 @@ async def test_going_back_repaints_the_dashboard_no_more_than_textual_does(
             backs.append(list(written))
     assert whole > 5_000
     for back in backs:
-        assert len(back) <= 2 and all(size <= whole for size in back), (back, whole)
+        assert len(back) <= 3 and all(size <= whole for size in back), (back, whole)
 
 
 async def test_cards_repaint_only_when_their_relative_time_ages(
