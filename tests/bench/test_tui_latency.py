@@ -23,7 +23,8 @@ status filter (`f`, five presses: every status) and of typing a text filter ("/"
 Targets: first frame with stores <= 3x, key latency <= 1.3x the bare app. The load average
 is printed with each run: two cores shared with other work inflate every figure.
 Stores are inserted with executemany (tests/tui/factories.bulk_fleet), then given the times real
-syncs leave (a last-synced time per entity row, the finished run's progress_at and started_at).
+syncs leave (a last-synced time per entity row, the finished run's progress_at and started_at),
+and the WAL is checkpointed.
 """
 
 from __future__ import annotations
@@ -198,6 +199,9 @@ def _as_after_real_syncs() -> None:
         "'-' || (id * 7 % 86400) || ' seconds'), "
         "started_at = strftime('%Y-%m-%d %H:%M:%f', last_synced_at, "
         "'-' || (id * 7 % 86400 + 30 + id % 500) || ' seconds')")
+    # A fleet is not rewritten at once: fold the 40,000-row update's WAL back into the database,
+    # as the next checkpoint would, so reads are not measured against an oversized WAL.
+    database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _timed(call: Callable[[], object]) -> float:
