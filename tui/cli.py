@@ -1,4 +1,5 @@
-"""`shopsync`: the command line. Every command reads and acts through engine.actions/queries.
+"""`shopsync`: the command line. Every command reads and acts through engine.actions and
+engine.persistence.reads.
 
 Exit codes: 0 success, 1 the action failed, 2 bad usage or input (click's own usage errors
 included). Action commands wait for their job and show progress on stderr; `--json` prints one
@@ -289,7 +290,7 @@ def stores(as_json: bool, fmt: str | None, statuses: tuple[str, ...], watch: boo
     """Every store with its status and entity states."""
     import time
 
-    from engine.persistence import reads as queries
+    from engine.persistence import reads
 
     runtime = _runtime()
     fmt = "json" if as_json else fmt or "table"
@@ -298,7 +299,7 @@ def stores(as_json: bool, fmt: str | None, statuses: tuple[str, ...], watch: boo
     try:
         while True:
             with runtime.db.connection_context():
-                summaries = [s for s in queries.list_stores()
+                summaries = [s for s in reads.list_stores()
                              if not wanted or s.status.value in wanted]
             if clear:
                 click.echo("\x1b[H\x1b[2J", nl=False)
@@ -326,16 +327,16 @@ def stores(as_json: bool, fmt: str | None, statuses: tuple[str, ...], watch: boo
 def show(store: str, as_json: bool) -> None:
     """One store: information, scopes, readiness, entities and findings."""
     from engine import actions
-    from engine.persistence import reads as queries
+    from engine.persistence import reads
 
     _runtime()
-    detail = queries.store_detail(actions.find(store).id)
+    detail = reads.store_detail(actions.find(store).id)
     findings = _findings(detail.summary.id)
     if as_json:
         data = detail.to_json()
         data["findings"] = findings
         data["webhooks"] = [t.to_json() for t in actions.webhook_health(detail.summary.id)]
-        data["count_check"] = queries.count_checks(detail.summary.id)
+        data["count_check"] = reads.count_checks(detail.summary.id)
         _print_json(data)
     else:
         out.print_detail(detail, findings)
@@ -430,16 +431,16 @@ def connect(domain: str, token: str | None, no_sync: bool, approve: bool,
 def health(store: str, as_json: bool, timeout: float) -> None:
     """Run a health check now and print the readiness checklist (exit 1 if it fails)."""
     from engine import actions
-    from engine.persistence import reads as queries
+    from engine.persistence import reads
 
     _runtime()
     target = actions.find(store)
     with _worker():
         view = _wait(actions.check_health(target.id), timeout)
-    summary = queries.store_summary(target.id)
+    summary = reads.store_summary(target.id)
     ok = view.health is not None and view.health.passed
     if as_json:
-        _print_json({**summary.to_json(), "count_check": queries.count_checks(target.id)})
+        _print_json({**summary.to_json(), "count_check": reads.count_checks(target.id)})
     else:
         out.print_readiness(summary, ok)
     if view.state is not JobState.DONE or not ok:
@@ -525,12 +526,12 @@ def reconnect(store: str, token: str | None, approve: bool, timeout: float) -> N
 def delete(store: str, yes: bool, timeout: float) -> None:
     """Revoke the grant, delete every imported record and remove the store. Irreversible."""
     from engine import actions
-    from engine.persistence import reads as queries
+    from engine.persistence import reads
 
     _runtime()
     target = actions.find(store)
     if not yes:
-        counts = queries.record_counts(target.id)
+        counts = reads.record_counts(target.id)
         raise click.UsageError(
             f"deleting {safe(target.name)} removes {sum(counts.values()):,} records and revokes "
             "the grant; this cannot be undone. Add --yes to confirm."
@@ -558,7 +559,7 @@ def settings(store: str, turn_on: tuple[str, ...], turn_off: tuple[str, ...],
     """Show or change a store's data categories: customers, email_consent, sms_consent,
     orders, catalogue."""
     from engine import actions
-    from engine.persistence import reads as queries
+    from engine.persistence import reads
 
     _runtime()
     target = actions.find(store)
@@ -567,7 +568,7 @@ def settings(store: str, turn_on: tuple[str, ...], turn_off: tuple[str, ...],
     if both:
         raise click.UsageError(f"both --on and --off given for {', '.join(sorted(both))}")
     detail = (actions.update_settings(target.id, changes) if changes
-              else queries.store_detail(target.id))
+              else reads.store_detail(target.id))
     if as_json:
         _print_json({c.value: on for c, on in detail.categories.items()})
     else:
@@ -662,12 +663,12 @@ def _sync_detail(view: JobView) -> str | None:
     """A running sync's phase, rate and ETA for the progress line, from its entity row."""
     from engine.domain.progress import describe
     from engine.domain.status import EntityState
-    from engine.persistence import reads as queries
+    from engine.persistence import reads
 
     if view.kind != "sync" or not view.store_domain or not view.entity:
         return None
     try:
-        summary = queries.store_summary(queries.find_store(view.store_domain).id)
+        summary = reads.store_summary(reads.find_store(view.store_domain).id)
     except Exception:  # the store went, or the database is busy: the plain line will do
         return None
     row = next((r for r in summary.entities if r.entity.value == view.entity), None)
@@ -701,9 +702,9 @@ def _finish_oauth(runtime: Runtime, start: OAuthStart, approve: bool, timeout: f
 
 
 def _print_outcome(store_id: int) -> None:
-    from engine.persistence import reads as queries
+    from engine.persistence import reads
 
-    out.print_summary_line(queries.store_summary(store_id))
+    out.print_summary_line(reads.store_summary(store_id))
 
 
 if __name__ == "__main__":

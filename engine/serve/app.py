@@ -450,9 +450,11 @@ def _route_uvicorn_logs() -> None:
     """uvicorn's own lines go wherever shopsync's logging was configured to go.
 
     A failure repeated per connection or per request (uvicorn's "Invalid HTTP request", an
-    accept() failing in a loop, the same exception per webhook) is logged once per interval.
+    accept() failing in a loop, the same exception per webhook, a scheduler tick failing on a
+    damaged database) is logged once per interval.
     """
-    quiet_repeats("uvicorn", "uvicorn.error", "asyncio", "shopsync.serve", "shopsync.webhooks")
+    quiet_repeats("uvicorn", "uvicorn.error", "asyncio", "shopsync.serve", "shopsync.webhooks",
+                  "shopsync.scheduler", "shopsync.counts")
     ours = logging.getLogger("shopsync")
     if ours.handlers:
         for name in ("uvicorn", "uvicorn.error"):

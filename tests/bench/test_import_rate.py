@@ -20,7 +20,6 @@ Three figures, same machine, same database file, same rows:
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 import sqlite3
 import subprocess
@@ -70,24 +69,6 @@ async def _download(runtime: Runtime, store: Store) -> tuple[list[bytes], float]
         started = time.perf_counter()
         lines = [line async for line in bulk.stream_lines(status.url)]
         return lines, time.perf_counter() - started
-
-
-@pytest.fixture
-def simulator_process() -> Iterator[str]:
-    """The simulator in a subprocess; yields its origin (http://127.0.0.1:PORT)."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from engine.simulator.server import run; run(port=0, seed=7)"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.search(r"SHOPSYNC_SHOPIFY_URL=(\S+)/\{shop\}", line)
-        assert match, f"unexpected simulator banner: {line!r}"
-        yield match.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

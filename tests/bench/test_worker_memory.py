@@ -34,7 +34,6 @@ from engine.jobs.queue import enqueue
 from engine.persistence.models import Job, Order, Store
 from engine.persistence.runtime import open_runtime
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
-from tests.bench.test_import_rate import simulator_process  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[2]
 SIZES = [100_000] + ([1_000_000] if os.environ.get("SHOPSYNC_BENCH_MILLION") else [])
@@ -79,7 +78,7 @@ def _sample_for(process: psutil.Process, seconds: float) -> int:
 
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("orders", SIZES)
-def test_worker_memory_importing_orders(orders: int, simulator_process: str,  # noqa: F811
+def test_worker_memory_importing_orders(orders: int, simulator_process: str,
                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     domain = f"memory-{orders}.myshopify.com"
     sim = httpx.Client(base_url=simulator_process, timeout=120, trust_env=False)

@@ -28,7 +28,6 @@ from engine.domain.jobs import ACTIVE
 from engine.persistence.models import Job
 from engine.persistence.runtime import open_runtime
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
-from tests.bench.test_import_rate import simulator_process  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[2]
 STORES = int(os.environ.get("BENCH_SCALING_STORES", "12"))
@@ -36,7 +35,7 @@ LATENCY_MS = 200
 
 
 @pytest.fixture
-def shops(simulator_process: str) -> Iterator[list[tuple[str, str]]]:  # noqa: F811
+def shops(simulator_process: str) -> Iterator[list[tuple[str, str]]]:
     sim = httpx.Client(base_url=simulator_process, timeout=30)
     made = []
     for i in range(STORES * 3):  # a fresh set of stores per worker count
@@ -52,7 +51,7 @@ def shops(simulator_process: str) -> Iterator[list[tuple[str, str]]]:  # noqa: F
 
 @pytest.mark.timeout(900)
 def test_syncs_per_second_with_1_2_and_4_workers(
-    shops: list[tuple[str, str]], simulator_process: str, tmp_path: Path,  # noqa: F811
+    shops: list[tuple[str, str]], simulator_process: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     figures: dict[int, float] = {}

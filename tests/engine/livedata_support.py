@@ -19,7 +19,14 @@ import httpx
 import orjson
 import uvicorn
 
-from engine.persistence.models import ALL_MODELS, EntitySync, Store, database, utcnow
+from engine.persistence.models import (
+    ALL_MODELS,
+    EntitySync,
+    Store,
+    WebhookReceipt,
+    database,
+    utcnow,
+)
 from engine.persistence.records import ensure_entity_rows, refresh_status
 from engine.webhooks.receipts import sign
 
@@ -129,6 +136,8 @@ def dump_tables(skip: tuple[str, ...] = ("runner_heartbeat",)) -> dict[str, list
     rejected-delivery counter (numbers only: see `rejection_counts`) never count as content."""
     columns = [c.name for c in database.get_columns("webhook_rejection")]
     assert columns == COUNTER_COLUMNS  # a counter: never a body, an id or a header
+    # A refused delivery leaves no receipt at all (the forgery rule).
+    assert not WebhookReceipt.select().where(WebhookReceipt.status == "rejected").exists()
     dump = {}
     for model in ALL_MODELS:
         table = model._meta.table_name

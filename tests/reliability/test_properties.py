@@ -26,8 +26,7 @@ from engine.webhooks import rows as webhook_rows
 from engine.webhooks.apply import COMPLIANCE_TOPICS, ENTITY_TOPICS, LIFECYCLE_TOPICS
 from engine.webhooks.claims import claims_mismatch
 from engine.webhooks.receipts import read_headers, sign, signature_valid
-from tests.engine.livedata_support import store_row
-from tests.reliability.test_webhook_forgery import dump_tables
+from tests.engine.livedata_support import dump_tables, store_row
 
 SECRET = "property-secret"
 SCALARS = st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | (

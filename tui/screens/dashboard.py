@@ -30,6 +30,7 @@ from textual.containers import Center, Middle
 from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import AwaitMount
 from textual.widgets import Static
 
@@ -120,6 +121,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         # mounted once the first stores are drawn, or by the first key that needs it: it is a
         # third of the screen's widgets, and the first frame with stores does not show it.
         self._filter_mounted: AwaitMount | None = None
+        self._paint_fallback: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header").data_bind(DashboardScreen.stale)
@@ -181,7 +183,9 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         self._show()
         if not self._page_drawn.is_set():
             if stores:  # the view says when it drew them (StoresDrawn); this is a fallback
-                self.set_timer(PAGE_PAINT_WAIT, self._first_stores_drawn)
+                if self._paint_fallback is None:
+                    self._paint_fallback = self.set_timer(PAGE_PAINT_WAIT,
+                                                          self._first_stores_drawn)
             else:
                 self.call_after_refresh(self._first_stores_drawn)
 
@@ -192,6 +196,10 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
     def _first_stores_drawn(self) -> None:
         """The first frame with stores is on screen (or there is none to draw): the full read
         may go, and the filter bar is mounted."""
+        if self._paint_fallback is not None:
+            # A timer firing under a covering screen makes Textual repaint that screen whole.
+            self._paint_fallback.stop()
+            self._paint_fallback = None
         self._page_drawn.set()
         self.filter_bar()
 
