@@ -8,3 +8,4 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures
     sim_shop,
 )
 from tests.engine.conftest import make_store, run_job, sim  # noqa: F401 - fixtures
+from tests.tui.conftest import make_app  # noqa: F401 - fixture
