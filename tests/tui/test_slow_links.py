@@ -39,12 +39,14 @@ async def test_an_idle_store_screen_sends_nothing_over_a_covered_dashboard(
     app = make_app(poll=True, poll_interval=0.2)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        # The dashboard's start-up is over (the whole-fleet read after the first screenful,
+        # which on a loaded machine can land after the store screen opened) before the idle
+        # window starts.
+        await wait_until(pilot, lambda: app.dashboard.fleet_loaded)
         await pilot.press("enter")
         await settle(pilot)
         store = app.screen
         assert isinstance(store, StoreScreen)
-        # The dashboard's start-up is over (its first-frame fallback timer, PAGE_PAINT_WAIT,
-        # fires once even when covered) before the idle window starts.
         started = store._live_started
         await wait_until(pilot, lambda: store._live_started > started + 4)
         await settle(pilot)

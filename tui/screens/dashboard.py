@@ -140,6 +140,11 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         self._focus_view()
         self.call_after_refresh(self.start_live)  # paint the frame first, then read the fleet
 
+    @property
+    def fleet_loaded(self) -> bool:
+        """The whole fleet has been read (not just the first screenful)."""
+        return self._fleet[1] is not None
+
     def show_runner(self, mode: str) -> None:
         """Say in the header who runs the jobs ("embedded runner", "serve runner" or "")."""
         self.query_one(FleetHeader).runner = mode
