@@ -280,6 +280,14 @@ class ShopsyncApp(StoreActions, App[None]):
             return None  # dimmed: the header says why (read-only)
         return True
 
+    quitting: bool = False
+    """Set as the app starts to exit: screens mount nothing new after that (a widget mounted
+    while the app tears down raises from inside Textual)."""
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self.quitting = True
+        super().exit(*args, **kwargs)
+
     def action_interrupt(self) -> None:
         self.exit()
 

@@ -2,20 +2,21 @@
 
 Each case runs the real demo (simulator + serve + dashboard) in its own tmux server, waits a
 given time after start, quits, and measures until the process is gone; the terminal is then
-checked for tracebacks. The default suite quits at a few moments side by side; the full set of
+checked for tracebacks. The default suite quits at a few moments, one after another; the full set of
 moments (`q` at 2, 5, 8, 12 and 30 s) runs with SHOPSYNC_SOAK=1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,13 +55,26 @@ class Tmux:
                        timeout=10)
 
 
-def _pane(tmux: Tmux) -> tuple[bool, int | None, int]:
-    """(dead, exit status, pid) of the demo's pane."""
-    fields = tmux("list-panes", "-t", "demo", "-F",
-                  "#{pane_dead}|#{pane_dead_status}|#{pane_pid}").strip().split("|")
-    dead, status, pid = [*fields, "", "", ""][:3]
+def _pane(tmux: Tmux) -> tuple[bool, int]:
+    """(dead, pid) of the demo's pane: the shell that runs the demo and records its status."""
+    fields = tmux("list-panes", "-t", "demo", "-F", "#{pane_dead}|#{pane_pid}").strip().split("|")
+    dead, pid = [*fields, "", ""][:2]
     assert pid.isdigit() and int(pid) > 1, fields  # never signal a process group by mistake
-    return dead == "1", int(status) if status.lstrip("-").isdigit() else None, int(pid)
+    return dead == "1", int(pid)
+
+
+def _demo_pid(shell: int) -> int:
+    """The demo process: the pane shell's one child (Linux /proc)."""
+    children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def _status(path: Path) -> int | None:
+    # tmux's own pane_dead_status is left empty when the pane's terminal closes before its
+    # process is reaped (it races the demo's exit), so the shell records the status instead.
+    text = path.read_text().strip() if path.exists() else ""
+    return int(text) if text.lstrip("-").isdigit() else None
 
 
 def run_and_quit(how: str, at: float, tmp: Path) -> Outcome:
@@ -70,9 +84,12 @@ def run_and_quit(how: str, at: float, tmp: Path) -> Outcome:
     env = {"HOME": str(home), "PYTHONPATH": str(REPO), "TERM": "xterm-256color",
            "TEXTUAL_ANIMATIONS": "none", "PATH": os.environ.get("PATH", "")}
     env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+    status_file = home / "exit-status"
+    command = (f"{shlex.quote(sys.executable)} -m tui.cli demo; "
+               f"echo $? > {shlex.quote(str(status_file))}")
     try:
         tmux("new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", *env_args,
-             sys.executable, "-m", "tui.cli", "demo")
+             "sh", "-c", command)
         tmux("set-option", "-t", "demo", "remain-on-exit", "on")
         started = time.monotonic()
         # Quit `at` seconds after start, or as soon as the dashboard shows if it is later
@@ -85,22 +102,23 @@ def run_and_quit(how: str, at: float, tmp: Path) -> Outcome:
             time.sleep(0.05)
         pressed = time.monotonic()
         if how == "sigterm":
-            os.kill(_pane(tmux)[2], signal.SIGTERM)
+            os.kill(_demo_pid(_pane(tmux)[1]), signal.SIGTERM)
         else:
             tmux("send-keys", "-t", "demo", {"q": "q", "ctrl+c": "C-c"}[how])
         while not _pane(tmux)[0] and time.monotonic() - pressed < 30:
             time.sleep(0.02)
         quit_seconds = time.monotonic() - pressed
-        dead, status, _pid = _pane(tmux)
+        dead, shell = _pane(tmux)
         screen = tmux("capture-pane", "-p", "-t", "demo", "-S", "-200")
-        if not dead:
-            os.kill(_pane(tmux)[2], signal.SIGKILL)
-        return Outcome(how, pressed - started, quit_seconds, status, screen)
+        if not dead:  # the demo did not end: kill it (and its shell) so nothing is left behind
+            with contextlib.suppress(AssertionError, OSError):
+                os.kill(_demo_pid(shell), signal.SIGKILL)
+        return Outcome(how, pressed - started, quit_seconds, _status(status_file), screen)
     finally:
         tmux.close()
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600 if SOAK else 300)
 @pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("CI"),
                     reason="needs tmux")
 @pytest.mark.parametrize("cases", [SOAK_CASES if SOAK else DEFAULT_CASES],
@@ -108,8 +126,9 @@ def run_and_quit(how: str, at: float, tmp: Path) -> Outcome:
 def test_the_demo_quits_within_two_seconds_at_any_moment(
     cases: list[tuple[str, float]], tmp_path: Path
 ) -> None:
-    with ThreadPoolExecutor(len(cases)) as pool:
-        outcomes = list(pool.map(lambda case: run_and_quit(*case, tmp_path), cases))
+    # One demo at a time, as a user runs it: three side by side (nine processes on two cores)
+    # measured the machine's load more than the demo's quitting.
+    outcomes = [run_and_quit(how, at, tmp_path) for how, at in cases]
     report = [(o.how, round(o.at, 1), round(o.quit_seconds, 2), o.status) for o in outcomes]
     print("quit after (how, pressed at s, took s, exit status):", report)
     for outcome in outcomes:

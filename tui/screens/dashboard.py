@@ -206,7 +206,8 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
             self._paint_fallback.stop()
             self._paint_fallback = None
         self._page_drawn.set()
-        self.filter_bar()
+        if not getattr(self.app, "quitting", False):
+            self.filter_bar()
 
     def filter_bar(self) -> AwaitMount:
         """Mount the filter bar unless it is; await the answer before using the bar."""
