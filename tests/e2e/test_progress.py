@@ -4,8 +4,9 @@ that was really left (or 3 s, whichever is larger: samples are half a second apa
 run's bookkeeping after the last batch is not part of the import).
 
 The default size keeps the suite fast; the issue's 200,000-order run is
-`PROGRESS_TEST_ORDERS=200000 .venv/bin/pytest tests/e2e/test_progress.py -n 0` (see
-notes/c13.md for its figures).
+`PROGRESS_TEST_ORDERS=200000 .venv/bin/pytest tests/e2e/test_progress.py -n 0 -s` (on a
+2-core box: passed, 49 samples over a 20.1 s import; at 20.8% the ETA read 16.8 s with 16.6 s
+really left).
 """
 
 from __future__ import annotations
