@@ -12,9 +12,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from textual.drivers.headless_driver import HeadlessDriver
 
-from tests.tui.screen_helpers import settle
+from tests.tui.screen_helpers import settle, terminal_writes
 
 pytest_plugins = ["tests.tui.conftest"]  # make_app and fleet
 
@@ -22,11 +21,7 @@ pytest_plugins = ["tests.tui.conftest"]  # make_app and fleet
 
 @pytest.fixture
 def written(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    sizes: list[int] = []
-    monkeypatch.setattr(HeadlessDriver, "write",
-                        lambda self, data: sizes.append(len(data.encode())))
-    monkeypatch.setattr(HeadlessDriver, "is_headless", property(lambda self: False))
-    return sizes
+    return terminal_writes(monkeypatch, lambda data: len(data.encode()))
 
 
 async def test_bytes_for_open_and_back_and_for_an_idle_store_screen(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
@@ -32,6 +31,7 @@ from engine.simulator.data import Dataset
 from engine.simulator.projection import compile_bulk, stream_jsonl
 from engine.simulator.schema import schema
 from engine.simulator.store import Records
+from tests.bench.rss import RssSampler
 
 ORDERS = 1_000_000
 COUNTS = {"orders": ORDERS, "customers": 10_000, "products": 1_000, "collections": 10}
@@ -68,26 +68,6 @@ def simulator() -> Iterator[tuple[str, psutil.Process]]:
             process.kill()
 
 
-class RssSampler(threading.Thread):
-    def __init__(self, process: psutil.Process, interval: float = 0.05) -> None:
-        super().__init__(daemon=True)
-        self.process = process
-        self.interval = interval
-        self.peak = 0
-        self.samples = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            self.samples += 1
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-
-
 def _floor_lines_per_second(query: str) -> float:
     """Generate + project + serialise the same lines in-process, no HTTP (the physical floor)."""
     records = Records(Dataset(SEED, COUNTS))
@@ -110,7 +90,7 @@ def test_million_order_export(simulator: tuple[str, psutil.Process]) -> None:
     time.sleep(0.5)
     idle = max(process.memory_info().rss for _ in range(5) if time.sleep(0.05) is None)
 
-    sampler = RssSampler(process)
+    sampler = RssSampler(process, interval=0.05)
     sampler.start()
     query = bulk_query("orders")
     started = time.perf_counter()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from engine.jobs.queue import enqueue
 from engine.persistence.models import Job, Order, Store
 from engine.persistence.runtime import open_runtime
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
+from tests.bench.rss import RssSampler
 
 REPO = Path(__file__).resolve().parents[2]
 SIZES = [100_000] + ([1_000_000] if os.environ.get("SHOPSYNC_BENCH_MILLION") else [])
@@ -41,32 +41,6 @@ IDLE_SECONDS = 2.0
 PEAK_TARGET_MB = 150
 GROWTH_TARGET_MB = 20
 MB = 2**20
-
-
-class RssSampler(threading.Thread):
-    """The peak RSS of a process, sampled every `interval` seconds until stopped."""
-
-    def __init__(self, process: psutil.Process, interval: float = 0.02) -> None:
-        super().__init__(daemon=True)
-        self.process = process
-        self.interval = interval
-        self.peak = 0
-        self.samples = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-            except psutil.NoSuchProcess:
-                return
-            self.samples += 1
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> int:
-        self._stop_event.set()
-        self.join()
-        return self.peak
 
 
 def _sample_for(process: psutil.Process, seconds: float) -> int:

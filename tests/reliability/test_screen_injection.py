@@ -12,13 +12,12 @@ import re
 from typing import Any
 
 import pytest
-from textual.drivers.headless_driver import HeadlessDriver
 
 from engine.domain.policy import Action
 from engine.domain.status import Entity, EntityState
 from engine.persistence.models import Store
 from tests.tui.factories import add_event, make_store
-from tests.tui.screen_helpers import go_to, settle
+from tests.tui.screen_helpers import go_to, settle, terminal_writes
 
 PAYLOAD = ("Pwn\x1b]0;TITLE\x07 \x1b]52;c;Q0xJUA==\x07 \x9b31mred \u202eevil "
            "\x1b[2J\x1b]8;;http://x.invalid\x1b\\link\x1b]8;;\x1b\\")
@@ -30,10 +29,7 @@ FORBIDDEN = ("\x1b]0;", "\x1b]52;", "\x07", "\x9b", "\u202e", "\x1b[2J", "\x1b]8
 @pytest.fixture
 def written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Everything the app writes to its (headless) terminal."""
-    chunks: list[str] = []
-    monkeypatch.setattr(HeadlessDriver, "write", lambda self, data: chunks.append(data))
-    monkeypatch.setattr(HeadlessDriver, "is_headless", property(lambda self: False))
-    return chunks
+    return terminal_writes(monkeypatch, str)
 
 
 @pytest.fixture

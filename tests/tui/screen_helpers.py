@@ -12,20 +12,24 @@
     type_into(pilot, f, s)   type into an Input without one Pilot round trip per key
     pressing(*keys)          a snapshot run_before: settle, press keys, settle, no cursor blink
     pending_reconnect(app)   the Connect drawer waiting for an OAuth approval (state pending)
+    open_troubleshoot(pilot) press t and return the Troubleshoot screen
+    terminal_writes(mp, f)   record every write the app makes to its terminal, each through f
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from textual.drivers.headless_driver import HeadlessDriver
 from textual.widgets import Input
 
 from engine.lifecycle.subscriptions import ALL_TOPICS
 from engine.persistence.models import Store
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.troubleshoot import TroubleshootScreen
 
 SIZES_IDS = ("120x40", "80x24")
 
@@ -154,3 +158,24 @@ def pending_reconnect(app: Any) -> None:
     app.push_screen(ConnectScreen(
         reconnect=OAuthStart(url=url, state="snapshot-state", domain=store.domain,
                              purpose="reconnect"), store_id=store.id))
+
+
+async def open_troubleshoot(pilot: Any) -> TroubleshootScreen:
+    await settle(pilot)
+    await pilot.press("t")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, TroubleshootScreen)
+    return pilot.app.screen
+
+
+Written = TypeVar("Written")
+
+
+def terminal_writes(monkeypatch: Any, keep: Callable[[str], Written]) -> list[Written]:
+    """What the app writes to its terminal, each write through `keep`: the headless driver
+    records it (and says it is not headless, so the app renders its frames to it as it would
+    to a real terminal)."""
+    written: list[Written] = []
+    monkeypatch.setattr(HeadlessDriver, "write", lambda self, data: written.append(keep(data)))
+    monkeypatch.setattr(HeadlessDriver, "is_headless", property(lambda self: False))
+    return written

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 from rich.cells import cell_len
-from textual.drivers.headless_driver import HeadlessDriver
 
-from tests.tui.screen_helpers import settle
+from tests.tui.screen_helpers import settle, terminal_writes
 from tui.ascii_mode import to_ascii, wants_ascii
 
 
@@ -40,12 +39,8 @@ def test_translation_keeps_cell_widths() -> None:
 
 @pytest.fixture
 def frames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What the app writes to the terminal: the headless driver records it (and says it is not
-    headless, so the app renders its frames to it as it would to a real terminal)."""
-    written: list[str] = []
-    monkeypatch.setattr(HeadlessDriver, "write", lambda self, data: written.append(data))
-    monkeypatch.setattr(HeadlessDriver, "is_headless", property(lambda self: False))
-    return written
+    """What the app writes to the terminal."""
+    return terminal_writes(monkeypatch, str)
 
 
 @pytest.mark.parametrize("ascii_only", [True, False])

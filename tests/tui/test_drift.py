@@ -14,10 +14,15 @@ import pytest
 from engine.domain.status import Check, Entity, Status
 from engine.persistence.models import EntitySync, Job, Store
 from tests.tui.factories import _derive, make_store
-from tests.tui.screen_helpers import pressing, screen_text, settle, webhooks_healthy
+from tests.tui.screen_helpers import (
+    open_troubleshoot,
+    pressing,
+    screen_text,
+    settle,
+    webhooks_healthy,
+)
 from tui.screens.details import DetailsScreen
 from tui.screens.store import StoreScreen
-from tui.screens.troubleshoot import TroubleshootScreen
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 DRIFT = "Customers: 250 here, 248 in Shopify"
@@ -43,14 +48,6 @@ def drifted(offline_runtime: Any) -> Store:
     webhooks_healthy()
     _derive(store)
     return Store.get_by_id(store.id)
-
-
-async def open_troubleshoot(pilot: Any) -> TroubleshootScreen:
-    await settle(pilot)
-    await pilot.press("t")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, TroubleshootScreen)
-    return pilot.app.screen
 
 
 class TestDrift:

@@ -10,11 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from textual.drivers.headless_driver import HeadlessDriver
 
 from tests.support import wait_until
 from tests.tui.factories import frozen_clock
-from tests.tui.screen_helpers import settle
+from tests.tui.screen_helpers import settle, terminal_writes
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.live import TIMES_EVERY
 from tui.screens.store import StoreScreen
@@ -24,11 +23,7 @@ from tui.widgets.store_card import StoreCard
 @pytest.fixture
 def written(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of every write the app makes to its (headless) terminal."""
-    sizes: list[int] = []
-    monkeypatch.setattr(HeadlessDriver, "write",
-                        lambda self, data: sizes.append(len(data.encode())))
-    monkeypatch.setattr(HeadlessDriver, "is_headless", property(lambda self: False))
-    return sizes
+    return terminal_writes(monkeypatch, lambda data: len(data.encode()))
 
 
 async def test_an_idle_store_screen_sends_nothing_over_a_covered_dashboard(

@@ -13,7 +13,14 @@ from textual.widgets import OptionList
 from engine.domain.status import SYNC_RERUN_STARTED, Entity, EntityState
 from engine.persistence.models import EntitySync, Job, Store
 from tests.tui.factories import FROZEN_NOW, make_store
-from tests.tui.screen_helpers import pressing, screen_text, settle, toasts, webhooks_healthy
+from tests.tui.screen_helpers import (
+    open_troubleshoot,
+    pressing,
+    screen_text,
+    settle,
+    toasts,
+    webhooks_healthy,
+)
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.settings import SettingsScreen
 from tui.screens.troubleshoot import CLEAN, TroubleshootScreen, finding_id
@@ -30,14 +37,6 @@ def troubled_fleet(fleet: dict[str, Any]) -> dict[str, Any]:
         (EntitySync.store == stuck.id) & (EntitySync.entity == "orders")).execute()
     webhooks_healthy()
     return fleet | {"stuck": stuck}
-
-
-async def open_troubleshoot(pilot: Any) -> TroubleshootScreen:
-    await settle(pilot)
-    await pilot.press("t")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, TroubleshootScreen)
-    return pilot.app.screen
 
 
 async def highlight(pilot: Any, screen: TroubleshootScreen, store_id: int, action: str) -> None:
