@@ -21,6 +21,7 @@ from engine.retry import Backoff, retrying
 from engine.shopify.client import ShopifyClient
 from engine.shopify.documents import BULK_CANCEL, BULK_LIST, BULK_RUN, BULK_STATUS
 from engine.shopify.errors import BulkNotFound, PermanentError, ScopeError, TransientError
+from engine.shopify.tls import ssl_context
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELED", "EXPIRED"})
 ACTIVE = frozenset({"CREATED", "RUNNING", "CANCELING"})  # these hold one of the shop's slots
@@ -174,7 +175,7 @@ async def stream_lines(
     yielded = 0
     last = "no attempt made"
     async with httpx.AsyncClient(
-        transport=transport, timeout=timeout, follow_redirects=True
+        transport=transport, verify=ssl_context(), timeout=timeout, follow_redirects=True
     ) as http:
         async for _attempt in retrying(Backoff(attempts, first=0.25)):
             try:

@@ -42,6 +42,7 @@ from engine.shopify.errors import (
     scopes_in,
     scrub,
 )
+from engine.shopify.tls import ssl_context
 
 WaitHook = Callable[[str, float], None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -201,6 +202,7 @@ class ShopifyClient:
         self._sleep: Sleep = sleep or asyncio.sleep
         self._http = httpx.AsyncClient(
             transport=transport,
+            verify=ssl_context(),
             timeout=timeout,
             follow_redirects=False,
             headers={"User-Agent": "shopsync", "Accept": "application/json"},

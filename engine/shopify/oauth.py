@@ -25,6 +25,7 @@ import orjson
 from engine.retry import Backoff, retrying
 from engine.shopify.client import ShopifyClient, StaticToken, body_summary
 from engine.shopify.errors import AuthError, OAuthError, PermanentError, TransientError
+from engine.shopify.tls import ssl_context
 
 ACCESS_TOKEN_PATH = "/admin/oauth/access_token"
 ACCESS_SCOPES_PATH = "/admin/oauth/access_scopes.json"
@@ -187,7 +188,8 @@ async def _post_token(
     transport: httpx.AsyncBaseTransport | None,
     timeout: float,
 ) -> httpx.Response:
-    async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
+    async with httpx.AsyncClient(transport=transport, verify=ssl_context(),
+                                 timeout=timeout) as http:
         try:
             return await http.post(
                 origin.rstrip("/") + ACCESS_TOKEN_PATH,

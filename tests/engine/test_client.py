@@ -308,3 +308,33 @@ async def test_a_proactive_refresh_that_fails_transiently_keeps_the_still_valid_
     assert len(token_calls) == 3  # one refresh, with its own transient retries; not per request
     assert b"shprt_refresh_value" in token_calls[0].content
     assert Store.get_by_id(store.id).token_enc == store.token_enc  # nothing rotated
+
+
+async def test_every_client_shares_one_tls_context() -> None:
+    """httpx loads the whole CA bundle for each client it builds a context for (tens of ms of
+    CPU); the engine opens a client per job, so every client is given the one shared context."""
+    from engine.shopify import bulk
+    from engine.shopify.tls import ssl_context
+
+    def context(http: httpx.AsyncClient) -> object:
+        return http._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+    first = ShopifyClient(ORIGIN, "2026-07", TOKEN)
+    second = ShopifyClient("https://other.myshopify.com", "2026-07", TOKEN)
+    async with first, second:
+        assert context(first._http) is context(second._http) is ssl_context()
+    assert ssl_context().verify_mode.name == "CERT_REQUIRED" and ssl_context().check_hostname
+    # The bulk result download builds its own client: the same context.
+    seen: list[object] = []
+    real = httpx.AsyncClient.__init__
+
+    def spy(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+        seen.append(kwargs.get("verify"))
+        real(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx.AsyncClient, "__init__", spy)
+        lines = bulk.stream_lines(ORIGIN + "/result.jsonl", transport=httpx.MockTransport(
+            lambda _request: httpx.Response(200, content=b'{"id": 1}\n')))
+        assert [line async for line in lines] == [b'{"id": 1}']
+    assert seen == [ssl_context()]
