@@ -101,7 +101,6 @@ KEY = ("store_id", "shopify_id")
 CHILDREN: dict[str, tuple[type[Model], str]] = {
     "orders": (OrderLineItem, "order_id"), "products": (ProductVariant, "product_id"),
 }
-PARENT_INDEXED = frozenset(("order_line_item", "product_variant"))
 # Rows that go when their parent is deleted.
 DEPENDENTS: dict[str, tuple[tuple[type[Model], str], ...]] = {
     "customers": (),
@@ -249,13 +248,15 @@ def _replace_children(table: str, parent_column: str, store_id: int, parent_id: 
         )
 
 
+def delete_sql(table: str, keys: tuple[str, ...]) -> str:
+    """DELETE … WHERE every key = ?. Every (store_id, parent id) pair used here is the prefix
+    of an index (e.g. order_line_item (store_id, order_id)), so each is an index search; keeping
+    store_id off the plan (`+store_id`) scanned the whole table once per delivery."""
+    return where_sql("DELETE", table, (), keys, database.param)
+
+
 def _delete_where(table: str, keys: tuple[str, ...], values: tuple[Any, ...]) -> int:
-    # Line items and variants have an index on their parent id, the selective one: keep
-    # store_id off the plan (collection memberships are indexed by store first).
-    unindexed = ("store_id",) if table in PARENT_INDEXED else ()
-    cursor = database.execute_sql(
-        where_sql("DELETE", table, (), keys, database.param, unindexed), values
-    )
+    cursor = database.execute_sql(delete_sql(table, keys), values)
     return max(cursor.rowcount, 0)
 
 

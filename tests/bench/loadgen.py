@@ -12,6 +12,10 @@ floor).
 Latency is from the moment a request was due (fixed rate) or written (saturation) to its
 whole answer; `answered_at` holds each answer's wall-clock time (time.time()), so a caller can
 tell how long after its 2xx a delivery was applied.
+
+Every run is bounded: an answer that does not come within ANSWER_TIMEOUT, or a connection the
+server closes or refuses, counts as status 0 (an error, never a hang), and the caller waits at
+most `timeout` seconds for the processes' results before killing them and failing.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ import asyncio
 import multiprocessing
 import time
 from dataclasses import dataclass, field
+from queue import Empty
+
+ANSWER_TIMEOUT = 30.0  # seconds one request may wait for its answer before it counts as failed
+FAILED = 0  # the status recorded for a request that got no answer (timeout, reset, refused)
 
 
 @dataclass
@@ -57,6 +65,11 @@ def raw_request(host: str, port: int, path: str, body: bytes, headers: dict[str,
 
 
 async def _answer(reader: asyncio.StreamReader) -> int:
+    async with asyncio.timeout(ANSWER_TIMEOUT):
+        return await _read_answer(reader)
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -75,17 +88,24 @@ async def _closed_loop(host: str, port: int, requests: list[tuple[int, bytes]],
     pending = list(reversed(requests))
 
     async def connection() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            while pending:
-                index, data = pending.pop()
-                started = time.perf_counter()
+        writer: asyncio.StreamWriter | None = None
+        while pending:
+            index, data = pending.pop()
+            started = time.perf_counter()
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(host, port)
                 writer.write(data)
                 status = await _answer(reader)
-                result.latencies.append(time.perf_counter() - started)
-                result.answered_at.append((index, time.time()))
-                result.statuses[status] = result.statuses.get(status, 0) + 1
-        finally:
+            except (OSError, asyncio.IncompleteReadError, TimeoutError):
+                status = FAILED  # counted, and the next request gets a new connection
+                if writer is not None:
+                    writer.close()
+                writer = None
+            result.latencies.append(time.perf_counter() - started)
+            result.answered_at.append((index, time.time()))
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+        if writer is not None:
             writer.close()
 
     started = time.perf_counter()
@@ -102,15 +122,23 @@ async def _open_loop(host: str, port: int, requests: list[tuple[int, bytes]], ra
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def one(index: int, data: bytes, due: float) -> None:
-        pair = idle.pop() if idle else await asyncio.open_connection(host, port)
-        reader, writer = pair
-        writer.write(data)
-        status = await _answer(reader)
+        pair = None
+        try:
+            pair = idle.pop() if idle else await asyncio.open_connection(host, port)
+            reader, writer = pair
+            writer.write(data)
+            status = await _answer(reader)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            status = FAILED
+            if pair is not None:
+                pair[1].close()
+            pair = None
         now = time.time()
         result.latencies.append(now - due)
         result.answered_at.append((index, now))
         result.statuses[status] = result.statuses.get(status, 0) + 1
-        idle.append(pair)
+        if pair is not None:
+            idle.append(pair)
 
     tasks = []
     for k, (index, data) in enumerate(requests):
@@ -128,16 +156,20 @@ async def _open_loop(host: str, port: int, requests: list[tuple[int, bytes]], ra
 
 def _run(job: tuple, queue: multiprocessing.Queue) -> None:
     mode, host, port, requests, value, start_at = job
-    if mode == "saturate":
-        result = asyncio.run(_closed_loop(host, port, requests, value))
-    else:
-        result = asyncio.run(_open_loop(host, port, requests, value, start_at))
+    try:
+        if mode == "saturate":
+            result: Result | str = asyncio.run(_closed_loop(host, port, requests, value))
+        else:
+            result = asyncio.run(_open_loop(host, port, requests, value, start_at))
+    except BaseException as error:  # the parent must hear of it, not wait for a result
+        result = f"load generator process failed: {type(error).__name__}: {error}"
     queue.put(result)
 
 
 def _spread(mode: str, host: str, port: int, requests: list[bytes], processes: int,
-            value: float) -> Result:
-    """Deal the requests out to `processes` processes (round robin) and merge their results."""
+            value: float, timeout: float) -> Result:
+    """Deal the requests out to `processes` processes (round robin) and merge their results;
+    raises TimeoutError when they are not all in within `timeout` seconds (and kills them)."""
     context = multiprocessing.get_context("fork")
     queue: multiprocessing.Queue = context.Queue()
     start_at = time.time() + 0.5  # every process starts its clock together
@@ -150,20 +182,35 @@ def _spread(mode: str, host: str, port: int, requests: list[bytes], processes: i
     for job in jobs:
         job.start()
     merged = Result()
-    for _ in jobs:
-        merged.merge(queue.get(timeout=600))
-    for job in jobs:
-        job.join(10)
+    deadline = time.monotonic() + timeout
+    try:
+        for _ in jobs:
+            try:
+                got = queue.get(timeout=max(0.1, deadline - time.monotonic()))
+            except Empty:
+                raise TimeoutError(f"the load generator took more than {timeout:.0f} s") from None
+            if isinstance(got, str):
+                raise RuntimeError(got)
+            merged.merge(got)
+    finally:
+        for job in jobs:
+            job.join(max(0.1, min(10.0, deadline - time.monotonic())))
+            if job.is_alive():
+                job.kill()
+                job.join(5)
     return merged
 
 
 def saturate(host: str, port: int, requests: list[bytes], *, processes: int = 2,
-             connections: int = 16) -> Result:
+             connections: int = 16, timeout: float = 120.0) -> Result:
     """As fast as the server answers: `connections` keep-alive connections per process."""
-    return _spread("saturate", host, port, requests, processes, connections)
+    return _spread("saturate", host, port, requests, processes, connections, timeout)
 
 
 def fixed_rate(host: str, port: int, requests: list[bytes], rate: float, *,
-               processes: int = 1) -> Result:
-    """`rate` requests per second in all, open loop."""
-    return _spread("rate", host, port, requests, processes, rate)
+               processes: int = 1, timeout: float | None = None) -> Result:
+    """`rate` requests per second in all, open loop; by default the run may take its nominal
+    length plus ANSWER_TIMEOUT and 10 s."""
+    if timeout is None:
+        timeout = len(requests) / rate + ANSWER_TIMEOUT + 10.0
+    return _spread("rate", host, port, requests, processes, rate, timeout)

@@ -431,3 +431,20 @@ def test_receipts_left_received_by_a_crash_are_applied_at_start(live: Live) -> N
         worker.stop()
     # The same event delivered again (a Shopify retry) is a duplicate, not a second apply.
     assert live.post("orders/create", body.encode(), event_id="crashed-1").text == "duplicate"
+
+
+def test_child_and_dependent_deletes_search_an_index(live: Live) -> None:
+    """Each upsert replaces the record's children and each delete removes its dependents: on
+    SQLite every one of those DELETEs must search an index (a table scan per delivery made
+    ingest slow down with the size of the store)."""
+    from engine.persistence.models import database
+    from engine.webhooks.apply import CHILDREN, DEPENDENTS, KEY, MODELS, delete_sql
+
+    statements = [(m._meta.table_name, KEY) for m in MODELS.values()]
+    for pairs in (*DEPENDENTS.values(), CHILDREN.values()):
+        statements += [(m._meta.table_name, ("store_id", column)) for m, column in pairs]
+    for table, keys in statements:
+        sql = delete_sql(table, keys).replace("?", "1")
+        plan = " ".join(str(row[-1]) for row in database.execute_sql(
+            "EXPLAIN QUERY PLAN " + sql).fetchall())
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (sql, plan)
