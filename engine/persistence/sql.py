@@ -64,6 +64,32 @@ def upsert_sql(
     )
 
 
+@functools.lru_cache(maxsize=256)
+def upsert_values_sql(
+    table: str,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    rows: int,
+    param: str = "?",
+    *,
+    keep: tuple[str, ...] = (),
+    changed_run: bool = False,
+    postgres: bool = False,
+) -> str:
+    """`upsert_sql` for `rows` rows in one statement: VALUES (…), (…), … with the parameters of
+    every row in order. The same rows, conflict handling (a later row of the batch updates an
+    earlier one with the same key, as executemany does) and bookkeeping, in one statement
+    execution: SQLite does the whole batch without taking the GIL back per row, so a batch
+    written in a thread overlaps the parsing of the next instead of queueing behind it.
+    """
+    one = upsert_sql(table, columns, conflict, param, keep=keep, changed_run=changed_run,
+                     postgres=postgres)
+    head, rest = one.split(" VALUES (", 1)
+    action = rest[rest.index(") ON CONFLICT (") + 1:]
+    row = "(" + ", ".join([param] * len(columns)) + ")"
+    return f"{head} VALUES {', '.join([row] * rows)}{action}"
+
+
 @functools.cache
 def insert_sql(table: str, columns: tuple[str, ...], param: str, returning: bool) -> str:
     return (

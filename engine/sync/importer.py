@@ -20,18 +20,23 @@ work: the sync handler calls it through asyncio.to_thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
+from orjson import loads
 
 from engine.domain.coerce import gid_number, scalar_row
 from engine.persistence.database import execute_many, write_transaction
 from engine.persistence.models import database
-from engine.persistence.sql import is_postgres, quote, upsert_sql
+from engine.persistence.sql import is_postgres, quote, upsert_sql, upsert_values_sql
 from engine.sync.rows import (
     ENTITY_TABLES,
+    FAST,
+    FAST_MISS,
     TABLES,
     Row,
     Table,
@@ -46,6 +51,9 @@ from engine.sync.rows import (
 
 BATCH = 500
 
+Mapper = Callable[[dict, int | None], Row]
+_BINDABLE = frozenset((str, int, float, type(None)))  # engine.domain.coerce.scalar_row's types
+
 
 def table_upsert_sql(table: Table, param: str, postgres: bool) -> str:
     """The upsert of one record table's rows: (store_id, *columns, seen_run[, changed_run])."""
@@ -56,6 +64,59 @@ def table_upsert_sql(table: Table, param: str, postgres: bool) -> str:
         table.name, columns, ("store_id", *table.key), param,
         changed_run=table.tracks_changes, postgres=postgres,
     )
+
+
+class Sink(Protocol):
+    """What a download feeds: an Importer (full and incremental runs) or an IdMarker
+    (reconcile)."""
+
+    lines: int
+
+    def feed(self, line: bytes) -> bool: ...
+    def take(self) -> Any: ...
+    def write(self, batch: Any) -> int: ...
+
+
+async def pump(
+    chunks: AsyncIterable[list[bytes]],
+    sink: Sink,
+    after_batch: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Feed every line of `chunks` (engine.shopify.bulk.stream_chunks) to `sink`, writing each
+    full batch in a thread; `after_batch` runs after each batch is handed over.
+
+    One batch is written while the next one is downloaded and parsed (sqlite3 and psycopg2
+    release the GIL while the database works), and at most one write is in flight, so batches
+    land in order. Rows still buffered at the end are the caller's (`flush` or `finish`).
+    """
+    writing: asyncio.Task[int] | None = None
+    try:
+        async for lines in chunks:
+            feed = sink.feed
+            for line in lines:
+                if feed(line):
+                    batch = sink.take()
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(asyncio.to_thread(sink.write, batch))
+                    if after_batch is not None:
+                        await after_batch()
+    finally:
+        if writing is not None:  # never leave a write running behind an exception
+            await writing
+
+
+def table_upsert_values_sql(table: Table, rows: int) -> str:
+    """SQLite: `table_upsert_sql` for `rows` rows in one statement."""
+    columns = ("store_id", *table.columns, "seen_run") + (
+        ("changed_run",) if table.tracks_changes else ()
+    )
+    return upsert_values_sql(table.name, columns, ("store_id", *table.key), rows,
+                             changed_run=table.tracks_changes)
+
+
+# Rows per multi-row statement: SQLite allows 32,766 parameters (since 3.32; 999 before).
+VALUES_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 @dataclass
@@ -105,6 +166,7 @@ class Importer:
         self._sql = {
             name: table_upsert_sql(TABLES[name], param, postgres) for name in self._buffers
         }
+        self._multi = not postgres  # SQLite: multi-row statements (table_upsert_values_sql)
         self._prefix = (store_id,)
         tracks = {name: TABLES[name].tracks_changes for name in self._buffers}
         self._suffix = {name: (run, run) if tracks[name] else (run,) for name in self._buffers}
@@ -112,30 +174,32 @@ class Importer:
 
     def _mappers(
         self, email_on: bool, sms_on: bool
-    ) -> dict[tuple[str, bool], tuple[str, Callable[[dict, int | None], Row]]]:
-        """(typename, is_child) → (table, mapper(obj, parent_id))."""
+    ) -> dict[tuple[str, bool], tuple[str, Mapper | None, Mapper]]:
+        """(typename, is_child) → (table, fast mapper or None, mapper), mappers (obj, parent_id).
+        """
         if self.entity == "customers":
             return {("Customer", False): (
-                "customer", lambda o, _p: customer_row(o, email_on, sms_on))}
+                "customer", None, lambda o, _p: customer_row(o, email_on, sms_on))}
         if self.entity == "orders":
             return {
-                ("Order", False): ("order", lambda o, _p: order_row(o)),
-                ("LineItem", True): ("order_line_item", line_item_row),
+                ("Order", False): ("order", FAST["order"], lambda o, _p: order_row(o)),
+                ("LineItem", True): ("order_line_item", FAST["order_line_item"], line_item_row),
             }
         if self.entity == "products":
             return {
-                ("Product", False): ("product", lambda o, _p: product_row(o)),
-                ("ProductVariant", True): ("product_variant", variant_row),
+                ("Product", False): ("product", FAST["product"], lambda o, _p: product_row(o)),
+                ("ProductVariant", True): ("product_variant", FAST["product_variant"],
+                                           variant_row),
             }
         return {
-            ("Collection", False): ("collection", lambda o, _p: collection_row(o)),
+            ("Collection", False): ("collection", None, lambda o, _p: collection_row(o)),
             # A Product line under a Collection is a membership, not a product.
-            ("Product", True): ("collection_membership", membership_row),
+            ("Product", True): ("collection_membership", None, membership_row),
         }
 
     def feed(self, line: bytes) -> bool:
         """Map one JSONL line; True when a buffer is full and `flush()` should run now."""
-        obj = orjson.loads(line)
+        obj = loads(line)
         self.lines += 1
         parent = obj.get("__parentId")
         typename = obj.get("__typename")
@@ -146,16 +210,24 @@ class Importer:
         if target is None:
             self.skipped += 1
             return False
-        table, mapper = target
+        table, fast, mapper = target
         parent_id = None
         if parent is not None:
             if parent != self._parent_gid:  # siblings usually follow each other: parse once
                 self._parent_gid, self._parent_id = parent, gid_number(parent)
             parent_id = self._parent_id
-        row = scalar_row(mapper(obj, parent_id))
-        if row[0] is None:  # no usable id
-            self.skipped += 1
-            return False
+        try:
+            if fast is None:
+                raise KeyError
+            mapped = fast(obj, parent_id)  # the plain export's shape (engine.sync.rows.FAST)
+        except FAST_MISS:
+            mapped = mapper(obj, parent_id)
+            if mapped[0] is None:  # no usable id
+                self.skipped += 1
+                return False
+        row = self._prefix + mapped + self._suffix[table]
+        if not _BINDABLE.issuperset(map(type, row)):
+            row = scalar_row(row)
         if parent is None:
             self.roots += 1
             updated = obj.get("updatedAt")
@@ -164,7 +236,7 @@ class Importer:
             ):
                 self.max_updated_at = updated
         buffer = self._buffers[table]
-        buffer.append(self._prefix + row + self._suffix[table])
+        buffer.append(row)
         if len(buffer) >= BATCH:
             self._full = True
         return self._full
@@ -184,12 +256,24 @@ class Importer:
         written = 0
         with write_transaction():
             for name, rows in batch.items():
-                execute_many(self._sql[name], rows)
+                self._upsert(name, rows)
                 written += len(rows)
             if written and self.on_flush is not None:
                 self.on_flush(written)  # metrics, in the same transaction
         self.rows += written  # only one write runs at a time (see engine.sync.job)
         return written
+
+    def _upsert(self, name: str, rows: list[Row]) -> None:
+        if not self._multi or not rows:
+            execute_many(self._sql[name], rows)
+            return
+        table = TABLES[name]
+        step = max(1, VALUES_PARAMETERS // len(rows[0]))
+        cursor = database.cursor()
+        for start in range(0, len(rows), step):
+            part = rows[start:start + step]
+            cursor.execute(table_upsert_values_sql(table, len(part)),
+                           [value for row in part for value in row])
 
     def flush(self) -> int:
         """Write every buffered row now (blocking)."""

@@ -28,8 +28,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import aclosing
 from datetime import timedelta
-from typing import Any, NoReturn, Protocol
+from typing import NoReturn
 
 from engine.credentials import WaitMeter, open_client
 from engine.domain.progress import RateWindow, SyncProgress
@@ -53,7 +54,7 @@ from engine.shopify.errors import (
 from engine.shopify.oauth import access_scopes
 from engine.sync.bulk_operations import check_slots
 from engine.sync.counts import check_counts
-from engine.sync.importer import IdMarker, Importer
+from engine.sync.importer import IdMarker, Importer, Sink, pump
 from engine.sync.state import (
     Plan,
     RunInfo,
@@ -78,17 +79,6 @@ MODES = ("full", "incremental", "reconcile")
 RESTREAMS = 2  # a download that breaks off mid-file is started over this many times
 PROGRESS_EVERY = 0.25  # seconds between progress writes
 STORE_CHECK_EVERY = 1.0  # seconds between checks that the store may still sync
-
-
-class Sink(Protocol):
-    """What a download feeds: an Importer (full and incremental runs) or an IdMarker
-    (reconcile)."""
-
-    lines: int
-
-    def feed(self, line: bytes) -> bool: ...
-    def take(self) -> Any: ...
-    def write(self, batch: Any) -> int: ...
 
 
 class SyncStopped(Exception):
@@ -321,26 +311,17 @@ class SyncRun:
         raise TransientError(f"The bulk result download stayed incomplete: {problem}")
 
     async def _stream_into(self, sink: Sink, url: str, total: int) -> None:
-        """Feed every line to `sink`, writing full batches in a thread.
+        """Feed every line to `sink`, writing full batches in a thread (engine.sync.importer.pump),
+        checking between batches that the run may go on and reporting progress."""
 
-        One batch is written while the next one is downloaded and parsed (sqlite3 releases the
-        GIL while it works), and at most one write is in flight, so batches land in order.
-        """
-        writing: asyncio.Task[int] | None = None
-        try:
-            async for line in bulk.stream_lines(url):
-                if sink.feed(line):
-                    batch = sink.take()
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.create_task(asyncio.to_thread(sink.write, batch))
-                    self.ctx.check_stop()
-                    await self._check_store()
-                    await self._import_progress(
-                        sink.roots if isinstance(sink, Importer) else sink.lines)
-        finally:
-            if writing is not None:  # never leave a write running behind an exception
-                await writing
+        async def after_batch() -> None:
+            self.ctx.check_stop()
+            await self._check_store()
+            await self._import_progress(sink.roots if isinstance(sink, Importer) else sink.lines)
+
+        chunks = bulk.stream_chunks(url)
+        async with aclosing(chunks):
+            await pump(chunks, sink, after_batch)
 
     def _sink(self) -> Importer | IdMarker:
         if self.mode == "reconcile":

@@ -11,10 +11,16 @@ Three figures, same machine, same database file, same rows:
 0. for context, the download alone: how fast the simulator serves the JSONL (lines/s);
 1b. end to end against a plain static file server (`python -m http.server` in its own process)
    serving the same JSONL, as Shopify serves export files from cloud storage: the engine's
-   stream (bulk.stream_lines) + parse + map + upsert, with no simulator in the loop;
-2. importer only: engine.sync.importer fed the same JSONL lines from memory (parse + map + upsert);
-3. floor: raw `sqlite3.executemany` of the already-mapped row tuples with the same SQL, in chunks
-   of 500, one transaction — what the database alone costs.
+   stream (bulk.stream_chunks into importer.pump, as the sync handler does) + parse + map +
+   upsert, with no simulator in the loop;
+2. importer only: engine.sync.importer fed the same JSONL lines from memory (parse + map + upsert),
+   and its halves: 2a parse + map only, 2b its writes of those rows only (one multi-row upsert
+   per table and batch, a transaction per batch: what the importer runs on SQLite);
+3. floor: raw `sqlite3.executemany` of the already-mapped row tuples with the same one-row upsert
+   (table_upsert_sql), in chunks of 500, one transaction — what the database alone costs, the
+   way the issue defines it. The importer runs that upsert's multi-row form (2b), which costs
+   the database less than the floor does; the floor stays as defined, so the ratio is not
+   flattered by a slow floor.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
 
 import pytest
@@ -40,7 +47,7 @@ from engine.persistence.runtime import Runtime, open_runtime
 from engine.shopify import bulk
 from engine.shopify.documents import bulk_query
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
-from engine.sync.importer import BATCH, TABLES, Importer, table_upsert_sql
+from engine.sync.importer import BATCH, TABLES, Importer, pump, table_upsert_sql
 from engine.sync.job import run_sync
 from tests.engine.conftest import Sim, connect_store
 from tests.engine.livedata_support import free_port
@@ -91,14 +98,24 @@ def _reachable(port: int) -> bool:
 
 
 async def _import_from(url: str, store_id: int) -> float:
-    """Stream `url` through the importer as the sync handler does; seconds it took."""
+    """Stream `url` through the importer as the sync handler does (bulk.stream_chunks into
+    importer.pump, batches written in a thread, then the last flush); seconds it took."""
     importer = Importer(store_id, "orders", 1)
     started = time.perf_counter()
-    async for line in bulk.stream_lines(url):
-        if importer.feed(line):
-            importer.flush()
-    importer.flush()
+    chunks = bulk.stream_chunks(url)
+    async with aclosing(chunks):
+        await pump(chunks, importer)
+    await asyncio.to_thread(importer.flush)
     return time.perf_counter() - started
+
+
+async def _download_only(url: str) -> tuple[int, float]:
+    """Lines in the file at `url`, and seconds to stream them (bulk.stream_chunks, no parsing)."""
+    started = time.perf_counter()
+    count = 0
+    async for chunk in bulk.stream_chunks(url):
+        count += len(chunk)
+    return count, time.perf_counter() - started
 
 
 def _fresh_store(domain: str) -> Store:
@@ -127,13 +144,30 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     lines, download_seconds = asyncio.run(_download(runtime, store))
     other = _fresh_store("bench-importer.myshopify.com")
     importer = Importer(other.id, "orders", 1)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for line in lines:
         if importer.feed(line):
             importer.flush()
     importer.flush()
     importer_seconds = time.perf_counter() - started
+    importer_cpu = time.process_time() - cpu
     assert importer.rows == rows
+
+    # 2a/2b. Its two halves: parse + map only, then the writes of those batches only.
+    halves = Importer(_fresh_store("bench-halves.myshopify.com").id, "orders", 1)
+    taken = []
+    started = time.perf_counter()
+    for line in lines:
+        if halves.feed(line):
+            taken.append(halves.take())
+    taken.append(halves.take())
+    parse_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for batch in taken:
+        halves.write(batch)
+    write_seconds = time.perf_counter() - started
+    assert halves.rows == rows
+    del taken
 
     # 1b. End to end from a static file server serving the same JSONL.
     static_dir = Path(runtime.settings.home) / "static"
@@ -145,9 +179,13 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
          "--directory", str(static_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: _reachable(port), timeout=10)
+        url = f"http://127.0.0.1:{port}/export.jsonl"
+        static_lines, static_download = asyncio.run(_download_only(url))
+        assert static_lines == len(lines)
         static_store = _fresh_store("bench-static.myshopify.com")
-        static_seconds = asyncio.run(_import_from(f"http://127.0.0.1:{port}/export.jsonl",
-                                                  static_store.id))
+        cpu = time.process_time()
+        static_seconds = asyncio.run(_import_from(url, static_store.id))
+        static_cpu = time.process_time() - cpu
     finally:
         server.terminate()
         server.wait(10)
@@ -169,13 +207,14 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     raw.execute("PRAGMA journal_mode=wal")
     raw.execute("PRAGMA synchronous=normal")
     statements = {name: table_upsert_sql(TABLES[name], "?", False) for name in batches}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     raw.execute("BEGIN")
     for name, batch in batches.items():
         for i in range(0, len(batch), BATCH):
             raw.executemany(statements[name], batch[i:i + BATCH])
     raw.execute("COMMIT")
     floor_seconds = time.perf_counter() - started
+    floor_cpu = time.process_time() - cpu
     raw.close()
     floor_rows = sum(len(b) for b in batches.values())
     assert floor_rows == rows
@@ -187,14 +226,20 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     print(f"sync event: {event.message}")
     print(f"0. download only (the simulator serving the JSONL over HTTP): "
           f"{len(lines) / download_seconds:>10,.0f} lines/s")
+    print(f"0b. download only (the static file server, bulk.stream_chunks): "
+          f"{static_lines / static_download:>10,.0f} lines/s")
     print(f"1. end to end (import phase, HTTP stream + parse + upsert): {end_to_end:>10,.0f} rows/s"
           f"   (whole run {wall:.2f} s incl. export wait and bookkeeping)")
     print(f"1b. end to end from a static file server (stream + parse + upsert): "
-          f"{static_rate:>10,.0f} rows/s")
+          f"{static_rate:>10,.0f} rows/s   (process CPU {static_cpu:.2f} s)")
     print(f"2. importer only (parse + map + upsert, from memory):       "
-          f"{importer_rate:>10,.0f} rows/s")
+          f"{importer_rate:>10,.0f} rows/s   (process CPU {importer_cpu:.2f} s)")
+    print(f"2a. of which parse + map only (orjson, rows.FAST):           "
+          f"{rows / parse_seconds:>10,.0f} rows/s")
+    print(f"2b. of which the importer's writes only (multi-row upserts): "
+          f"{rows / write_seconds:>10,.0f} rows/s")
     print(f"3. floor: raw sqlite3.executemany of the mapped rows:       "
-          f"{floor_rate:>10,.0f} rows/s")
+          f"{floor_rate:>10,.0f} rows/s   (process CPU {floor_cpu:.2f} s)")
     print(f"ratios: end to end / floor = {end_to_end / floor_rate:.2f}, "
           f"static server end to end / floor = {static_rate / floor_rate:.2f} (target >= 0.5), "
           f"importer / floor = {importer_rate / floor_rate:.2f}")
