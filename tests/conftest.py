@@ -7,6 +7,8 @@ NO_COLOR is dropped (it changes snapshots), and each test gets its own temp home
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,44 @@ from tests.prerequisites import missing_prerequisite  # noqa: F401 - re-exported
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 ADMIN_SCHEMA = SHARED / "reference" / "admin-schema" / "admin-2026-07.graphql"
+
+
+# What the suite's subprocesses (`shopsync` commands, `serve`, `worker`, the simulator, the web
+# dashboard) and the xdist workers import.
+WARM_MODULES = (
+    "tui.cli", "tui.app", "tui.web", "engine.serve.app", "engine.simulator.server",
+    "engine.registry", "engine.actions", "psycopg2", "textual_serve.server", "pytest", "xdist",
+    "xdist.remote", "hypothesis", "pytest_textual_snapshot", "textual.pilot", "pytest_asyncio",
+    "pytest_timeout",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller, before xdist starts its workers
+        _warm_bytecode()
+
+
+def _warm_bytecode() -> None:
+    """With PYTHONDONTWRITEBYTECODE set (as on the shared dev box) nothing is ever cached, so
+    every process the suite starts compiles all it imports again: about a second of CPU per
+    `shopsync` command, most of its start-up. Compile it once, into a cache inside the venv
+    (PYTHONPYCACHEPREFIX; the checkout stays clean), and let every process read from there.
+    A developer's own PYTHONPYCACHEPREFIX is used as it is; outside a venv nothing is done."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return  # Python caches bytecode itself
+    prefix = os.environ.get("PYTHONPYCACHEPREFIX")
+    if not prefix:
+        if sys.prefix == sys.base_prefix:
+            return
+        prefix = str(Path(sys.prefix) / "pycache")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = prefix
+    code = ("import importlib, sys\nfor name in sys.argv[1:]:\n    try:\n"
+            "        importlib.import_module(name)\n    except Exception:\n        pass\n")
+    subprocess.run([sys.executable, "-c", code, *WARM_MODULES], env=env, cwd=REPO,
+                   capture_output=True, timeout=300, check=False)
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    sys.pycache_prefix = prefix
 
 
 @pytest.fixture(autouse=True)
