@@ -1,10 +1,17 @@
-"""The fleet read: every store's summary in two queries, and what changed since a cursor.
+"""The fleet read: every store's summary in one query, and what changed since a cursor.
 
-`read_summaries()` reads the stores (with their active jobs folded in by a join) and their entity
-rows as plain tuples — no model objects — and builds the frozen views of engine.domain.views.
-A readiness blob or a store's check time seen twice is decoded once per read; an entity row's
-run columns (progress_at, started_at, progress_info) are read only while it is Syncing, the one
-state that shows them (rate, ETA, stuck detection).
+`read_summaries()` reads each store as one row of plain values: its own columns, its active
+jobs (a grouped join) and its four entity rows side by side (one join per entity, on the unique
+index (store_id, entity)); no model objects, no per-store queries. On SQLite, SQLite itself
+gathers each column into a JSON array and returns all of them as one value, decoded by orjson:
+Python's sqlite3 module releases and re-takes the GIL around every value it fetches, and at
+10,000 stores (600,000 values) that alone cost more than the rest of the read. PostgreSQL
+(psycopg2 has no such cost) returns the same columns as rows, turned into columns in C.
+The views of engine.domain.views are then built column-wise with map and zip, so Python code
+runs only where a value must be decoded: a time, a readiness blob (decoded once per distinct
+blob), and the few entity rows that carry more than the common columns (a running sync's
+progress_at, started_at and progress_info, read only while it is Syncing; a failed full sync;
+a queued job).
 
 The "changed since" read rests on `store_change`, an append-only log that database triggers
 (engine.persistence.revisions) fill on every insert, update and delete of a store, an entity row
@@ -23,11 +30,11 @@ When the log was pruned past a cursor (see `prune_changes`) the answer is "read 
 from __future__ import annotations
 
 import gc
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import compress, repeat
 from typing import Any
 
 import orjson
@@ -37,8 +44,8 @@ from engine.domain.progress import SyncProgress
 from engine.domain.status import (
     ENTITY_CATEGORY,
     ENTITY_ORDER,
-    Category,
     Check,
+    Entity,
     EntityState,
     Status,
 )
@@ -48,15 +55,60 @@ from engine.persistence.models import SchemaMeta, database, utcnow
 PRUNED_KEY = "store_change_pruned"
 CHANGE_RETENTION = timedelta(hours=1)
 
-_CATEGORY_COLUMNS = tuple(f"cat_{category.value}" for category in Category)
-_CATEGORY_INDEX = {category: index for index, category in enumerate(Category)}
 
-# Active jobs per store, folded into the store query: "checking" = a health check is active.
-_STORE_SQL = f"""
-SELECT s.id, s.domain, s.name, s.status, s.status_detail, s.readiness, s.last_checked_at,
-       s.initial_sync_completed_at, s.paused, s.deleting, {", ".join("s." + c for c in
-                                                                     _CATEGORY_COLUMNS)},
-       j.busy, j.checking
+def _entity_columns(e: str, entity: Entity, category: str, postgres: bool) -> list[str]:
+    """One entity's columns: state (Off when its category is, Pending when it has no row),
+    records, done, total, last_synced_at, error, then `extra`: NULL unless the row carries
+    something only a few rows have, else [progress_at, started_at, progress_info,
+    full_failed_at, queued]. progress_at, started_at and progress_info describe a running sync
+    (its rate, ETA and stuck detection) and are read only while it is Syncing: on any other
+    row they are stale leftovers of the last run. A Pending entity with a sync job queued or
+    running is "Queued", else "Not started"."""
+    queued = (f"EXISTS (SELECT 1 FROM job q WHERE q.store_id = s.id AND q.entity = "
+              f"'{entity.value}' AND q.kind = 'sync' AND q.state IN ('queued', 'running'))")
+    syncing = f"{e}.state = 'syncing'"
+    array = "json_build_array" if postgres else "json_array"
+    return [
+        f"CASE WHEN {e}.id IS NULL THEN 'pending' WHEN s.{category} THEN {e}.state "
+        "ELSE 'off' END",
+        f"COALESCE({e}.records, 0)", f"COALESCE({e}.done, 0)", f"{e}.total",
+        f"{e}.last_synced_at", f"{e}.error",
+        f"CASE WHEN {syncing} OR {e}.full_failed_at IS NOT NULL "
+        f"OR ({e}.state = 'pending' AND {queued}) THEN {array}("
+        f"CASE WHEN {syncing} THEN {e}.progress_at END, "
+        f"CASE WHEN {syncing} THEN {e}.started_at END, "
+        f"CASE WHEN {syncing} THEN {e}.progress_info END, {e}.full_failed_at, "
+        f"CASE WHEN {e}.state = 'pending' THEN {queued} ELSE FALSE END) END",
+    ]
+
+
+_ENTITY_WIDTH = 7  # columns per entity (see _entity_columns)
+
+
+def _columns(postgres: bool) -> list[str]:
+    """The fleet read's columns, one value per store each (the store's own, its active jobs,
+    its records and newest sync over every entity, then each entity's, in display order)."""
+    aliases = [f"e{place}" for place in range(len(ENTITY_ORDER))]
+    synced = [f"{e}.last_synced_at" for e in aliases]
+    newest = (f"GREATEST({', '.join(synced)})" if postgres else  # GREATEST skips NULLs
+              # SQLite's MAX() of several values is NULL if one is; stored times are
+              # str(datetime), which sort as text as they do in time
+              "NULLIF(MAX(" + ", ".join(f"COALESCE({c}, '')" for c in synced) + "), '')")
+    columns = [
+        "s.id", "s.domain", "COALESCE(NULLIF(s.name, ''), s.domain)", "s.status",
+        "s.status_detail", "s.readiness", "s.last_checked_at",
+        "s.initial_sync_completed_at IS NOT NULL", "s.paused", "s.deleting", "j.checking",
+        "j.busy", " + ".join(f"COALESCE({e}.records, 0)" for e in aliases), newest,
+    ]
+    for e, entity in zip(aliases, ENTITY_ORDER, strict=True):
+        category = f"cat_{ENTITY_CATEGORY[entity].value}"
+        columns += _entity_columns(e, entity, category, postgres)
+    return columns
+
+
+# Active jobs per store: "checking" = a health check is active. Each entity row is found by the
+# unique index (store_id, entity).
+_FROM = """
 FROM store s
 LEFT JOIN (
     SELECT store_id, COUNT(*) AS busy,
@@ -64,22 +116,15 @@ LEFT JOIN (
     FROM job WHERE state IN ('queued', 'running') AND store_id IS NOT NULL
     GROUP BY store_id
 ) j ON j.store_id = s.id
-"""
-# progress_at, started_at and progress_info describe a running sync (its rate, ETA and stuck
-# detection) and are read only while the entity is Syncing: for every other row they are
-# stale leftovers of the last run, and decoding them would double the read's cost.
-_SYNC_SQL = """
-SELECT store_id, entity, state, records, done, total, last_synced_at, error,
-       CASE WHEN state = 'syncing' THEN progress_at END,
-       CASE WHEN state = 'syncing' THEN started_at END,
-       CASE WHEN state = 'syncing' THEN progress_info END, full_failed_at,
-       -- A Pending entity with a sync job queued or running is "Queued", else "Not started".
-       CASE WHEN state = 'pending' THEN EXISTS (
-           SELECT 1 FROM job j WHERE j.store_id = entity_sync.store_id
-           AND j.entity = entity_sync.entity AND j.kind = 'sync'
-           AND j.state IN ('queued', 'running')) ELSE FALSE END
-FROM entity_sync
-"""
+""" + "\n".join(f"LEFT JOIN entity_sync e{place} ON e{place}.store_id = s.id "
+                f"AND e{place}.entity = '{entity.value}'"
+                for place, entity in enumerate(ENTITY_ORDER))
+# SQLite: the columns as arrays, in one JSON value (see the module's docstring).
+_SQLITE_SQL = ("SELECT json_array("
+               + ", ".join(f"json_group_array({c})" for c in _columns(False)) + ") " + _FROM)
+_POSTGRES_SQL = "SELECT " + ", ".join(_columns(True)) + " " + _FROM
+_WIDTH = len(_columns(False))
+_ENTITY_START = _WIDTH - _ENTITY_WIDTH * len(ENTITY_ORDER)  # the first entity column
 _CHUNK = 500  # ids per IN (...) list
 
 
@@ -93,6 +138,14 @@ def _rows(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
 
 def _in(ids: Sequence[int]) -> str:
     return "(" + ",".join("%s" if _is_postgres() else "?" for _ in ids) + ")"
+
+
+def _fleet_columns(where: str = "", params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+    """The columns of the stores `where` selects (see _columns)."""
+    if _is_postgres():
+        rows = _rows(_POSTGRES_SQL + where, params)
+        return list(zip(*rows, strict=True)) if rows else [()] * _WIDTH
+    return orjson.loads(_rows(_SQLITE_SQL + where, params)[0][0])
 
 
 class _Decoder:
@@ -126,13 +179,6 @@ class _Decoder:
         return items
 
 
-# Per entity, in display order: the entity, its name and the index of its category's column.
-_ENTITY_SLOTS = tuple((entity, entity.value, _CATEGORY_INDEX[ENTITY_CATEGORY[entity]])
-                      for entity in ENTITY_ORDER)
-_PENDING = {entity: EntityRow(entity, EntityState.PENDING, 0) for entity in ENTITY_ORDER}
-_FIRST_CATEGORY = 10  # column index of the first cat_* column in _STORE_SQL
-
-
 @contextmanager
 def _no_collection() -> Iterator[None]:
     """Pause the cyclic GC: a fleet read makes ~100,000 acyclic tuples, and the collections
@@ -164,67 +210,63 @@ def first_summaries(limit: int) -> list[StoreSummary]:
 
 def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
     if ids is None:
-        stores = _rows(_STORE_SQL)
-        syncs = _rows(_SYNC_SQL)
-    else:
-        stores, syncs = [], []
-        for start in range(0, len(ids), _CHUNK):
-            chunk = list(ids[start:start + _CHUNK])
-            stores += _rows(_STORE_SQL + " WHERE s.id IN " + _in(chunk), chunk)
-            syncs += _rows(_SYNC_SQL + " WHERE store_id IN " + _in(chunk), chunk)
-    by_store: dict[int, dict[str, tuple]] = defaultdict(dict)
-    for sync_row in syncs:
-        by_store[sync_row[0]][sync_row[1]] = sync_row
+        return _build(_fleet_columns())
+    columns: list[list[Any]] = [[] for _ in range(_WIDTH)]
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start:start + _CHUNK]
+        for whole, part in zip(columns, _fleet_columns(" WHERE s.id IN " + _in(chunk), chunk),
+                               strict=True):
+            whole.extend(part)
+    return _build(columns)
+
+
+def _build(columns: Sequence[Sequence[Any]]) -> list[StoreSummary]:
+    """The summaries, built column by column: map and zip run in C, so no Python code runs
+    per store or per entity except where a value must be decoded (a time, a readiness blob)."""
+    (ids, domains, names, statuses, details, readiness, checked, initial_done, paused,
+     deleting, checking, busy, records_total, newest) = columns[:_ENTITY_START]
+    count = len(ids)
+    if not count:
+        return []
     decode = _Decoder()
     time = decode.time
     # SQLite gives timestamps as text, PostgreSQL as datetimes. A sync time is nearly always
     # unique to its row, so it is parsed where it stands (in C), not looked up in a cache.
     fromiso = datetime.fromisoformat
     # NamedTuple's __new__ is Python code; tuple.__new__ builds the same value for a fraction
-    # of the cost (this loop builds 50,000 of them for 10,000 stores).
+    # of the cost (50,000 of them for 10,000 stores).
     new = tuple.__new__
-    states = {state.value: state for state in EntityState}
-    statuses = {status.value: status for status in Status}
-    off, syncing = EntityState.OFF, EntityState.SYNCING.value
-    empty: dict[str, tuple] = {}
-    categories_end = _FIRST_CATEGORY + len(_CATEGORY_COLUMNS)
-    result: list[StoreSummary] = []
-    append = result.append
-    for row in stores:
-        store_id = row[0]
-        categories = row[_FIRST_CATEGORY:categories_end]
-        mine = by_store.get(store_id, empty)
-        entities = []
-        records_total = 0
-        last_synced = None
-        for entity, name, category in _ENTITY_SLOTS:
-            sync = mine.get(name)
-            if sync is None:
-                entities.append(_PENDING[entity])
-                continue
-            (_id, _entity, state, records, done, total, synced, error, progress, started,
-             info, full_failed, queued) = sync
-            if synced.__class__ is str:
-                synced = fromiso(synced)
-            if state == syncing:  # the columns only a running sync has (see _SYNC_SQL)
-                progress, started = time(progress), time(started)
-                info = _sync_progress(info) if info is not None else None
-            entities.append(new(EntityRow, (
-                entity, states[state] if categories[category] else off, records, done, total,
-                synced, error, progress, started, info,
-                time(full_failed) if full_failed is not None else None,
-                bool(queued))))
-            records_total += records
-            if synced is not None and (last_synced is None or synced > last_synced):
-                last_synced = synced
-        busy, checking = row[categories_end:]
-        append(new(StoreSummary, (
-            store_id, row[1], row[2] or row[1], statuses[row[3]], row[4], tuple(entities),
-            decode.readiness_items(row[5], row[7] is not None), time(row[6]), last_synced,
-            records_total, bool(row[8]), bool(row[9]), bool(checking), bool(busy),
-        )))
-    result.sort(key=display_order)
-    return result
+    state_of = {state.value: state for state in EntityState}.__getitem__
+    by_entity = []
+    for place, entity in enumerate(ENTITY_ORDER):
+        first = _ENTITY_START + _ENTITY_WIDTH * place
+        state, records, done, total, synced, error, extra = columns[first:first + _ENTITY_WIDTH]
+        synced = [fromiso(v) if v.__class__ is str else v for v in synced]
+        nothing = repeat(None, count * 4)
+        rows = list(map(new, repeat(EntityRow, count), zip(
+            repeat(entity, count), map(state_of, state), records, done, total, synced, error,
+            nothing, nothing, nothing, nothing, repeat(False, count), strict=True)))
+        for index in compress(range(count), extra):  # the few rows with more to say
+            progress, started, info, full_failed, queued = extra[index]
+            rows[index] = new(EntityRow, (
+                *rows[index][:7], time(progress), time(started),
+                _sync_progress(info) if info is not None else None, time(full_failed),
+                bool(queued)))
+        by_entity.append(rows)
+    status_of = {status.value: status for status in Status}.__getitem__
+    readiness_of = decode.readiness_items
+    summaries = list(map(new, repeat(StoreSummary, count), zip(
+        ids, domains, names, map(status_of, statuses), details, zip(*by_entity, strict=True),
+        [readiness_of(raw, bool(initial))
+         for raw, initial in zip(readiness, initial_done, strict=True)],
+        [time(moment) for moment in checked],
+        [fromiso(v) if v.__class__ is str else v for v in newest], records_total,
+        map(bool, paused), map(bool, deleting), map(bool, checking), map(bool, busy),
+        strict=True)))
+    # display_order, with the keys made in C
+    keys = list(zip(map(str.lower, names), domains, strict=True))
+    return list(map(summaries.__getitem__, sorted(range(count), key=keys.__getitem__)))
 
 
 def _sync_progress(value: object) -> SyncProgress | None:
