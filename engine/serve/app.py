@@ -40,6 +40,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from engine import actions
 from engine.domain.jobs import JobState
@@ -117,50 +118,70 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
 
 
 def _refuse(live: LiveState, status: int, reason: str, message: str,
-            topic: str | None = None) -> Response:
+            topic: str | None = None) -> tuple[int, str]:
     # Topics label the counter only when they are ones shopsync subscribes to (bounded).
     live.counters.incr("shopsync_webhooks_rejected_total", reason=reason,
                        topic=topic if topic in KNOWN_TOPICS else "other")
-    return Response(message, status_code=status, media_type="text/plain")
+    return status, message
 
 
-async def _reject(live: LiveState, headers: WebhookHeaders, status: int, reason: str,
-                  message: str) -> Response:
+def _reject(live: LiveState, headers: WebhookHeaders, status: int, reason: str,
+            message: str) -> tuple[int, str]:
     """Refuse a delivery; the counter is labelled by its topic, and webhook health counts it
     against the store it claims (a counter row per store, topic and hour: nothing else)."""
     live.ingest.reject(headers.shop_domain, headers.topic, reason)
     return _refuse(live, status, reason, message, headers.topic)
 
 
-async def receive_webhook(request: Request) -> Response:
-    live = _live(request)
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > live.max_body):
-        return _refuse(live, 413, "too_large", "payload too large")
+class _Disconnected(Exception):
+    """The client went away before its request body was in."""
+
+
+async def _read_body(live: LiveState, receive: Receive) -> bytes | None:
+    """The raw body from the ASGI `receive` channel; None past `max_body` bytes."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > live.max_body:
-            return _refuse(live, 413, "too_large", "payload too large")
+            return None
         chunks.append(chunk)
-    body = b"".join(chunks)
-    headers = read_headers(request.headers)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def webhook_answer(live: LiveState, raw_headers: list[tuple[bytes, bytes]],
+                         receive: Receive) -> tuple[int, str]:
+    """(status, text) for one POST /webhooks request, in the order of the checks: size, HMAC
+    over the raw body, JSON object, topic and shop headers, claims, durable receipt."""
+    headers_map = {name.decode("latin-1"): value.decode("latin-1")
+                   for name, value in raw_headers}
+    declared = headers_map.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > live.max_body):
+        return _refuse(live, 413, "too_large", "payload too large")
+    body = await _read_body(live, receive)
+    if body is None:
+        return _refuse(live, 413, "too_large", "payload too large")
+    headers = read_headers(headers_map)
     if not signature_valid(body, headers.hmac, live.secrets):
-        return await _reject(live, headers, 401, "signature", "invalid signature")
+        return _reject(live, headers, 401, "signature", "invalid signature")
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return await _reject(live, headers, 400, "malformed", "body is not valid JSON")
+        return _reject(live, headers, 400, "malformed", "body is not valid JSON")
     if not isinstance(payload, dict):
-        return await _reject(live, headers, 400, "malformed", "body is not a JSON object")
+        return _reject(live, headers, 400, "malformed", "body is not a JSON object")
     if not headers.topic or not headers.shop_domain:
         return _refuse(live, 400, "headers", "topic and shop domain headers are required")
     mismatch = claims_mismatch(headers.topic, headers.shop_domain, payload)
     if mismatch == UNKNOWN_TOPIC:
         return _refuse(live, 400, mismatch, "topic not subscribed")
     if mismatch is not None:
-        return await _reject(live, headers, 401, mismatch, "headers do not match the signed body")
+        return _reject(live, headers, 401, mismatch, "headers do not match the signed body")
     try:
         status = await live.ingest.submit(Delivery.from_headers(headers, body, payload))
     except IngestUnavailable:
@@ -168,7 +189,58 @@ async def receive_webhook(request: Request) -> Response:
     except Exception:
         log.exception("recording a %s webhook failed", headers.topic)
         return _refuse(live, 503, "unavailable", "could not record the delivery")
-    return Response(status, media_type="text/plain")
+    return 200, status
+
+
+async def _send_text(send: Send, status: int, text: str) -> None:
+    body = text.encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-length", str(len(body)).encode()),
+        (b"content-type", b"text/plain; charset=utf-8"),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def is_webhook_post(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path: str = scope["path"]
+    return path == "/webhooks" or path.startswith("/webhooks/")
+
+
+async def receive_webhook_asgi(live: LiveState, scope: Scope, receive: Receive,
+                               send: Send) -> None:
+    """POST /webhooks as bare ASGI: the hot path skips Starlette's middleware, routing and
+    Request/Response objects (the checks are the same: webhook_answer)."""
+    try:
+        status, text = await webhook_answer(live, scope["headers"], receive)
+    except _Disconnected:
+        return  # nobody to answer; nothing was recorded
+    except Exception:
+        log.exception("webhook request failed")
+        status, text = 500, "Internal Server Error"
+    await _send_text(send, status, text)
+
+
+async def receive_webhook(request: Request) -> Response:
+    """The Starlette route (reached only by a caller that bypasses ServeApp's fast path)."""
+    try:
+        status, text = await webhook_answer(_live(request), request.scope["headers"],
+                                            request.receive)
+    except _Disconnected:
+        return Response(status_code=400)
+    return Response(text, status_code=status, media_type="text/plain")
+
+
+class ServeApp(Starlette):
+    """The Starlette app, with POST /webhooks (the one route under load) answered before
+    Starlette's middleware stack and router."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_webhook_post(scope):
+            await receive_webhook_asgi(self.state.live, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _page(text: str) -> str:
@@ -271,7 +343,7 @@ def create_app(
         finally:
             await asyncio.to_thread(worker.stop, 2.0)
 
-    app = Starlette(
+    app = ServeApp(
         routes=[
             Route("/webhooks", receive_webhook, methods=["POST"]),
             Route("/webhooks/{rest:path}", receive_webhook, methods=["POST"]),

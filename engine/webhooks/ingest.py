@@ -19,7 +19,6 @@ PostgreSQL database never apply a delivery twice.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import queue
 import threading
@@ -66,12 +65,39 @@ log = logging.getLogger("shopsync.webhooks")
 # A "received" receipt older than this that nobody holds in memory is applied by the sweep.
 SWEEP_AGE = timedelta(seconds=5)
 PRUNE_EVERY = 3600.0  # seconds between prunes of old record marks
+# An apply batch ends early (commits what it applied, leaves the rest queued) once it has run
+# this long while requests wait for their receipts: a 2xx never waits behind a whole batch.
+APPLY_SLICE = 0.002
 ENTITY_PREFIXES = frozenset(("customers", "orders", "products", "collections"))
 _STOP = object()
 
 
 class _AlreadySettled(Exception):
     """The receipt was settled by someone else while this worker applied it."""
+
+
+def _resolve(answers: list[tuple[asyncio.Future[str], str | BaseException]]) -> None:
+    """Set each request's future from the worker thread: one call into each event loop for
+    the whole batch (not one wake-up per request), skipping requests whose client left."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[str],
+                                                          str | BaseException]]] = {}
+    for future, value in answers:
+        by_loop.setdefault(future.get_loop(), []).append((future, value))
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_set_all, group)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+
+def _set_all(group: list[tuple[asyncio.Future[str], str | BaseException]]) -> None:
+    for future, value in group:
+        if future.done():
+            continue
+        if isinstance(value, BaseException):
+            future.set_exception(value)
+        else:
+            future.set_result(value)
 
 
 class WebhookIngest:
@@ -143,9 +169,9 @@ class WebhookIngest:
         """Record the delivery; returns "received" or "duplicate" once it is committed."""
         if not self.alive or self._stopping.is_set():
             raise IngestUnavailable("webhook worker is not running")
-        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._queue.put((delivery, future))
-        return await asyncio.wrap_future(future)
+        return await future
 
     def reject(self, shop_domain: str | None, topic: str | None, reason: str) -> None:
         """Count a refused delivery against the store and topic it claims (webhook health),
@@ -227,8 +253,8 @@ class WebhookIngest:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not _STOP and not isinstance(item, Rejection) and not item[1].done():
-                item[1].set_exception(IngestUnavailable("webhook worker stopped"))
+            if item is not _STOP and not isinstance(item, Rejection):
+                _resolve([(item[1], IngestUnavailable("webhook worker stopped"))])
             self._queue.task_done()
 
     # -- refusals --------------------------------------------------------------------------------
@@ -244,38 +270,41 @@ class WebhookIngest:
 
     # -- receipts -------------------------------------------------------------------------------
 
-    def _write_receipts(self, items: list[tuple[Delivery, concurrent.futures.Future[str]]]
-                        ) -> None:
+    def _write_receipts(self, items: list[tuple[Delivery, asyncio.Future[str]]]) -> None:
         try:
             results = record_receipts([delivery for delivery, _future in items])
         except Exception as error:
             log.exception("recording %d webhook deliveries failed", len(items))
-            for _delivery, future in items:
-                if not future.done():
-                    future.set_exception(error)
+            _resolve([(future, error) for _delivery, future in items])
+            for _ in items:
                 self._queue.task_done()
             return
+        answers: list[tuple[asyncio.Future[str], str | BaseException]] = []
         for (delivery, future), (receipt_id, status) in zip(items, results, strict=True):
             if status == "received":
                 self._inflight.add(receipt_id)
                 self._work.append((receipt_id, delivery))
-            if not future.done():
-                future.set_result(status)
+            answers.append((future, status))
+        _resolve(answers)  # committed: every waiting request may answer now
+        for _ in items:
             self._queue.task_done()
 
     # -- applying -------------------------------------------------------------------------------
 
     def _apply_batch(self) -> None:
         batch = [self._work.popleft() for _ in range(min(self.apply_batch, len(self._work)))]
+        done = batch
         try:
             self._ask_shopify(batch)
-            self._apply(batch)
+            applied = self._apply(batch)
+            done, rest = batch[:applied], batch[applied:]
+            self._work.extendleft(reversed(rest))  # next, in the same order
         except Exception:
             log.exception("applying %d webhook deliveries failed; the sweep retries them",
                           len(batch))
             self.ctx.forget_batch()
         finally:
-            for receipt_id, _delivery in batch:
+            for receipt_id, _delivery in done:
                 self._inflight.discard(receipt_id)
         for callback in list(self.ctx.after_commit):
             try:
@@ -294,7 +323,9 @@ class WebhookIngest:
         for store in Store.select().where(Store.domain.in_(domains)):
             self.ctx.installs[store.id] = self.confirm(store)
 
-    def _apply(self, batch: list[tuple[int, Delivery]]) -> None:
+    def _apply(self, batch: list[tuple[int, Delivery]]) -> int:
+        """Apply the batch in one transaction; returns how many of it were applied (all, or
+        fewer when receipts were waiting for more than APPLY_SLICE: the rest stay queued)."""
         ctx = self.ctx
         events: list[dict[str, Any]] = []
         counts: Counter[tuple[str, str]] = Counter()
@@ -306,7 +337,13 @@ class WebhookIngest:
                     Store.domain.in_({d.shop_domain for _rid, d in batch})
                 )
             }
+            started = time.monotonic()
+            applied = 0
             for receipt_id, delivery in batch:
+                if (applied and not self._queue.empty()
+                        and time.monotonic() - started > APPLY_SLICE):
+                    break
+                applied += 1
                 store = stores.get(delivery.shop_domain)
                 outcome = self._apply_one(receipt_id, delivery, store)
                 if outcome is None:  # another worker got there first
@@ -328,6 +365,7 @@ class WebhookIngest:
             malformed = count_malformed()
             if malformed:
                 log.warning("webhooks: %d malformed values stored as empty", malformed)
+        return applied
 
     def _apply_one(self, receipt_id: int, delivery: Delivery, store: Store | None
                    ) -> Outcome | None:

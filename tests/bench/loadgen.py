@@ -28,6 +28,10 @@ from queue import Empty
 
 ANSWER_TIMEOUT = 30.0  # seconds one request may wait for its answer before it counts as failed
 FAILED = 0  # the status recorded for a request that got no answer (timeout, reset, refused)
+# An idle connection is not reused after this long: serve closes idle keep-alive connections
+# after 5 s (engine.serve.guard.KEEP_ALIVE), and a request written into one it is closing
+# would count as failed through no fault of the server (HTTP clients expire them the same way).
+IDLE_EXPIRY = 4.0
 
 
 @dataclass
@@ -119,12 +123,20 @@ async def _open_loop(host: str, port: int, requests: list[tuple[int, bytes]], ra
     """Send request k at start_at + k/rate whatever the server does (a free connection, or a
     new one): the offered load stays fixed, so a slow server shows as latency."""
     result = Result()
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while idle:
+            reader, writer, since = idle.pop()
+            if time.monotonic() - since < IDLE_EXPIRY and not reader.at_eof():
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection(host, port)
 
     async def one(index: int, data: bytes, due: float) -> None:
         pair = None
         try:
-            pair = idle.pop() if idle else await asyncio.open_connection(host, port)
+            pair = await connect()
             reader, writer = pair
             writer.write(data)
             status = await _answer(reader)
@@ -138,7 +150,7 @@ async def _open_loop(host: str, port: int, requests: list[tuple[int, bytes]], ra
         result.answered_at.append((index, now))
         result.statuses[status] = result.statuses.get(status, 0) + 1
         if pair is not None:
-            idle.append(pair)
+            idle.append((*pair, time.monotonic()))
 
     tasks = []
     for k, (index, data) in enumerate(requests):
@@ -149,7 +161,7 @@ async def _open_loop(host: str, port: int, requests: list[tuple[int, bytes]], ra
         tasks.append(asyncio.create_task(one(index, data, due)))
     await asyncio.gather(*tasks)
     result.seconds = time.time() - start_at
-    for _reader, writer in idle:
+    for _reader, writer, _since in idle:
         writer.close()
     return result
 

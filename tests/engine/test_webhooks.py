@@ -448,3 +448,24 @@ def test_child_and_dependent_deletes_search_an_index(live: Live) -> None:
         plan = " ".join(str(row[-1]) for row in database.execute_sql(
             "EXPLAIN QUERY PLAN " + sql).fetchall())
         assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (sql, plan)
+
+
+def test_the_webhook_fast_path_answers_as_the_routes_did(live: Live) -> None:
+    """POST /webhooks is answered before Starlette's router (engine.serve.app.ServeApp): the
+    answer is still plain text with its length, any other method still gets 405, and a body
+    that never finishes arriving records nothing."""
+    import socket
+
+    store_row(SHOP)
+    response = live.post("orders/create", order(1043, "2026-11-02T10:00:00Z"))
+    assert (response.status_code, response.text) == (200, "received")
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.headers["content-length"] == str(len("received"))
+    assert live.client.get(live.url + "/webhooks").status_code == 405
+    assert live.client.put(live.url + "/webhooks/customers/data_request").status_code == 405
+    host, port = live.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n"
+                     b"X-Shopify-Topic: orders/create\r\n\r\n{\"id\": 1")
+    live.settle()
+    assert [r.status for r in WebhookReceipt.select()] == ["applied"]
