@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -11,7 +15,7 @@ import pytest
 
 from engine.domain.jobs import ACTIVE, JobKind, JobState
 from engine.jobs.queue import enqueue, runner_alive, wait_for_job
-from engine.jobs.runner import JobContext, JobFailed, Runner
+from engine.jobs.runner import MACHINE, JobContext, JobFailed, Runner
 from engine.persistence.models import Job, RunnerHeartbeat, Store, database, utcnow
 from tests.support import wait_until
 
@@ -91,6 +95,40 @@ def test_expired_lease_is_taken_over(offline_runtime) -> None:
                            poll_interval=0.02), [job.id])
     done = Job.get_by_id(job.id)
     assert done.state == "done" and done.attempts == 1 and done.lease_owner is None
+
+
+def test_a_dead_runner_of_this_machine_is_not_waited_for(offline_runtime) -> None:
+    """A SIGKILLed worker's jobs are resumed at the next heartbeat, not when its lease ends;
+    an owner that is alive, or of another machine (or PID namespace), keeps its lease."""
+    if MACHINE is None:
+        pytest.skip("needs /proc (boot id and PID namespace) to tell a dead process")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    host, pid = socket.gethostname(), int(gone.stdout)
+    owners = {
+        "dead": f"worker:{host}:{pid}:deadbeef:{MACHINE}",
+        "alive": f"worker:{host}:{os.getpid()}:cafef00d:{MACHINE}",
+        "elsewhere": f"worker:{host}:{pid}:0badf00d:00000000",
+    }
+    jobs = {}
+    for store, (name, owner) in zip(_stores(3), owners.items(), strict=True):
+        jobs[name] = enqueue("sync", store, entity="orders")
+        Job.update(state="running", lease_owner=owner,
+                   lease_expires_at=utcnow() + timedelta(seconds=60)).where(
+            Job.id == jobs[name].id).execute()
+    RunnerHeartbeat.create(owner=owners["dead"], kind="worker", pid=pid, host=host,
+                           started_at=utcnow(), beat_at=utcnow())
+    recorder = Recorder()
+    started = time.monotonic()
+    _run_until_done(Runner(offline_runtime, handlers={"sync": recorder.handle},
+                           poll_interval=0.02), [jobs["dead"].id])
+    assert time.monotonic() - started < 30  # well inside the 60 s lease
+    assert Job.get_by_id(jobs["dead"].id).state == "done"
+    assert not RunnerHeartbeat.select().where(RunnerHeartbeat.owner == owners["dead"]).exists()
+    for name in ("alive", "elsewhere"):
+        job = Job.get_by_id(jobs[name].id)
+        assert (job.state, job.lease_owner) == ("running", owners[name]), name
+    assert [entry[1] for entry in recorder.log] == [jobs["dead"].store_id] * 2
 
 
 def test_live_lease_is_respected(offline_runtime) -> None:
