@@ -9,7 +9,7 @@ Static in a Screen):
   to the first frame that shows the stores (the fleet is read in a thread worker after the
   first paint, and that thread competes for the GIL, so first idle includes part of the read);
 - first paint: from calling `App.run_test` to the moment the first line of the content is drawn
-  (the bare app's Static, the dashboard's first store card with a store in it), caught by
+  (the bare app's Static, the dashboard's card grid or table with a store in it), caught by
   wrapping the widget class's `render_line`: when the frame with stores is composed, whatever
   the process does next. "first idle with stores" waits instead for the process to go idle
   (Pilot's wait_for_idle), so it also counts the whole-fleet read that follows the first page;
@@ -123,8 +123,8 @@ async def test_dashboard_latency_against_a_bare_app(offline_runtime, stores: int
     from engine.persistence.reads import fleet_summary, list_stores
     from tests.tui.factories import bulk_fleet, frozen_clock
     from tui.app import ShopsyncApp
+    from tui.widgets.card_grid import CardGrid
     from tui.widgets.fleet_table import FleetTable
-    from tui.widgets.store_card import StoreCard
 
     def dashboard() -> ShopsyncApp:
         return ShopsyncApp(offline_runtime, clock=frozen_clock, poll=False,
@@ -153,9 +153,8 @@ async def test_dashboard_latency_against_a_bare_app(offline_runtime, stores: int
     keys = ("right", "down", "left", "up") if view == "cards" else ("down", "up")
     # The status filter (f cycles it) and the text filter ("/" then a digit of the names).
     filters = ("f", "f", "f", "f", "f", "slash", "1", "2")
-    view_class, has_store = ((StoreCard, lambda card: card.summary is not None)
-                             if view == "cards" else
-                             (FleetTable, lambda table: bool(table.stores)))
+    view_class: type = CardGrid if view == "cards" else FleetTable
+    has_store = lambda view: bool(view.stores)  # noqa: E731
     with first_paint(view_class, has_store) as painted:
         dash = await measure(app, keys, ready=lambda: app.dashboard.live_loaded,
                              complete=lambda: len(app.dashboard.all_stores) == stores,

@@ -1,5 +1,6 @@
-"""Store cards draw through the line API and keep their last renders: what they draw must
-always be what `card_lines` says for the store, the clock and the theme of the moment."""
+"""The card grid draws each card through the line API and keeps its strips: what it draws must
+always be what `card_content` says for the store, the cursor, the clock and the theme of the
+moment, and a screen line of the grid is the same line of every card in that row."""
 
 from __future__ import annotations
 
@@ -9,16 +10,24 @@ from typing import Any
 from tests.tui.factories import FROZEN_NOW
 from tests.tui.screen_helpers import settle
 from tui.widgets.card_grid import CardGrid
-from tui.widgets.store_card import StoreCard
+from tui.widgets.store_card import CARD_HEIGHT
 
 
-def _text(card: StoreCard) -> list[str]:
-    return [strip.text for strip in (card.render_line(y) for y in range(8))]
+def _text(grid: CardGrid, index: int) -> list[str]:
+    return [strip.text for strip in grid.card_strips(index)]
 
 
-def _colours(card: StoreCard) -> set[str]:
-    return {str(segment.style.color) for y in range(8) for segment in card.render_line(y)
+def _colours(grid: CardGrid, index: int) -> set[str]:
+    return {str(segment.style.color) for strip in grid.card_strips(index) for segment in strip
             if segment.style is not None and segment.style.color is not None}
+
+
+def _screen_text(grid: CardGrid, index: int) -> list[str]:
+    """Card `index` as the grid draws it on screen (its columns of the grid's lines)."""
+    region = grid.card_region(index)
+    top = region.y - int(grid.scroll_y)
+    return [grid.render_line(y).text[region.x:region.right]
+            for y in range(top, top + CARD_HEIGHT)]
 
 
 async def test_cards_draw_their_content_and_follow_the_clock_and_the_theme(
@@ -32,33 +41,39 @@ async def test_cards_draw_their_content_and_follow_the_clock_and_the_theme(
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         grid = app.screen.query_one(CardGrid)
-        card = next(c for c in grid.query(StoreCard) if c.summary and not c.cursor)
-        assert card.summary is not None
-        lines = _text(card)
-        # The strips are the card's Content, line by line.
-        assert lines == card.render().plain.split("\n")
-        assert card.summary.name[:10] in lines[1]
+        index = next(i for i in grid.visible_indices() if i != grid.cursor)
+        store = grid.stores[index]
+        lines = _text(grid, index)
+        # The strips are the card's Content, line by line, and the grid's lines show them.
+        assert lines == [line.plain for line in grid.card_lines(index)]
+        assert _screen_text(grid, index) == lines
+        assert store.name[:10] in lines[1]
         assert "synced 3 min ago" in "".join(lines)
 
         # The cursor moves onto the card and away again: the lines follow it each time.
         for _ in range(2):
-            grid.select_store(card.summary.id)
+            grid.select_store(store.id)
             await settle(pilot)
-            assert card.cursor and _text(card)[0].startswith("┏")
+            assert grid.cursor == index and _text(grid, index)[0].startswith("┏")
+            assert _screen_text(grid, index)[0].startswith("┏")
             grid.action_jump("first" if grid.cursor else "last")
             await settle(pilot)
-            assert not card.cursor and _text(card) == lines
+            assert grid.cursor != index and _text(grid, index) == lines
+        grid.action_jump("first")
+        await settle(pilot)
+        assert _screen_text(grid, index) == lines
 
         # An hour later (a refresh, as the relative-time tick does): the times move.
         now[0] = FROZEN_NOW + timedelta(hours=1)
         grid.refresh_cards()
         await settle(pilot)
-        assert "synced 1 h ago" in "".join(_text(card))
+        assert "synced 1 h ago" in "".join(_text(grid, index))
+        assert "synced 1 h ago" in "".join(_screen_text(grid, index))
 
         # Another theme: other colours, not the ones kept from before.
-        before = _colours(card)
+        before = _colours(grid, index)
         app.theme = "textual-light"
         await settle(pilot)
-        after = _colours(card)
+        after = _colours(grid, index)
         assert after and after != before
-        assert _text(card) == card.render().plain.split("\n")
+        assert _text(grid, index) == [line.plain for line in grid.card_lines(index)]

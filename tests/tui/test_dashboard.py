@@ -15,7 +15,11 @@ from tui.widgets.card_grid import CardGrid
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.fleet_header import FleetHeader
 from tui.widgets.fleet_table import FleetTable
-from tui.widgets.store_card import StoreCard
+
+
+def card_text(grid: CardGrid, index: int) -> str:
+    """The card of store `index` as drawn on screen, a line per line."""
+    return "\n".join(strip.text for strip in grid.card_strips(index))
 
 
 def names(stores: list[Any]) -> list[str]:
@@ -47,21 +51,24 @@ class TestCards:
             await settle(pilot)
             grid = app.screen.query_one(CardGrid)
             assert len(grid.stores) == 2000
-            assert len(grid.query(StoreCard)) <= 3 * 7
+            assert not grid.children  # one widget draws every card: none per store
+            assert len(grid.visible_indices()) <= 3 * 7
             await pilot.press("end")
             await pilot.pause()
             assert grid.current.name == "Bulk Store 01999"
-            shown = [c.summary.name for c in grid.query(StoreCard) if c.summary]
+            shown = [grid.stores[i].name for i in grid.visible_indices()]
             assert "Bulk Store 01999" in shown
+            assert len(shown) <= 3 * 7
 
     async def test_markup_and_escape_sequences_render_literally(self, make_app, fleet) -> None:
         app = make_app()
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
-            cards = {c.summary.name: c for c in app.screen.query(StoreCard) if c.summary}
-            markup = cards[MARKUP_NAME].render().plain
+            grid = app.screen.query_one(CardGrid)
+            cards = {grid.stores[i].name: card_text(grid, i) for i in grid.visible_indices()}
+            markup = cards[MARKUP_NAME]
             assert "[bold red]x[/]" in markup
-            hostile = cards[ESCAPE_NAME].render().plain
+            hostile = cards[ESCAPE_NAME]
             assert "Evil ␛[31mRed␛[0m Shop" in hostile
             assert "\x1b" not in hostile and "\x07" not in hostile
             screen_text = app.export_screenshot()
@@ -130,10 +137,11 @@ class TestMovement:
                 await pilot.press("j")
             await pilot.pause()
             assert grid.scroll_y > 0
-            cursor = [c for c in grid.query(StoreCard) if c.has_class("-cursor")]
-            assert len(cursor) == 1 and cursor[0].summary == grid.current
-            assert cursor[0].region.y >= grid.region.y
-            assert cursor[0].region.bottom <= grid.region.bottom
+            heavy = [i for i in grid.visible_indices() if card_text(grid, i).startswith("┏")]
+            assert heavy == [grid.cursor]  # the one card drawn as the cursor
+            region = grid.card_region(grid.cursor).translate((0, -int(grid.scroll_y)))
+            assert region.y >= 0
+            assert region.bottom <= grid.scrollable_content_region.height
 
 
 class TestFilter:
@@ -233,7 +241,7 @@ class TestLiveUpdates:
                 await pilot.press(key)
             await pilot.pause()
             before_id, before_scroll = grid.current.id, grid.scroll_y
-            cards_before = list(grid.query(StoreCard))
+            widgets_before = list(app.screen.walk_children())
             target = fleet["syncing"]
             later = FROZEN_NOW + timedelta(seconds=30)  # writers bump updated_at
             EntitySync.update(state=EntityState.SYNCED.value, done=0, total=None,
@@ -247,7 +255,7 @@ class TestLiveUpdates:
             assert all(r.state is EntityState.SYNCED for r in renamed.entities)
             assert grid.current.id == before_id
             assert grid.scroll_y == before_scroll
-            assert list(grid.query(StoreCard)) == cards_before  # nothing remounted
+            assert list(app.screen.walk_children()) == widgets_before  # nothing remounted
 
     async def test_polling_pauses_while_a_modal_is_open(self, make_app, fleet) -> None:
         app = make_app(poll=True, poll_interval=0.05)

@@ -123,7 +123,7 @@ class TestCardMenu:
                 (Job.store_id == healthy) & (Job.kind == "health")).exists())
             grid = app.screen.query_one(CardGrid)
             assert await wait_until(pilot, lambda: grid.current.checking)
-            assert CHECKING in str(app.screen.query(".-cursor").first().render())
+            assert CHECKING in "".join(strip.text for strip in grid.card_strips(grid.cursor))
             await pilot.press("m")
             await pilot.pause()
             assert str(app.screen.query_one("OptionList").options[0].prompt) == CHECKING

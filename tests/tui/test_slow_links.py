@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from textual.geometry import Region
 
 from tests.support import wait_until
 from tests.tui.factories import frozen_clock
@@ -17,7 +18,7 @@ from tests.tui.screen_helpers import settle, terminal_writes
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.live import TIMES_EVERY
 from tui.screens.store import StoreScreen
-from tui.widgets.store_card import StoreCard
+from tui.widgets.card_grid import CardGrid
 
 
 @pytest.fixture
@@ -96,16 +97,22 @@ async def test_cards_repaint_only_when_their_relative_time_ages(
     app = make_app(clock=lambda: now[0])
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        cards = list(app.screen.query(StoreCard))
-        repainted: list[StoreCard] = []
+        grid = app.screen.query_one(CardGrid)
+        repainted: list[tuple[Region, ...]] = []
 
-        def spy(card: StoreCard) -> Any:
-            return lambda *_args, **_kw: repainted.append(card)
+        def spy(*regions: Region, **_kw: Any) -> CardGrid:
+            repainted.append(regions)
+            return grid
 
-        for card in cards:
-            card.refresh = spy(card)  # type: ignore[method-assign]  # a spy
+        grid.refresh = spy  # type: ignore[method-assign]  # a spy
         app.dashboard.tick()
         assert repainted == []  # the same minute: every card would say the same
         now[0] += timedelta(days=1)  # "synced 4 d ago" → "5 d ago"
         app.dashboard.tick()
-        assert repainted and all(card.summary is not None for card in repainted)
+        # Each repaint is one card's region on screen, of a card that shows a store.
+        top = int(grid.scroll_y)
+        screen = Region(0, 0, *grid.size)
+        cards = {grid.card_region(i).translate((0, -top)).intersection(screen)
+                 for i in grid.visible_indices()}
+        assert repainted and all(len(regions) == 1 and regions[0] in cards
+                                 for regions in repainted), repainted

@@ -1,31 +1,45 @@
-"""The dashboard's responsive grid of store cards, windowed so fleet size does not matter.
+"""The dashboard's responsive grid of store cards: one widget that draws every card itself.
 
-Only the rows that fit in the viewport (plus one) are real StoreCard widgets: a small pool that is
-re-pointed at other stores as the grid scrolls, between two spacers whose heights stand in for
-the rows above and below. So mounting costs the same for 15 stores or 10,000, and a data
-refresh updates the pooled cards in place: nothing is remounted, the cursor stays on the same
-store (by id) and the scroll position does not move.
+The grid is a ScrollView drawn with Textual's line API (`render_line`), like the fleet table:
+there is no widget per card. A screen line of the grid is the same line of each card in that
+row, built from the store's summary (tui/widgets/store_card.py says what a card shows), so a
+fleet of 15 stores or 10,000 costs the same to mount, lay out and draw, and a data refresh
+replaces one list and redraws a screenful. The cursor follows its store by id across refreshes
+and the scroll position does not move.
+
+Each card's eight strips are kept (by what they depend on: the store, the cursor, the focus, the
+hover, the width, the clock to the second, the theme and the colours), so a cursor move redraws
+two cards from their data and repaints only their two regions; nothing is re-laid out and no CSS
+class changes.
 
 Arrows and hjkl move the cursor in 2D over the responsive column count (left/right wrap at row
-ends); a double click chooses the store (enter is the dashboard's key).
+ends); a click puts the cursor on a card and a double click chooses the store (enter is the
+dashboard's key). The card under the mouse is drawn on a lighter background ($boost).
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import ClassVar
 
-from textual.app import ComposeResult
+from rich.segment import Segment
 from textual.binding import Binding, BindingType
-from textual.containers import Container, VerticalScroll
-from textual.events import Resize
-from textual.widget import Widget
+from textual.content import Content
+from textual.events import Click, Leave, MouseMove, Resize
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from tui.widgets.store_card import CARD_HEIGHT, CARD_MIN_WIDTH, StoreCard
+from engine.domain.views import StoreSummary
+from tui.clock import utc_now
+from tui.widgets.store_card import CARD_HEIGHT, CARD_MIN_WIDTH, card_content
 from tui.widgets.store_cursor import StoreCursor, cursor_bindings
 
+MEMO_SIZE = 96  # cards whose strips are kept: a few screenfuls
 
-class CardGrid(StoreCursor, VerticalScroll, can_focus=True):
+
+class CardGrid(StoreCursor, ScrollView, can_focus=True):
     """A focusable, scrollable grid of store cards with a 2D cursor."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -36,100 +50,212 @@ class CardGrid(StoreCursor, VerticalScroll, can_focus=True):
         *cursor_bindings("grid"),
     ]
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"card-grid--hover"}
+
     DEFAULT_CSS = """
     CardGrid {
         height: 1fr;
         padding: 0;
-        & > #cards { layout: grid; grid-rows: 8; grid-columns: 1fr; grid-gutter: 0 0;
-                     height: auto; }
-        & > .spacer { height: 0; }
+        overflow-x: hidden;
+        overflow-y: auto;
+        & > .card-grid--hover { background: $boost; }
     }
     """
+    ALLOW_SELECT = False  # a card is clicked, not selected
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.columns = 1
-        self.first_row = 0
-        self._top = Widget(classes="spacer")
-        self._bottom = Widget(classes="spacer")
-        self._cards = Container(id="cards")
-
-    def compose(self) -> ComposeResult:
-        # The pool is mounted with the grid, sized for the terminal (a resize corrects it), so
-        # the first stores only fill cards already there: no mount between data and paint.
-        width, height = self.app.size
-        columns = max(1, (width - 2) // CARD_MIN_WIDTH)
-        rows = math.ceil(max(height - 3, 1) / CARD_HEIGHT) + 1
-        cards = [StoreCard() for _ in range(rows * columns)]
-        for card in cards:
-            card.display = False
-        self._cards = Container(*cards, id="cards")
-        yield self._top
-        yield self._cards
-        yield self._bottom
-
-    # -- data ---------------------------------------------------------------------------------
-
-    def refresh_cards(self) -> None:
-        """Re-render the visible cards whose relative times aged ("3 min ago" → "4 min ago")."""
-        for card in self._pool():
-            card.refresh_if_aged()
+        self.hover: int | None = None  # the index of the card under the mouse
+        # Per card, its strips by what they depend on (see _card_strips); oldest first.
+        self._memo: dict[tuple, tuple[StoreSummary, list[Content], list[Strip]]] = {}
+        self._drawn: dict[int, list[Content]] = {}  # index -> the lines last drawn there
+        self._shown: tuple[int, bool] | None = None  # (cursor, focus) last drawn
+        self._updated_virtual = Size(-1, -1)  # the virtual size at the last size update
+        self._windowed: tuple | None = None  # the window a data change last drew (_window)
 
     # -- geometry -----------------------------------------------------------------------------
+
+    @property
+    def columns(self) -> int:
+        """How many cards fit side by side (at least one)."""
+        return max(1, self._width() // CARD_MIN_WIDTH)
+
+    def _width(self) -> int:
+        """The width the cards share: the content's, without the scrollbar."""
+        return self.scrollable_content_region.width
 
     @property
     def rows(self) -> int:
         return math.ceil(len(self.stores) / self.columns) if self.stores else 0
 
-    def _viewport_rows(self) -> int:
-        return max(1, math.ceil(max(self.scrollable_content_region.height, 1) / CARD_HEIGHT) + 1)
+    def _column_edges(self, width: int) -> list[int]:
+        """Where each column starts, and the end: the grid layout's `1fr` columns."""
+        columns = self.columns
+        return [width * column // columns for column in range(columns + 1)]
 
-    def _pool(self) -> list[StoreCard]:
-        return list(self._cards.query_children(StoreCard))
+    def card_region(self, index: int) -> Region:
+        """Where card `index` is, in the grid's content (scrolled) coordinates."""
+        row, column = divmod(index, self.columns)
+        edges = self._column_edges(self._width())
+        return Region(edges[column], row * CARD_HEIGHT, edges[column + 1] - edges[column],
+                      CARD_HEIGHT)
+
+    def visible_indices(self) -> range:
+        """The stores whose cards are (at least partly) on screen."""
+        if not self.stores:
+            return range(0)
+        top = int(self.scroll_y)
+        first = top // CARD_HEIGHT
+        last = (top + max(self.scrollable_content_region.height, 1) - 1) // CARD_HEIGHT
+        return range(first * self.columns,
+                     min((last + 1) * self.columns, len(self.stores)))
+
+    def index_at(self, x: int, y: int) -> int | None:
+        """The store whose card is at (x, y) of the grid's content, if any."""
+        if x < 0 or y < 0:
+            return None
+        edges = self._column_edges(self._width())
+        column = next((c for c in range(self.columns) if edges[c] <= x < edges[c + 1]), None)
+        if column is None:
+            return None
+        index = (y // CARD_HEIGHT) * self.columns + column
+        return index if index < len(self.stores) else None
+
+    def _update_geometry(self) -> None:
+        self.virtual_size = Size(self._width(), self.rows * CARD_HEIGHT)
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        # The compositor gives a ScrollView its scrollable region as `virtual_size`, not the
+        # virtual size the view set, so every reflow (a screen popped over the dashboard, say)
+        # looked like a change and repainted the scrollbar: only a size or a virtual size
+        # that changed since the last update counts.
+        updated, self._updated_virtual = self._updated_virtual, self.virtual_size
+        return super()._size_updated(size, updated, container_size, layout)
 
     def on_resize(self, event: Resize) -> None:
-        width = self.scrollable_content_region.width
-        columns = max(1, width // CARD_MIN_WIDTH) if width else 1
-        if columns != self.columns:
-            self.columns = columns
-            self._cards.styles.grid_size_columns = columns
-        self._layout_window()
+        self._update_geometry()
         self._scroll_to_cursor()
+        self.refresh()
 
-    def _layout_window(self) -> None:
-        """Size the spacers and pool for the current scroll offset, then fill the pool."""
-        if not self.is_mounted:
+    def _window(self) -> tuple:
+        """What the grid shows: the stores on screen, where, the cursor and the focus."""
+        return (self._width(), self.scrollable_content_region.height, int(self.scroll_y),
+                self.cursor, self.has_focus, self.hover, len(self.stores),
+                [self.stores[i] for i in self.visible_indices()])
+
+    def _stores_replaced(self) -> None:
+        self._update_geometry()
+        self._scroll_to_cursor()
+        if self.hover is not None and self.hover >= len(self.stores):
+            self.hover = None
+        window = self._window()
+        if window != self._windowed:  # an unchanged fleet changes nothing on screen
+            self._windowed = window
+            self._drawn.clear()
+            self.refresh()
+        self._shown = (self.cursor, self.has_focus)
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return getattr(self.app, "clock", utc_now)()
+
+    def card_lines(self, index: int, width: int | None = None,
+                   now: datetime | None = None) -> list[Content]:
+        """Card `index` as it is drawn now: its eight lines, frame included."""
+        if width is None:
+            width = self.card_region(index).width
+        return card_content(self.stores[index], width, now or self._now(),
+                            cursor=index == self.cursor, focused=self.has_focus)
+
+    def card_strips(self, index: int) -> list[Strip]:
+        """Card `index`'s eight lines as drawn (strips), at its width on screen."""
+        return self._card_strips(index, self.card_region(index).width, self._now())
+
+    def _card_strips(self, index: int, width: int, now: datetime) -> list[Strip]:
+        summary = self.stores[index]
+        cursor, focused, hover = index == self.cursor, self.has_focus, index == self.hover
+        base = self.get_visual_style("card-grid--hover") if hover else self.visual_style
+        # What the lines depend on: the store, the cursor, the width, the time (relative times
+        # and ETAs are shown to the second at most) and the colours (the theme and the grid's
+        # CSS style, compared by value).
+        key = (id(summary), cursor, focused, width, now.replace(microsecond=0),
+               self.app.theme, base)
+        memo = self._memo.get(key)
+        if memo is not None and memo[0] is summary:
+            self._drawn[index] = memo[1]
+            return memo[2]
+        lines = card_content(summary, width, now, cursor=cursor, focused=focused)
+        blank, parse = base.rich_style, self._get_style
+        # Plain styles, without the per-cell offsets text selection would read: equal styles
+        # stay equal, so every style cache hits.
+        strips = [
+            Strip([Segment(text, part.rich_style) for text, part
+                   in line.render(base, end="", parse_style=parse)]
+                  ).crop_extend(0, width, blank)
+            for line in lines]
+        if len(self._memo) >= MEMO_SIZE:
+            del self._memo[next(iter(self._memo))]  # the oldest
+        self._memo[key] = (summary, lines, strips)
+        self._drawn[index] = lines
+        return strips
+
+    def render_line(self, y: int) -> Strip:
+        width = self._width()
+        line = int(self.scroll_y) + y
+        row, offset = divmod(line, CARD_HEIGHT)
+        start = row * self.columns
+        blank_style = self.visual_style.rich_style
+        if start >= len(self.stores):
+            return Strip.blank(width, blank_style)
+        self.mark_drawn()
+        now = self._now()
+        edges = self._column_edges(width)
+        parts = []
+        for column in range(self.columns):
+            cell = edges[column + 1] - edges[column]
+            index = start + column
+            if index < len(self.stores):
+                parts.append(self._card_strips(index, cell, now)[offset])
+            else:
+                parts.append(Strip.blank(cell, blank_style))
+        return Strip.join(parts).crop_extend(0, width, blank_style)
+
+    def notify_style_update(self) -> None:
+        self._memo.clear()  # a theme or CSS change: the same lines in other colours
+        super().notify_style_update()
+
+    def refresh_card(self, index: int) -> None:
+        """Repaint card `index` (where it is on screen, if it is)."""
+        if 0 <= index < len(self.stores):
+            region = self.card_region(index).translate((0, -int(self.scroll_y)))
+            self.refresh(region.intersection(Region(0, 0, *self.size)))
+
+    def refresh_cards(self) -> None:
+        """Repaint the visible cards whose relative times aged ("3 min ago" → "4 min ago"):
+        a repaint of an unchanged card still costs its bytes on the terminal."""
+        if not self.display or not self.stores:
             return
-        window_rows = self._viewport_rows()
-        wanted = window_rows * self.columns
-        pool = self._pool()
-        if len(pool) < wanted:
-            new = [StoreCard() for _ in range(wanted - len(pool))]
-            self._cards.mount_all(new)
-            pool.extend(new)
-        elif len(pool) > wanted:
-            for card in pool[wanted:]:
-                card.remove()
-            pool = pool[:wanted]
-        first = min(int(self.scroll_y) // CARD_HEIGHT, max(self.rows - window_rows, 0))
-        self.first_row = max(first, 0)
-        shown = min(window_rows, self.rows - self.first_row)
-        self._top.styles.height = self.first_row * CARD_HEIGHT
-        self._bottom.styles.height = max(self.rows - self.first_row - shown, 0) * CARD_HEIGHT
-        start = self.first_row * self.columns
-        focused = self.has_focus
-        for offset, card in enumerate(pool):
-            index = start + offset
-            summary = self.stores[index] if index < len(self.stores) else None
-            card.show(summary, index, index == self.cursor, focused)
+        now = self._now()
+        for index in self.visible_indices():
+            drawn = self._drawn.get(index)
+            if drawn is None or self.card_lines(index, now=now) != drawn:
+                self.refresh_card(index)
 
     def _redraw(self) -> None:
-        self._layout_window()
+        """A cursor move repaints the two cards it changed; anything else the screenful."""
+        shown, self._shown = self._shown, (self.cursor, self.has_focus)
+        if shown is None or shown[1] != self._shown[1]:
+            self.refresh()
+            return
+        if shown[0] != self.cursor:
+            self.refresh_card(shown[0])
+            self.refresh_card(self.cursor)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        self._drawn.clear()  # other cards are on screen
         super().watch_scroll_y(old_value, new_value)
-        if int(old_value) // CARD_HEIGHT != int(new_value) // CARD_HEIGHT:
-            self._layout_window()
 
     # -- cursor -------------------------------------------------------------------------------
 
@@ -157,9 +283,33 @@ class CardGrid(StoreCursor, VerticalScroll, can_focus=True):
     def _page_size(self) -> int:
         return max(1, self.scrollable_content_region.height // CARD_HEIGHT) * self.columns
 
-    def on_store_card_clicked(self, event: StoreCard.Clicked) -> None:
+    # -- mouse --------------------------------------------------------------------------------
+
+    def _index_for(self, event: MouseMove | Click) -> int | None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        return self.index_at(offset.x, offset.y + int(self.scroll_y))
+
+    def on_click(self, event: Click) -> None:
+        index = self._index_for(event)
+        if index is None:
+            return
         event.stop()
         self.focus()
-        self._set_cursor(event.card.index)
+        self._set_cursor(index)
         if event.chain >= 2:
             self.action_choose()
+
+    def _set_hover(self, index: int | None) -> None:
+        if index != self.hover:
+            previous, self.hover = self.hover, index
+            for card in (previous, index):
+                if card is not None:
+                    self.refresh_card(card)
+
+    def on_mouse_move(self, event: MouseMove) -> None:
+        self._set_hover(self._index_for(event))
+
+    def on_leave(self, event: Leave) -> None:
+        self._set_hover(None)

@@ -1,4 +1,4 @@
-"""One store as a card: a single widget that renders itself (no child widgets).
+"""One store as a card: what the card grid (tui/widgets/card_grid.py) draws for a store.
 
     Acme Outdoor
     acme-outdoor.myshopify.com
@@ -7,41 +7,26 @@
     ✔ Products   1,200 ✔ Collections    312
     4,800 records · synced 3 min ago
 
-Cards live in a CardGrid, which recycles a small pool of them while scrolling: `show()` swaps
-the store a card displays in place, so a card is never remounted when the data changes.
-Every untrusted string (name, domain, status detail) goes through tui.safe_text.
-
-A card draws itself with Textual's line API (`render_line`): its eight lines become eight strips
-straight from their Content spans, with none of the wrapping, alignment and link passes a
-general-purpose render goes through (a card never wraps), and are kept until the card is
-refreshed. A dashboard paints a screenful of cards on its first frame and two on every cursor
-move, so this is most of the dashboard's drawing.
+The grid draws a card's lines itself (no widget per card) and keeps the strips it made from
+them; every untrusted string (name, domain, status detail) goes through tui.safe_text.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
 
-from rich.segment import Segment
 from textual.content import Content
-from textual.events import Click
-from textual.geometry import Region
-from textual.message import Message
-from textual.strip import Strip
-from textual.widget import Widget
 
 from engine.domain.progress import format_eta, format_rate
 from engine.domain.status import CHECKING, EntityState, Status
 from engine.domain.views import EntityRow, StoreSummary
-from tui.clock import compact_count, relative, utc_now
+from tui.clock import compact_count, relative
 from tui.safe_text import content
 from tui.widgets.status_badge import STATE_STYLE, badge, state_glyph
 
 CARD_HEIGHT = 8  # six lines of content in a frame
 CARD_MIN_WIDTH = 39  # 35 cells of content: the two entity columns fit exactly
 DELETING = "Deleting…"
-MEMO_SIZE = 4  # renders a card keeps (see StoreCard._render_strips)
 
 
 def entity_cell(row: EntityRow, width: int) -> Content:
@@ -134,126 +119,14 @@ def framed(lines: list[Content], width: int, heavy: bool, style: str) -> Content
     return Content("\n").join(framed_lines(lines, width, heavy, style))
 
 
-class StoreCard(Widget):
-    """A store's card: name, domain, badge, entity states, records and last sync.
+def card_content(summary: StoreSummary, width: int, now: datetime, *, cursor: bool,
+                 focused: bool) -> list[Content]:
+    """A card `width` cells wide, frame included, a Content per line (CARD_HEIGHT lines).
 
-    The card draws its own frame: the cursor card's heavy accent frame is part of the render,
-    not a CSS border, so moving the cursor repaints two cards and never re-lays out the grid.
-    """
-
-    DEFAULT_CSS = """
-    StoreCard {
-        height: 8;
-    }
-    """
-    ALLOW_SELECT = False  # see render_line
-
-    class Clicked(Message):
-        """The card was clicked: the grid moves its cursor here (and opens on a double click)."""
-
-        def __init__(self, card: StoreCard, chain: int) -> None:
-            super().__init__()
-            self.card = card
-            self.chain = chain
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.summary: StoreSummary | None = None
-        self.index = -1
-        self.cursor = False
-        self.focused = False
-        self._strips: list[Strip] | None = None  # the rendered lines, until the next refresh
-        # The last few renders, by what they depend on: a cursor that moves away and back (or
-        # a card scrolled out and in) within the same second reuses its lines.
-        self._memo: dict[tuple, tuple[StoreSummary, list[Content], list[Strip]]] = {}
-        self._drawn: list[Content] | None = None  # the lines on screen (refresh_if_aged)
-
-    def show(self, summary: StoreSummary | None, index: int, cursor: bool,
-             focused: bool = True) -> None:
-        """Display `summary` (None hides the card); repaints only when something changed."""
-        changed = (summary, cursor, focused) != (self.summary, self.cursor, self.focused)
-        self.summary, self.index = summary, index
-        self.cursor, self.focused = cursor, focused
-        if self.display != (summary is not None):
-            self.display = summary is not None
-        if changed:  # a class change re-applies CSS: only when the cursor may have moved
-            self.set_class(cursor, "-cursor")
-        if changed and summary is not None:
-            self.refresh()
-
-    def _now(self) -> datetime:
-        return getattr(self.app, "clock", utc_now)()
-
-    def _lines(self, now: datetime | None = None) -> list[Content]:
-        if self.summary is None:
-            return []
-        width = max(self.size.width, 12)
-        lines = card_lines(self.summary, width - 4, now or self._now(), cursor=self.cursor)
-        if self.cursor:
-            style = "bold $accent" if self.focused else "$accent"
-        else:
-            style = FRAME_STYLE[self.summary.status]
-        return framed_lines(lines, width, self.cursor and self.focused, style)
-
-    def render(self) -> Content:
-        return Content("\n").join(self._lines())
-
-    def refresh_if_aged(self) -> None:
-        """Repaint when the clock changed what the card says ("synced 3 min ago" → "4 min"):
-        a repaint of an unchanged card still costs its bytes on the terminal."""
-        if self.summary is not None and self.display and self._lines() != self._drawn:
-            self.refresh()
-
-    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
-                recompose: bool = False) -> Self:
-        self._strips = None  # the data, the clock, the size or the theme changed: draw again
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
-
-    def notify_style_update(self) -> None:
-        self._strips = None  # a theme or CSS change: the same lines in other colours
-        super().notify_style_update()
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        strips = self._strips
-        if strips is None or (strips and strips[0].cell_length != width):
-            strips = self._strips = self._render_strips(width)
-        if y < len(strips):
-            return strips[y]
-        return Strip.blank(width, self.visual_style.rich_style)
-
-    def _render_strips(self, width: int) -> list[Strip]:
-        now = self._now()
-        base, parse = self.visual_style, self._get_style
-        # What the lines depend on: the store, the cursor, the width, the time (relative times
-        # and ETAs are shown to the second at most) and the colours (the theme and the card's
-        # CSS style; a class change re-applies CSS, so the style is compared by value).
-        key = (id(self.summary), self.cursor, self.focused, width, now.replace(microsecond=0),
-               self.app.theme, base)
-        memo = self._memo.get(key)
-        if memo is not None and memo[0] is self.summary:
-            self._drawn = memo[1]
-            return memo[2]
-        blank = base.rich_style
-        # Plain styles, without the per-cell offsets text selection would read (a card is
-        # clicked, not selected): equal styles stay equal, so every style cache hits.
-        lines = self._drawn = self._lines(now)
-        strips = [
-            Strip([Segment(text, part.rich_style) for text, part
-                   in line.render(base, end="", parse_style=parse)]
-                  ).crop_extend(0, width, blank)
-            for line in lines]
-        if self.summary is not None:
-            grid = self.parent.parent if self.parent is not None else None
-            mark_drawn = getattr(grid, "mark_drawn", None)
-            if mark_drawn is not None:
-                mark_drawn()  # the grid has drawn a store
-            if len(self._memo) >= MEMO_SIZE:
-                del self._memo[next(iter(self._memo))]  # the oldest
-            self._memo[key] = (self.summary, lines, strips)
-        return strips
-
-    def on_click(self, event: Click) -> None:
-        event.stop()
-        if self.summary is not None:
-            self.post_message(self.Clicked(self, event.chain))
+    The card draws its own frame: the cursor card's frame is the accent colour (heavy while
+    the grid has the focus), so moving the cursor redraws two cards and never re-lays out."""
+    width = max(width, 12)
+    lines = card_lines(summary, width - 4, now, cursor=cursor)
+    accent = "bold $accent" if focused else "$accent"
+    style = accent if cursor else FRAME_STYLE[summary.status]
+    return framed_lines(lines, width, cursor and focused, style)
