@@ -7,18 +7,22 @@ and by the task, which also sends `bulk_operations/finish`. Faults: `fail_bulk` 
 entity's operations FAIL halfway (with partialDataUrl for INTERNAL_SERVER_ERROR/TIMEOUT), and a
 missing read scope makes them FAIL with ACCESS_DENIED; `empty_bulk` makes them COMPLETE with no
 rows (objectCount 0, no file) while the shop's counts stay; `download_delay_ms` slows the
-result file's download. Results are downloaded from
-`/_sim/bulk/{n}-{secret}.jsonl` as lazily generated JSONL.
+result file's download. Results are downloaded from `/_sim/bulk/{n}-{secret}.jsonl`: a result
+of up to EXACT_SIZE_ROOTS roots is written to a temporary file while the operation runs (as
+Shopify writes it to storage) and served from it; a larger one, and partial data, is generated
+as it streams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from graphql import GraphQLSchema
 from starlette.concurrency import iterate_in_threadpool
@@ -28,6 +32,7 @@ from starlette.responses import Response, StreamingResponse
 from engine.simulator.common import READ_SCOPE, error, gid, iso, parse_gid
 from engine.simulator.gate import faults
 from engine.simulator.projection import (
+    CHUNK,
     Counts,
     Plan,
     PlanError,
@@ -74,6 +79,15 @@ class BulkOperation:
     shown: tuple[int, int] = (0, 0)
     halt: bool = False
     empty: bool = False  # fault `empty_bulk`: completes with no rows while the counts stay
+    # The result file, written while the operation runs (as Shopify writes it to storage before
+    # it hands out the URL): an unnamed temporary file, for results of up to EXACT_SIZE_ROOTS
+    # roots (larger ones are generated as they stream, so memory and disk stay flat).
+    result: IO[bytes] | None = None
+
+    def discard(self) -> None:
+        if self.result is not None:
+            self.result.close()
+            self.result = None
 
     @property
     def gid(self) -> str:
@@ -205,8 +219,10 @@ def _forget_old(world: World, shop: Shop) -> None:
     """Keep the newest KEEP_OPERATIONS per shop (their snapshots hold copies of overrides)."""
     finished = [n for n, o in shop.bulk_ops.items() if o.status in TERMINAL]
     for number in sorted(finished)[: max(0, len(shop.bulk_ops) - KEEP_OPERATIONS)]:
-        shop.bulk_ops.pop(number, None)
+        old = shop.bulk_ops.pop(number, None)
         world.bulk_index.pop(number, None)
+        if old is not None:
+            old.discard()
 
 
 async def _run(world: World, shop: Shop, op: BulkOperation) -> None:
@@ -225,23 +241,31 @@ async def _run(world: World, shop: Shop, op: BulkOperation) -> None:
                                     max(1, op.counts.roots // 2) if op.counts.roots else 0, stop)
             op.partial = partial
         elif op.counts.objects:
-            op.file_size = await asyncio.to_thread(_file_size, snapshot, plan, op.counts.roots,
-                                                   stop)
+            op.file_size, op.result = await asyncio.to_thread(
+                _render, snapshot, plan, op.counts.roots, stop)
         op.ready = True
     while op.status not in TERMINAL and not world.closing:
         refresh(world, shop, op)
         await asyncio.sleep(TICK)
 
 
-def _file_size(records: Records, plan: Plan, roots: int, stop: Any) -> int:
-    """Exact size for small results; above EXACT_SIZE_ROOTS, extrapolated from a sample."""
+def _render(records: Records, plan: Plan, roots: int, stop: Any) -> tuple[int, IO[bytes] | None]:
+    """The file size and, for small results, the file itself; above EXACT_SIZE_ROOTS the size is
+    extrapolated from a sample and the file is generated as it downloads."""
     limit = None if roots <= EXACT_SIZE_ROOTS else SAMPLE_ROOTS
+    file = tempfile.TemporaryFile() if limit is None else None  # noqa: SIM115 - kept open
     size = 0
     for chunk in stream_jsonl(records, plan, limit):
         size += len(chunk)
+        if file is not None:
+            file.write(chunk)
         if stop():
-            break
-    return size if limit is None else int(size * roots / SAMPLE_ROOTS)
+            if file is not None:  # never served: a stopped operation does not complete
+                file.close()
+            return size, None
+    if file is not None:
+        file.flush()
+    return (size, file) if limit is None else (int(size * roots / SAMPLE_ROOTS), None)
 
 
 def cancel(world: World, shop: Shop, global_id: str) -> dict[str, Any]:
@@ -309,10 +333,37 @@ async def download(request: Request) -> Response:
         if op.status != "COMPLETED" or not op.counts.objects:
             return error(404, "this operation has no result file")
         limit = None
-    chunks = stream_jsonl(op.snapshot, op.plan, limit)
     pause = shop.settings.download_delay_ms / 1000
-    return StreamingResponse(_paced(chunks, pause) if pause else chunks,
+    if not partial and op.result is not None:
+        chunks: Iterator[bytes] = _read(op.result.fileno(), op.file_size or 0)
+    else:
+        chunks = stream_jsonl(op.snapshot, op.plan, limit)
+    return StreamingResponse(_paced(chunks, pause) if pause else _inline(chunks),
                              media_type="application/jsonl")
+
+
+def _read(fd: int, size: int) -> Iterator[bytes]:
+    """The written result file in CHUNK pieces (positional reads: downloads may overlap)."""
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, min(CHUNK, size - offset), offset)
+        if not chunk:
+            return
+        offset += len(chunk)
+        yield chunk
+
+
+async def _inline(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """`chunks` produced on the event loop, one ~64 KiB chunk (a millisecond or two) per step.
+
+    Starlette would run a plain iterator's steps in its thread pool: the generating thread and
+    the loop writing to the socket then pass the GIL back and forth, each waiting out the
+    switch interval, and the file was served at a fifth of the speed it is generated. The
+    send between chunks still waits for the socket to drain, so a slow reader is not buffered
+    for, and other requests get the loop between chunks.
+    """
+    for chunk in chunks:
+        yield chunk
 
 
 async def _paced(chunks: Iterator[bytes], pause: float) -> AsyncIterator[bytes]:

@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from engine.shopify import documents
+from engine.simulator import bulk as sim_bulk
 from tests.simulator.conftest import Admin, Receiver, ShopFactory
 from tests.support import wait_until
 
@@ -250,3 +252,24 @@ def test_error_rate_applies_to_downloads(make_shop: ShopFactory) -> None:
     assert shop.gql(documents.PING).status_code in (500, 503)
     shop.patch(error_rate=0.0)
     assert httpx.get(final["url"], trust_env=False).status_code == 200
+
+
+def test_a_written_result_file_is_the_generated_one(make_shop: ShopFactory,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small results are written while the operation runs and served from that file; larger
+    ones are generated as they stream. Both give the same bytes for the same records."""
+    shop = make_shop(orders=120, customers=10, products=8)
+    query = documents.bulk_query("orders")
+    written, _lines = export(shop, query)
+    served = httpx.get(written["url"], trust_env=False).content
+    # Partial and ranged reads of the written file: two downloads at once see the whole file.
+    with httpx.stream("GET", written["url"], trust_env=False) as first:
+        second = httpx.get(written["url"], trust_env=False).content
+        assert first.read() == second == served
+    monkeypatch.setattr(sim_bulk, "EXACT_SIZE_ROOTS", 0)  # every result "large": generated,
+    monkeypatch.setattr(sim_bulk, "SAMPLE_ROOTS", 120)  # its size from a sample of all of it
+    generated, _lines = export(shop, query)
+    assert generated["url"] != written["url"]
+    assert httpx.get(generated["url"], trust_env=False).content == served
+    assert generated["fileSize"] == written["fileSize"] == str(len(served))
+    assert served.count(b"\n") == int(written["objectCount"]) > 120
