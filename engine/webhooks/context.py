@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 
+from engine.persistence.counters import label_key
 from engine.persistence.database import execute_many
-from engine.persistence.models import EntitySync, database
+from engine.persistence.models import EntitySync, Store, database
 from engine.persistence.sql import insert_sql, is_postgres
 from engine.webhooks import marks
 from engine.webhooks.confirm import Install
@@ -108,11 +109,37 @@ class ApplyContext:
 
 
 def flush_record_counts(ctx: ApplyContext) -> None:
-    """Move EntitySync.records by what this batch created and deleted."""
-    for (store_id, entity), delta in ctx.record_deltas.items():
-        EntitySync.update(records=EntitySync.records + delta).where(
-            (EntitySync.store == store_id) & (EntitySync.entity == entity)
-        ).execute()
+    """Move EntitySync.records by what this batch created and deleted (one executemany)."""
+    if ctx.record_deltas:
+        param = database.param
+        execute_many(
+            f'UPDATE "entity_sync" SET "records" = "records" + {param} '
+            f'WHERE "store_id" = {param} AND "entity" = {param}',
+            [(delta, store_id, entity)
+             for (store_id, entity), delta in ctx.record_deltas.items()],
+        )
+
+
+def add_counts(name: str, counts: dict[tuple[str, str], int]) -> None:
+    """engine.persistence.counters.incr for many (topic, outcome) labels in one executemany:
+    the webhook counters a batch moves (peewee's query building cost more than the writes)."""
+    if counts:
+        param = database.param
+        execute_many(
+            f'INSERT INTO "metric" ("name", "labels", "value") VALUES ({param}, {param}, '
+            f'{param}) ON CONFLICT ("name", "labels") DO UPDATE SET '
+            f'"value" = "metric"."value" + excluded."value"',
+            [(name, label_key({"topic": topic, "outcome": outcome}), float(n))
+             for (topic, outcome), n in counts.items()],
+        )
+
+
+def touch_stores(store_ids: set[int], at: datetime) -> None:
+    """Store.last_webhook_at = at for these stores."""
+    if store_ids:
+        param = database.param
+        execute_many(f'UPDATE "store" SET "last_webhook_at" = {param} WHERE "id" = {param}',
+                     [(Store.last_webhook_at.db_value(at), i) for i in sorted(store_ids)])
 
 
 # -- raw SQL for the hot path (built by engine.persistence.sql) ----------------------------------

@@ -31,10 +31,10 @@ from typing import Any
 from peewee import InterfaceError, OperationalError
 
 from engine.domain.coerce import parse_time
-from engine.persistence.counters import count_malformed, incr
+from engine.persistence.counters import count_malformed
 from engine.persistence.database import transaction_lock, write_transaction
 from engine.persistence.models import RecordMark, Store, database, utcnow
-from engine.webhooks.apply import CONFIRMED_TOPICS, apply
+from engine.webhooks.apply import CONFIRMED_TOPICS, ENTITY_TOPICS, apply
 from engine.webhooks.claims import KNOWN_TOPICS
 from engine.webhooks.confirm import Confirmer
 from engine.webhooks.context import (
@@ -42,9 +42,11 @@ from engine.webhooks.context import (
     WEBHOOK_WRITES,
     ApplyContext,
     Outcome,
+    add_counts,
     event_values,
     flush_record_counts,
     insert_rows,
+    touch_stores,
 )
 from engine.webhooks.receipts import (
     Delivery,
@@ -69,6 +71,13 @@ PRUNE_EVERY = 3600.0  # seconds between prunes of old record marks
 # this long while requests wait for their receipts: a 2xx never waits behind a whole batch.
 APPLY_SLICE = 0.002
 ENTITY_PREFIXES = frozenset(("customers", "orders", "products", "collections"))
+# What applying an entity topic (engine.webhooks.apply) reads of its store: a batch of only
+# those selects these columns, not the whole wide row.
+ENTITY_STORE_FIELDS = (
+    Store.id, Store.domain, Store.deleting, Store.paused, Store.needs_reauth,
+    Store.cat_customers, Store.cat_email_consent, Store.cat_sms_consent, Store.cat_orders,
+    Store.cat_catalogue,
+)
 _STOP = object()
 
 
@@ -332,10 +341,12 @@ class WebhookIngest:
         touched: set[int] = set()
         with write_transaction():
             transaction_lock(WEBHOOK_WRITES)
+            # Entity topics read a few flags of the store; the rest may read any of it.
+            entities_only = all(d.topic in ENTITY_TOPICS for _rid, d in batch)
             stores = {
-                s.domain: s for s in Store.select().where(
-                    Store.domain.in_({d.shop_domain for _rid, d in batch})
-                )
+                s.domain: s for s in Store.select(
+                    *(ENTITY_STORE_FIELDS if entities_only else ())
+                ).where(Store.domain.in_({d.shop_domain for _rid, d in batch}))
             }
             started = time.monotonic()
             applied = 0
@@ -357,11 +368,9 @@ class WebhookIngest:
                                      outcome.detail, outcome.level, label(delivery, outcome),
                                      receipt_id))
             flush_record_counts(ctx)
-            if touched:
-                Store.update(last_webhook_at=utcnow()).where(Store.id.in_(touched)).execute()
+            touch_stores(touched, utcnow())
             insert_rows("event", event_values(events))
-            for (topic, outcome_name), n in counts.items():
-                incr("shopsync_webhooks_total", n, topic=topic, outcome=outcome_name)
+            add_counts("shopsync_webhooks_total", counts)
             malformed = count_malformed()
             if malformed:
                 log.warning("webhooks: %d malformed values stored as empty", malformed)
