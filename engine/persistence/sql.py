@@ -64,7 +64,7 @@ def upsert_sql(
     )
 
 
-@functools.lru_cache(maxsize=256)
+@functools.cache  # callers use a few fixed `rows`
 def upsert_values_sql(
     table: str,
     columns: tuple[str, ...],
