@@ -71,6 +71,8 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
         self._drawn: dict[int, list[Content]] = {}  # index -> the lines last drawn there
         self._shown: tuple[int, bool] | None = None  # (cursor, focus) last drawn
         self._updated_virtual = Size(-1, -1)  # the virtual size at the last size update
+        self._version = 0  # counts the store lists shown (set_stores)
+        self._row_memo: tuple[tuple, list[Strip]] | None = None  # the last row drawn
         self._windowed: tuple | None = None  # the window a data change last drew (_window)
 
     # -- geometry -----------------------------------------------------------------------------
@@ -145,6 +147,7 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
                 [self.stores[i] for i in self.visible_indices()])
 
     def _stores_replaced(self) -> None:
+        self._version += 1
         self._update_geometry()
         self._scroll_to_cursor()
         if self.hover is not None and self.hover >= len(self.stores):
@@ -153,6 +156,7 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
         if window != self._windowed:  # an unchanged fleet changes nothing on screen
             self._windowed = window
             self._drawn.clear()
+            self._row_memo = None
             self.refresh()
         self._shown = (self.cursor, self.has_focus)
 
@@ -203,27 +207,43 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self._width()
-        line = int(self.scroll_y) + y
-        row, offset = divmod(line, CARD_HEIGHT)
-        start = row * self.columns
-        blank_style = self.visual_style.rich_style
-        if start >= len(self.stores):
-            return Strip.blank(width, blank_style)
+        row, offset = divmod(int(self.scroll_y) + y, CARD_HEIGHT)
+        columns = max(1, width // CARD_MIN_WIDTH)
+        if row * columns >= len(self.stores):
+            return Strip.blank(width, self.visual_style.rich_style)
         self.mark_drawn()
+        return self._row_strips(row, width, columns)[offset]
+
+    def _row_strips(self, row: int, width: int, columns: int) -> list[Strip]:
+        """A row of cards as the grid's eight lines, kept for the row's other lines (and for a
+        repaint of the row that changes nothing)."""
         now = self._now()
+        start = row * columns
+        stop = min(start + columns, len(self.stores))
+        # Everything the row's cards depend on (see _card_strips), and which stores they show.
+        key = (row, width, now.replace(microsecond=0), self._version,
+               self.cursor if start <= self.cursor < stop else -1, self.has_focus,
+               self.hover if self.hover is not None and start <= self.hover < stop else -1,
+               self.app.theme, self.visual_style)
+        if self._row_memo is not None and self._row_memo[0] == key:
+            return self._row_memo[1]
+        blank_style = self.visual_style.rich_style
         edges = self._column_edges(width)
-        parts = []
-        for column in range(self.columns):
+        cards = []
+        for column in range(columns):
             cell = edges[column + 1] - edges[column]
-            index = start + column
-            if index < len(self.stores):
-                parts.append(self._card_strips(index, cell, now)[offset])
+            if start + column < stop:
+                cards.append(self._card_strips(start + column, cell, now))
             else:
-                parts.append(Strip.blank(cell, blank_style))
-        return Strip.join(parts).crop_extend(0, width, blank_style)
+                cards.append([Strip.blank(cell, blank_style)] * CARD_HEIGHT)
+        strips = [Strip.join(parts).crop_extend(0, width, blank_style)
+                  for parts in zip(*cards, strict=True)]
+        self._row_memo = (key, strips)
+        return strips
 
     def notify_style_update(self) -> None:
         self._memo.clear()  # a theme or CSS change: the same lines in other colours
+        self._row_memo = None
         super().notify_style_update()
 
     def refresh_card(self, index: int) -> None:
@@ -255,6 +275,7 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         self._drawn.clear()  # other cards are on screen
+        self._row_memo = None
         super().watch_scroll_y(old_value, new_value)
 
     # -- cursor -------------------------------------------------------------------------------

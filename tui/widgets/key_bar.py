@@ -14,10 +14,13 @@ from textual import events
 from textual.content import Content
 from textual.geometry import Size
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widget import Widget
 
 from tui.store_actions import READ_ONLY
 from tui.store_keys import unavailable_reason
+
+MEMO_SIZE = 8  # bars kept (see KeyBar.render_line)
 
 
 class KeyItem(NamedTuple):
@@ -47,6 +50,11 @@ class KeyBar(Widget):
         super().__init__(id=id)
         self._hits: list[tuple[int, int, int, KeyItem]] = []  # line, x0, x1, item
         self._shown: tuple[list[KeyItem], int] = ([], 0)  # items and line count last drawn
+        # The keys as of the last bindings update (working them out asks every binding's
+        # check_action), and the strips drawn from them, by what they depend on.
+        self._items: list[KeyItem] | None = None
+        self._memo: dict[tuple, list[Strip]] = {}
+        self._hits_by_key: dict[tuple, list[tuple[int, int, int, KeyItem]]] = {}
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -55,7 +63,7 @@ class KeyBar(Widget):
         """Redraw only when the keys changed; re-layout only when the line count did."""
         if not (self.is_attached and screen is self.screen):
             return
-        items = self.items()
+        items = self._items = self.items()
         lines = len(self._lines(max(self.size.width, 1), items))
         if (items, lines) != self._shown:
             self.refresh(layout=lines != self._shown[1])
@@ -83,7 +91,9 @@ class KeyBar(Widget):
                ) -> list[list[tuple[int, KeyItem]]]:
         lines: list[list[tuple[int, KeyItem]]] = [[]]
         x = 0
-        for item in self.items() if items is None else items:
+        if items is None:
+            items = self.items() if self._items is None else self._items
+        for item in items:
             size = len(item.display) + bool(item.display) + len(item.description)
             if x and x + 2 + size > width:
                 lines.append([])
@@ -96,10 +106,10 @@ class KeyBar(Widget):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return max(1, len(self._lines(max(width, 1))))
 
-    def render(self) -> Content:
-        width = max(self.size.width, 1)
+    def _rows(self, width: int) -> list[Content]:
+        """The bar's lines at `width` (and where each key is, for the mouse)."""
         rows = []
-        self._hits = []
+        hits = []
         for number, line in enumerate(self._lines(width)):
             row = Content("")
             for start, item in line:
@@ -111,9 +121,30 @@ class KeyBar(Widget):
                     row += Content.styled(f" {item.description}", text_style)
                 else:  # the read-only note: text only
                     row += Content.styled(item.description, "dim")
-                self._hits.append((number, start, row.cell_length, item))
+                hits.append((number, start, row.cell_length, item))
             rows.append(row)
-        return Content("\n").join(rows)
+        self._hits = hits
+        return rows
+
+    def render(self) -> Content:
+        return Content("\n").join(self._rows(max(self.size.width, 1)))
+
+    def render_line(self, y: int) -> Strip:
+        """The bar's lines, kept by what they depend on: a cursor moving over stores whose keys
+        differ switches between a few bars, and each is drawn once (by Textual's render)."""
+        width = self.size.width
+        items = self.items() if self._items is None else self._items
+        key = (width, self.size.height, tuple(items), self.app.theme, self.visual_style)
+        strips = self._memo.get(key)
+        if strips is None:
+            strips = [super(KeyBar, self).render_line(line) for line in range(self.size.height)]
+            if len(self._memo) >= MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]  # the oldest
+            self._memo[key] = strips
+            self._hits_by_key[key] = self._hits
+        else:
+            self._hits = self._hits_by_key[key]
+        return strips[y] if y < len(strips) else Strip.blank(width, self.visual_style.rich_style)
 
     def _item_at(self, event: events.MouseEvent) -> KeyItem | None:
         offset = event.get_content_offset(self)
