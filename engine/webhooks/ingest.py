@@ -69,7 +69,7 @@ SWEEP_AGE = timedelta(seconds=5)
 PRUNE_EVERY = 3600.0  # seconds between prunes of old record marks
 # An apply batch ends early (commits what it applied, leaves the rest queued) once it has run
 # this long while requests wait for their receipts: a 2xx never waits behind a whole batch.
-APPLY_SLICE = 0.002
+APPLY_SLICE = 0.02
 ENTITY_PREFIXES = frozenset(("customers", "orders", "products", "collections"))
 # What applying an entity topic (engine.webhooks.apply) reads of its store: a batch of only
 # those selects these columns, not the whole wide row.
