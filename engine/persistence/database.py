@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from peewee import Database, PostgresqlDatabase, SqliteDatabase, _savepoint
+from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase, _savepoint
 
 from engine.domain.errors import DatabaseError
+from engine.persistence.fleet import FLEET_ROW_SHAPE, FLEET_ROW_SHAPE_KEY, rebuild_fleet_rows
 from engine.persistence.models import (
     ALL_MODELS,
     RecordMark,
@@ -231,9 +232,18 @@ def _migration_9(db: Database) -> None:
     db.create_tables([WebhookRejection], safe=True)
 
 
+def _migration_10(db: Database) -> None:
+    """SQLite: fleet_row, each store's summary row as JSON text, kept by the change triggers
+    (filled, and the triggers extended, by `_sync_fleet_rows`). PostgreSQL reads the fleet
+    live (engine.persistence.fleet says why) and has no such table."""
+    if not isinstance(db, PostgresqlDatabase):
+        db.execute_sql("CREATE TABLE IF NOT EXISTS fleet_row "
+                       "(store_id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
-    _migration_7, _migration_8, _migration_9,
+    _migration_7, _migration_8, _migration_9, _migration_10,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -317,7 +327,29 @@ def migrate(db: Database) -> int:
             SchemaMeta.insert(key="schema_version", value=str(version)).on_conflict(
                 conflict_target=[SchemaMeta.key], preserve=[SchemaMeta.value]
             ).execute()
+        _sync_fleet_rows(db)
     return SCHEMA_VERSION
+
+
+def _sync_fleet_rows(db: Database) -> None:
+    """SQLite: when the fleet row's shape (engine.persistence.fleet) is not the one the
+    database was built with (a new database, an upgraded shopsync), re-create the triggers
+    that keep `fleet_row` and rewrite every row. One indexed lookup otherwise."""
+    if isinstance(db, PostgresqlDatabase):
+        return
+    stored = SchemaMeta.get_or_none(SchemaMeta.key == FLEET_ROW_SHAPE_KEY)
+    if stored is not None and stored.value == FLEET_ROW_SHAPE:
+        return
+    try:
+        db.execute_sql("SELECT json_array(1)")
+    except OperationalError as error:  # built without JSON1 (before 3.38, where it was optional)
+        raise DatabaseError(
+            f"this SQLite ({sqlite3.sqlite_version}) has no JSON functions; shopsync needs "
+            "SQLite 3.38 or later, or one built with JSON1") from error
+    install_change_triggers(db, fleet_rows=True)
+    rebuild_fleet_rows()
+    SchemaMeta.insert(key=FLEET_ROW_SHAPE_KEY, value=FLEET_ROW_SHAPE).on_conflict(
+        conflict_target=[SchemaMeta.key], preserve=[SchemaMeta.value]).execute()
 
 
 def open_database(url: str) -> Database:

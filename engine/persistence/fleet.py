@@ -1,17 +1,22 @@
 """The fleet read: every store's summary in one query, and what changed since a cursor.
 
-`read_summaries()` reads each store as one row of plain values: its own columns, its active
-jobs (a grouped join) and its four entity rows side by side (one join per entity, on the unique
-index (store_id, entity)); no model objects, no per-store queries. On SQLite, SQLite itself
-gathers each column into a JSON array and returns all of them as one value, decoded by orjson:
-Python's sqlite3 module releases and re-takes the GIL around every value it fetches, and at
-10,000 stores (600,000 values) that alone cost more than the rest of the read. PostgreSQL
-(psycopg2 has no such cost) returns the same columns as rows, turned into columns in C.
+A store's summary is one row of plain values: its own columns, its active jobs and its four
+entity rows side by side (`_columns`); no model objects, no per-store queries.
+
+- SQLite keeps that row for every store, as JSON text, in `fleet_row`, rewritten inside the
+  writer's transaction by the triggers that fill the change log below, whoever writes a store,
+  its entity rows or its jobs. The read concatenates the texts into one JSON array (one value
+  through the driver) for orjson to decode. Python's sqlite3 module releases and re-takes the
+  GIL around every value it fetches: fetched as rows, a 10,000-store fleet's 600,000 values
+  cost more than all the rest of the read. A database built with another row shape (an older
+  shopsync) gets its triggers and rows made again when it is opened (FLEET_ROW_SHAPE).
+- PostgreSQL computes the rows live (joins on the unique index (store_id, entity)): psycopg2
+  fetches values cheaply, and concurrent writers of one store would queue on a stored row.
+
 The views of engine.domain.views are then built column-wise with map and zip, so Python code
-runs only where a value must be decoded: a time, a readiness blob (decoded once per distinct
-blob), and the few entity rows that carry more than the common columns (a running sync's
-progress_at, started_at and progress_info, read only while it is Syncing; a failed full sync;
-a queued job).
+runs only where a value must be decoded: a time, a readiness blob (once per distinct blob), and
+the few entity rows that carry more than the common columns (a running sync's progress_at,
+started_at and progress_info, read only while it is Syncing; a failed full sync; a queued job).
 
 The "changed since" read rests on `store_change`, an append-only log that database triggers
 (engine.persistence.revisions) fill on every insert, update and delete of a store, an entity row
@@ -30,6 +35,7 @@ When the log was pruned past a cursor (see `prune_changes`) the answer is "read 
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,6 +112,9 @@ def _columns(postgres: bool) -> list[str]:
     return columns
 
 
+_ENTITY_JOINS = "\n".join(f"LEFT JOIN entity_sync e{place} ON e{place}.store_id = s.id "
+                          f"AND e{place}.entity = '{entity.value}'"
+                          for place, entity in enumerate(ENTITY_ORDER))
 # Active jobs per store: "checking" = a health check is active. Each entity row is found by the
 # unique index (store_id, entity).
 _FROM = """
@@ -116,15 +125,43 @@ LEFT JOIN (
     FROM job WHERE state IN ('queued', 'running') AND store_id IS NOT NULL
     GROUP BY store_id
 ) j ON j.store_id = s.id
-""" + "\n".join(f"LEFT JOIN entity_sync e{place} ON e{place}.store_id = s.id "
-                f"AND e{place}.entity = '{entity.value}'"
-                for place, entity in enumerate(ENTITY_ORDER))
-# SQLite: the columns as arrays, in one JSON value (see the module's docstring).
-_SQLITE_SQL = ("SELECT json_array("
-               + ", ".join(f"json_group_array({c})" for c in _columns(False)) + ") " + _FROM)
+""" + _ENTITY_JOINS
 _POSTGRES_SQL = "SELECT " + ", ".join(_columns(True)) + " " + _FROM
 _WIDTH = len(_columns(False))
 _ENTITY_START = _WIDTH - _ENTITY_WIDTH * len(ENTITY_ORDER)  # the first entity column
+
+# SQLite keeps each store's row, as JSON text, in `fleet_row`: written by the same triggers
+# that fill the change log (engine.persistence.revisions), so every write to a store, its
+# entity rows or its jobs rewrites it in the writer's transaction. The read then concatenates
+# the texts (no per-value work in SQLite, one value through the driver) for orjson to decode.
+# PostgreSQL reads live: concurrent writers of one store would queue on its row there, and
+# psycopg2 fetches values cheaply.
+_ROW_JSON = "json_array(" + ", ".join(_columns(False)) + ")"
+
+
+def fleet_row_sql(store: str) -> list[str]:
+    """SQLite: the statements that replace the `fleet_row` of the store whose id is the SQL
+    expression `store` (and drop it when the store is gone), for the triggers."""
+    # One store's active jobs, counted where they are (job.store_id is indexed).
+    jobs = ("LEFT JOIN (SELECT COUNT(*) AS busy, MAX(CASE WHEN kind = 'health' THEN 1 "
+            f"ELSE 0 END) AS checking FROM job WHERE store_id = {store} "
+            "AND state IN ('queued', 'running')) j ON j.busy > 0")
+    return [f"DELETE FROM fleet_row WHERE store_id = {store}",
+            f"INSERT INTO fleet_row (store_id, body) SELECT s.id, {_ROW_JSON} FROM store s "
+            f"{jobs} {_ENTITY_JOINS} WHERE s.id = {store}"]
+
+
+# Changes whenever the row's shape or the triggers' statements do: the stored rows and the
+# triggers are then rebuilt (engine.persistence.database.migrate).
+FLEET_ROW_SHAPE = hashlib.sha256(repr(fleet_row_sql("NEW.id")).encode()).hexdigest()[:16]
+FLEET_ROW_SHAPE_KEY = "fleet_row_shape"
+
+
+def rebuild_fleet_rows() -> None:
+    """SQLite: write every store's `fleet_row` afresh (inside the caller's transaction)."""
+    database.execute_sql("DELETE FROM fleet_row")
+    database.execute_sql(f"INSERT INTO fleet_row (store_id, body) SELECT s.id, {_ROW_JSON} "
+                         + _FROM)
 _CHUNK = 500  # ids per IN (...) list
 
 
@@ -141,11 +178,14 @@ def _in(ids: Sequence[int]) -> str:
 
 
 def _fleet_columns(where: str = "", params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-    """The columns of the stores `where` selects (see _columns)."""
+    """The columns of the stores `where` selects (see _columns); `where` filters on `s.id`."""
     if _is_postgres():
         rows = _rows(_POSTGRES_SQL + where, params)
-        return list(zip(*rows, strict=True)) if rows else [()] * _WIDTH
-    return orjson.loads(_rows(_SQLITE_SQL + where, params)[0][0])
+    else:
+        text = _rows("SELECT '[' || COALESCE(group_concat(body, ','), '') || ']' "
+                     "FROM fleet_row s" + where.replace("s.id", "s.store_id"), params)[0][0]
+        rows = orjson.loads(text)
+    return list(zip(*rows, strict=True)) if rows else [()] * _WIDTH
 
 
 class _Decoder:

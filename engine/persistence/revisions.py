@@ -4,6 +4,10 @@ Triggers rather than Python calls, so no writer can forget (raw executemany impo
 deletes and other processes included). The log (`store_change`, model StoreChange) is read by
 engine.persistence.fleet. Job updates are logged only when the state (or store) changes:
 heartbeats and lease extensions change nothing a fleet view shows.
+
+On SQLite the same triggers also rewrite the store's `fleet_row` (its summary as JSON text,
+engine.persistence.fleet), once the database has that table (`install_change_triggers(db,
+fleet_rows=True)`, which engine.persistence.database runs after the migrations).
 """
 
 from __future__ import annotations
@@ -51,8 +55,9 @@ _PG_TRIGGERS = {
 }
 
 
-def install_change_triggers(db: Database) -> None:
-    """Create (or re-create) the triggers; idempotent."""
+def install_change_triggers(db: Database, *, fleet_rows: bool = False) -> None:
+    """Create (or re-create) the triggers; idempotent. `fleet_rows` (SQLite): also keep the
+    `fleet_row` table up to date."""
     if isinstance(db, PostgresqlDatabase):
         db.execute_sql(_PG_FUNCTION)
         for name, when in _PG_TRIGGERS.items():
@@ -64,10 +69,13 @@ def install_change_triggers(db: Database) -> None:
             )
         db.execute_sql("CREATE INDEX IF NOT EXISTS store_change_xid ON store_change (xid)")
         return
+    from engine.persistence.fleet import fleet_row_sql
+
     for name, (event, table, row, condition) in _SQLITE_TRIGGERS.items():
         when = f" WHEN {condition}" if condition else ""
+        body = [_SQLITE_LOG.format(row=row), *(fleet_row_sql(row) if fleet_rows else ())]
         db.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
         db.execute_sql(
             f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} "
-            f"BEGIN {_SQLITE_LOG.format(row=row)}; END"
+            f"BEGIN {'; '.join(body)}; END"
         )

@@ -95,6 +95,14 @@ def test_an_idle_poll_reads_only_the_log(small_fleet, sql_log) -> None:
     assert not any(" store " in sql or "entity_sync" in sql for sql in sql_log)
 
 
+def _stored_rows_are_current() -> None:
+    """Every store's fleet_row (SQLite) is what the store, its entity rows and jobs give now."""
+    stored = dict(database.execute_sql("SELECT store_id, body FROM fleet_row").fetchall())
+    live = dict(database.execute_sql(
+        f"SELECT s.id, {fleet._ROW_JSON} {fleet._FROM}").fetchall())
+    assert stored == live
+
+
 def test_every_writer_advances_the_log(small_fleet) -> None:
     first, second = small_fleet["healthy"], small_fleet["new"]
 
@@ -104,6 +112,7 @@ def test_every_writer_advances_the_log(small_fleet) -> None:
         changes = reads.changes_since(cursor)
         assert not changes.everything
         assert changes.cursor > cursor or not changes.store_ids
+        _stored_rows_are_current()  # the same triggers rewrite the stored fleet rows
         return changes.store_ids
 
     assert changed_by(lambda: Store.update(name="X").where(Store.id == first.id).execute()) \
@@ -275,3 +284,36 @@ def test_every_field_of_every_summary_matches_the_model_read(offline_runtime) ->
 def test_every_field_matches_on_postgres(pg_runtime) -> None:
     _varied_fleet()
     _assert_every_field_matches_the_oracle()
+
+
+def test_the_stored_fleet_rows_follow_every_writer_and_a_new_shape(offline_runtime) -> None:
+    """SQLite keeps each store's row as JSON (fleet_row), rewritten by the change triggers: a
+    write anywhere (model, raw SQL, cascade, job state) leaves every row current, and a row
+    shape this database was not built with (an upgrade) re-creates the rows and triggers."""
+    from engine.persistence.database import migrate
+    from tests.tui.factories import make_store
+
+    stores = _varied_fleet()
+    _stored_rows_are_current()
+    store = stores["healthy"]
+    EntitySync.update(state="syncing", progress_at=utcnow(), started_at=utcnow(),
+                      progress_info={"phase": "export"}).where(
+        (EntitySync.store == store.id) & (EntitySync.entity == "orders")).execute()
+    Store.update(cat_orders=False, paused=True).where(Store.id == store.id).execute()
+    job = Job.create(kind="health", store_id=store.id, store_domain=store.domain)
+    _stored_rows_are_current()
+    assert reads.store_summary(store.id).checking
+    Job.update(state="done").where(Job.id == job.id).execute()
+    database.execute_sql("DELETE FROM entity_sync WHERE store_id = ? AND entity = 'products'",
+                         (store.id,))
+    make_store("later.myshopify.com", "Later")
+    Store.delete().where(Store.id == stores["failing"].id).execute()  # cascades
+    _stored_rows_are_current()
+    assert not reads.store_summary(store.id).checking
+    _assert_every_field_matches_the_oracle()
+    # A database built with another row shape: rows and triggers are made again on open.
+    database.execute_sql("UPDATE fleet_row SET body = '[]'")
+    SchemaMeta.update(value="older").where(SchemaMeta.key == fleet.FLEET_ROW_SHAPE_KEY).execute()
+    migrate(database.obj)
+    _stored_rows_are_current()
+    assert SchemaMeta.get_by_id(fleet.FLEET_ROW_SHAPE_KEY).value == fleet.FLEET_ROW_SHAPE
