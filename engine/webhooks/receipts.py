@@ -168,14 +168,6 @@ class Delivery:
         return None
 
 
-def _receipt_key(receipt: WebhookReceipt) -> tuple[str, str, str] | None:
-    if receipt.event_id:
-        return (receipt.shop_domain, receipt.topic, "e:" + receipt.event_id)
-    if receipt.webhook_id:
-        return (receipt.shop_domain, receipt.topic, "w:" + receipt.webhook_id)
-    return None
-
-
 def label(delivery: Delivery, outcome: Outcome | None = None) -> str:
     if outcome is not None and outcome.label:
         return outcome.label
@@ -284,33 +276,49 @@ def seen_keys(deliveries: Iterable[Delivery]) -> dict[tuple[str, str, str], int]
     """Dedupe keys already recorded (not as duplicates or failures) → their receipt id.
 
     Keys are (shop, topic, "e:"/"w:" + header id) and ("body", "", sha256 of the body).
+    Plain parameterised SQL: this runs in every receipt transaction, on the 2xx's path.
     """
     deliveries = list(deliveries)
     event_ids = {d.event_id for d in deliveries if d.event_id}
     webhook_ids = {d.webhook_id for d in deliveries if d.webhook_id and not d.event_id}
     digests = {d.digest for d in deliveries}
     seen: dict[tuple[str, str, str], int] = {}
-    for receipt in WebhookReceipt.select(WebhookReceipt.id, WebhookReceipt.body_digest).where(
-        WebhookReceipt.body_digest.in_(sorted(digests))
-        & WebhookReceipt.status.not_in(NOT_ORIGINALS)
-    ) if digests else ():
-        seen.setdefault(("body", "", receipt.body_digest or ""), receipt.id)
-    for column, values in ((WebhookReceipt.event_id, event_ids),
-                           (WebhookReceipt.webhook_id, webhook_ids)):
-        ordered = sorted(values)
-        for start in range(0, len(ordered), 500):
-            query = WebhookReceipt.select(
-                WebhookReceipt.id, WebhookReceipt.event_id, WebhookReceipt.webhook_id,
-                WebhookReceipt.shop_domain, WebhookReceipt.topic,
-            ).where(
-                column.in_(ordered[start:start + 500])
-                & WebhookReceipt.status.not_in(NOT_ORIGINALS)
-            )
-            for receipt in query:
-                key = _receipt_key(receipt)
+    param = database.param
+    originals = f'"status" NOT IN ({", ".join([param] * len(NOT_ORIGINALS))})'
+    for chunk in _chunks(sorted(digests)):
+        rows = database.execute_sql(
+            f'SELECT "id", "body_digest" FROM "webhook_receipt" WHERE "body_digest" IN '
+            f'({", ".join([param] * len(chunk))}) AND {originals}', (*chunk, *NOT_ORIGINALS),
+        ).fetchall()
+        for receipt_id, digest in rows:
+            seen.setdefault(("body", "", digest or ""), receipt_id)
+    for column, values in (("event_id", event_ids), ("webhook_id", webhook_ids)):
+        for chunk in _chunks(sorted(values)):
+            rows = database.execute_sql(
+                f'SELECT "id", "event_id", "webhook_id", "shop_domain", "topic" '
+                f'FROM "webhook_receipt" WHERE "{column}" IN '
+                f'({", ".join([param] * len(chunk))}) AND {originals}',
+                (*chunk, *NOT_ORIGINALS),
+            ).fetchall()
+            for receipt_id, event_id, webhook_id, shop_domain, topic in rows:
+                key = _key(shop_domain, topic, event_id, webhook_id)
                 if key is not None:
-                    seen.setdefault(key, receipt.id)
+                    seen.setdefault(key, receipt_id)
     return seen
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _key(shop_domain: str, topic: str, event_id: str | None, webhook_id: str | None
+         ) -> tuple[str, str, str] | None:
+    if event_id:
+        return (shop_domain, topic, "e:" + event_id)
+    if webhook_id:
+        return (shop_domain, topic, "w:" + webhook_id)
+    return None
 
 
 def settle(receipt_id: int, outcome: Outcome, store_id: int | None) -> bool:
@@ -326,11 +334,14 @@ def settle(receipt_id: int, outcome: Outcome, store_id: int | None) -> bool:
 
 
 def _store_ids(domains: set[str]) -> dict[str, int]:
-    return {
-        s.domain: s.id for s in Store.select(Store.id, Store.domain).where(
-            Store.domain.in_(domains)
-        )
-    }
+    if not domains:
+        return {}
+    ordered = sorted(domains)
+    rows = database.execute_sql(
+        f'SELECT "domain", "id" FROM "store" WHERE "domain" IN '
+        f'({", ".join([database.param] * len(ordered))})', ordered,
+    ).fetchall()
+    return {domain: store_id for domain, store_id in rows}
 
 
 def event_row(delivery: Delivery, store_id: int | None, status: str, detail: str | None,
