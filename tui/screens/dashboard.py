@@ -122,11 +122,15 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         # third of the screen's widgets, and the first frame with stores does not show it.
         self._filter_mounted: AwaitMount | None = None
         self._paint_fallback: Timer | None = None
+        # The two views, kept: the current store is asked for by every binding's check_action
+        # on every key, and a query per ask adds up.
+        self._grid = CardGrid(id="grid")
+        self._table = FleetTable(id="table", classes="-hidden")
 
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header").data_bind(DashboardScreen.stale)
-        yield CardGrid(id="grid")
-        yield FleetTable(id="table", classes="-hidden")
+        yield self._grid
+        yield self._table
         with Middle(id="empty", classes="-hidden"), Center():
             yield Static("", id="empty-text", markup=False)
         yield KeyBar()
@@ -237,7 +241,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
     @property
     def shown_view(self) -> StoreCursor:
         """The view the fleet is shown in (card grid or table)."""
-        return self.query_one(FleetTable) if self.view == "table" else self.query_one(CardGrid)
+        return self._table if self.view == "table" else self._grid
 
     @property
     def current(self) -> StoreSummary | None:
@@ -262,7 +266,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
     def _show(self) -> None:
         visible = sort_stores(self.filtered(), self.sort, self.sort_reverse)
         keep = self.current.id if self.current else None
-        grid, table = self.query_one(CardGrid), self.query_one(FleetTable)
+        grid, table = self._grid, self._table
         grid.set_stores(visible, keep)
         table.set_stores(visible, keep)
         self.query_one(FleetHeader).shown = len(visible) if self.filtering else None
@@ -392,7 +396,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
     def watch_view(self, old: View, new: View) -> None:
         if not self.is_mounted:  # set before the screen runs: the first _show() applies it
             return
-        previous = self.query_one(FleetTable) if old == "table" else self.query_one(CardGrid)
+        previous = self._table if old == "table" else self._grid
         keep = previous.current.id if previous.current else None
         self._show()
         if keep is not None:
