@@ -33,14 +33,20 @@ def take_malformed() -> dict[str, int]:
     return counts
 
 
+# The largest integer a database column holds (SQLite INTEGER, PostgreSQL BIGINT): a larger one
+# cannot be bound at all, and one such value used to fail its whole batch with OverflowError.
+MAX_INTEGER = (1 << 63) - 1
+
+
 def gid_number(value: Any) -> int | None:
-    """`gid://shopify/Order/123` → 123 (None for anything that is not a GID)."""
+    """`gid://shopify/Order/123` → 123 (None for anything that is not a GID, or whose number
+    no database column can hold)."""
     try:  # the hot path: called for every id, parent id and reference of every line
         number = int(value[value.rindex("/") + 1:])
     except (ValueError, TypeError, AttributeError):
         pass
     else:
-        if number >= 0:
+        if 0 <= number <= MAX_INTEGER:
             return number
         _malformed("id")
         return None
@@ -51,26 +57,28 @@ def gid_number(value: Any) -> int | None:
         return None
     tail = value.rsplit("/", 1)[-1].split("?", 1)[0]  # gid://shopify/Order/123?x=y
     # isascii: "²" passes isdigit() but int() refuses it
-    if tail.isascii() and tail.isdigit():
+    if tail.isascii() and tail.isdigit() and int(tail) <= MAX_INTEGER:
         return int(tail)
     _malformed("id")
     return None
 
 
 def as_int(value: object) -> int | None:
-    """A non-negative integer (an id, a count, a quantity) from a JSON number, digits or a GID."""
+    """A non-negative integer (an id, a count, a quantity) from a JSON number, digits or a GID,
+    no larger than a database column holds."""
     if type(value) is int:  # the common case first; bool is not an int here
-        if value >= 0:
+        if 0 <= value <= MAX_INTEGER:
             return value
         _malformed("int")
         return None
     if value is None or value == "":
         return None
-    if isinstance(value, float) and value.is_integer() and value >= 0:
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= MAX_INTEGER:
         return int(value)
     if isinstance(value, str):
         text = value.rsplit("/", 1)[-1]  # also accepts gid://shopify/Order/5
-        if text.isascii() and text.isdigit():  # "²" passes isdigit() but int() refuses it
+        # "²" passes isdigit() but int() refuses it
+        if text.isascii() and text.isdigit() and int(text) <= MAX_INTEGER:
             return int(text)
     _malformed("int")
     return None
@@ -151,10 +159,16 @@ def iso_utc(value: object) -> str | None:
 _SCALARS = (str, int, float, type(None))
 
 
+def _bindable(value: Any) -> bool:
+    kind = type(value)
+    return kind in _SCALARS and (kind is not int or -MAX_INTEGER - 1 <= value <= MAX_INTEGER)
+
+
 def scalar_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """`row` with every value a database can bind: an object or list where a scalar belongs
-    becomes None (the bulk mappers pass most values through untouched, for speed)."""
+    becomes None, an integer too large for any column its digits as text (the bulk mappers
+    pass most values through untouched, for speed; the integer columns are checked there)."""
     for value in row:
-        if type(value) not in _SCALARS:
-            return tuple(value if type(value) in _SCALARS else text(value) for value in row)
+        if not _bindable(value):
+            return tuple(value if _bindable(value) else text(value) for value in row)
     return row

@@ -260,7 +260,12 @@ class Importer:
         written = 0
         with write_transaction():
             for name, rows in batch.items():
-                self._upsert(name, rows)
+                try:
+                    self._upsert(name, rows)
+                except OverflowError:  # an integer no column holds, in a passed-through text
+                    # column: bound as its digits (upserts are idempotent, so a part of the
+                    # batch already written is written again unchanged)
+                    self._upsert(name, [scalar_row(row) for row in rows])
                 written += len(rows)
             if written and self.on_flush is not None:
                 self.on_flush(written)  # metrics, in the same transaction

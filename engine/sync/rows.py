@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from engine.domain.coerce import as_dict, as_int, gid_number, tags, text
+from engine.domain.coerce import MAX_INTEGER, as_dict, as_int, gid_number, tags, text
 from engine.persistence.models import (
     Collection,
     CollectionMembership,
@@ -123,7 +123,7 @@ FAST_MISS = (KeyError, TypeError, ValueError, AttributeError)
 
 def _gid(value: str) -> int:
     number = int(value[value.rindex("/") + 1:])
-    if number < 0:
+    if not 0 <= number <= MAX_INTEGER:  # gid_number() decides (and counts it as malformed)
         raise ValueError(value)
     return number
 
@@ -155,7 +155,7 @@ _LINE_ITEM = itemgetter("id", "sku", "title", "quantity", "variant", "originalUn
 
 def _fast_line_item(o: dict, parent: int | None) -> Row:
     gid, sku, title, quantity, variant, price = _LINE_ITEM(o)
-    if quantity is not None and (type(quantity) is not int or quantity < 0):
+    if quantity is not None and (type(quantity) is not int or not 0 <= quantity <= MAX_INTEGER):
         raise TypeError(quantity)  # as_int() decides (and counts it as malformed)
     return (_gid(gid), parent, sku, title, quantity, _ref(variant), _money(price))
 

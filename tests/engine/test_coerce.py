@@ -25,7 +25,7 @@ from engine.domain.coerce import (
     text,
 )
 from engine.persistence.counters import count_malformed
-from engine.persistence.models import Customer, Metric
+from engine.persistence.models import Customer, Metric, Order, OrderLineItem
 from engine.sync.importer import Importer
 from engine.webhooks.rows import customer_row
 from tests.engine.livedata_support import store_row
@@ -121,3 +121,45 @@ def test_a_bulk_line_with_an_object_for_a_name_is_stored_as_null_and_counted(run
                Metric.select().where(Metric.name == "shopsync_malformed_values_total")}
     assert counted == {"kind=int": 1.0, "kind=tags": 1.0, "kind=text": 2.0}
     assert coerce.MALFORMED == {}
+
+
+def test_integers_no_column_can_hold_are_malformed_not_fatal() -> None:
+    too_big = 1 << 63
+    assert gid_number(f"gid://shopify/Order/{too_big}") is None
+    assert gid_number(f"gid://shopify/Order/{too_big}?x=y") is None
+    assert (as_int(too_big), as_int(str(too_big)), as_int(float(too_big))) == (None,) * 3
+    assert as_int(too_big - 1) == too_big - 1
+    assert take_malformed() == {"id": 2, "int": 3}
+    assert scalar_row((1, too_big, -too_big - 1)) == (1, str(too_big), str(-too_big - 1))
+
+
+def test_a_bulk_export_with_huge_integers_imports_every_other_line(runtime) -> None:
+    # One such value used to fail its whole batch with OverflowError, so no line of it landed.
+    store = store_row("huge-ints.myshopify.com")
+    importer = Importer(store.id, "orders", 1)
+    huge = 1 << 63  # JSON allows it (orjson reads up to 2**64 - 1); no database column holds it
+
+    def order(number: object, name: object = "#1") -> dict:
+        return {"__typename": "Order", "id": f"gid://shopify/Order/{number}", "name": name,
+                "customer": None, "email": None, "displayFinancialStatus": "PAID",
+                "displayFulfillmentStatus": "FULFILLED", "currencyCode": "EUR",
+                "totalPriceSet": None, "processedAt": None, "cancelledAt": None,
+                "closedAt": None, "createdAt": None, "updatedAt": "2026-01-01T00:00:00Z"}
+
+    lines = [
+        order(1),
+        order(huge),  # an id no column holds: skipped and counted
+        order(3, name=huge),  # a huge number where text belongs: stored as its digits
+        {"__typename": "LineItem", "id": "gid://shopify/LineItem/7", "sku": "S",
+         "title": "Mug", "quantity": huge, "variant": None, "originalUnitPriceSet": None,
+         "__parentId": "gid://shopify/Order/1"},  # a quantity no column holds: NULL
+    ]
+    for line in lines:
+        importer.feed(orjson.dumps(line))
+    importer.write(importer.take())
+    names = {o.shopify_id: o.name for o in Order.select().where(Order.store == store.id)}
+    assert names == {1: "#1", 3: str(huge)}
+    items = list(OrderLineItem.select().where(OrderLineItem.store == store.id))
+    assert [(i.shopify_id, i.order_id, i.quantity) for i in items] == [(7, 1, None)]
+    assert importer.skipped == 1
+    assert take_malformed() == {"id": 1, "int": 1}

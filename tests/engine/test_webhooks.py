@@ -29,6 +29,7 @@ from engine.persistence.models import (
     ProductVariant,
     Store,
     WebhookReceipt,
+    database,
 )
 from engine.persistence.runtime import Runtime, open_runtime
 from engine.serve.app import create_app
@@ -401,19 +402,32 @@ def test_compliance_topics(live: Live) -> None:
 
 def test_a_delivery_that_cannot_be_applied_fails_alone(live: Live) -> None:
     store = store_row(SHOP)
+    # A database that refuses one line item: the apply raises after the order row was written.
+    database.execute_sql(
+        'CREATE TRIGGER refuse_line BEFORE INSERT ON "order_line_item" '
+        "WHEN NEW.shopify_id = 9002 BEGIN SELECT RAISE(ABORT, 'line 9002 refused'); END"
+    )
     assert live.post("orders/create", order(1, "2026-11-02T10:00:00Z")).status_code == 200
-    # An id SQLite cannot hold: the apply raises after the order row was already written.
-    broken = order(2, "2026-11-02T10:00:00Z")
-    broken["line_items"][0]["id"] = 2**63
-    assert live.post("orders/create", broken).status_code == 200
+    assert live.post("orders/create", order(2, "2026-11-02T10:00:00Z")).status_code == 200
     assert live.post("orders/create", order(3, "2026-11-02T10:00:00Z")).status_code == 200
     live.settle()
     assert sorted(o.shopify_id for o in Order.select()) == [4001, 4003]
     failed = WebhookReceipt.get(WebhookReceipt.status == "failed")
-    assert failed.detail.startswith("OverflowError")
+    assert failed.detail.startswith("IntegrityError")
     event = Event.get(Event.level == "error")
-    assert event.message.startswith("orders/create #2 failed: OverflowError")
+    assert event.message.startswith("orders/create #2 failed: IntegrityError")
     assert EntitySync.get(store=store.id, entity="orders").records == 2
+
+
+def test_an_id_no_column_can_hold_drops_that_line_not_the_delivery(live: Live) -> None:
+    store_row(SHOP)
+    huge = order(2, "2026-11-02T10:00:00Z")
+    huge["line_items"][0]["id"] = 2**63  # used to fail the whole delivery with OverflowError
+    assert live.post("orders/create", huge).status_code == 200
+    live.settle()
+    assert WebhookReceipt.get().status == "applied"
+    lines = OrderLineItem.select().where(OrderLineItem.order_id == 4002)
+    assert [line.shopify_id for line in lines] == [9502]
 
 
 # -- durability ---------------------------------------------------------------------------------
@@ -437,7 +451,6 @@ def test_child_and_dependent_deletes_search_an_index(live: Live) -> None:
     """Each upsert replaces the record's children and each delete removes its dependents: on
     SQLite every one of those DELETEs must search an index (a table scan per delivery made
     ingest slow down with the size of the store)."""
-    from engine.persistence.models import database
     from engine.webhooks.apply import CHILDREN, DEPENDENTS, KEY, MODELS, delete_sql
 
     statements = [(m._meta.table_name, KEY) for m in MODELS.values()]
