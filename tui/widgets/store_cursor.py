@@ -113,6 +113,9 @@ class StoreCursor(_Widget):
         self._scroll_to_cursor()
         self._redraw()
         if moved:
+            # The keys the screen shows follow the store under the cursor: ask for them now, so
+            # the key bar repaints in the frame that moves the cursor, not in a frame after it.
+            self.refresh_bindings()
             self.post_message(StoreCursorMoved(self.stores[index].id))
 
     # -- keys and focus -----------------------------------------------------------------------
