@@ -22,6 +22,17 @@ def _parallel(argv: list[str]) -> list[str]:
     return ["-n", str(min(4, os.cpu_count() or 1))]
 
 
+def _pytest(python: str, argv: list[str]) -> list[tuple[str, list[str]]]:
+    """The whole suite: the parallel part, then the tests marked `alone` (the multi-process
+    PostgreSQL fleet run, which loads every core) by themselves. Arguments given: as given."""
+    if argv:
+        return [("pytest", [python, "-m", "pytest", *_parallel(argv), *argv])]
+    return [
+        ("pytest", [python, "-m", "pytest", *_parallel(argv), "-m", "not alone"]),
+        ("pytest, alone", [python, "-m", "pytest", "-n", "0", "-m", "alone"]),
+    ]
+
+
 def main(argv: list[str]) -> int:
     python = sys.executable
     bindir = os.path.dirname(python)
@@ -29,7 +40,7 @@ def main(argv: list[str]) -> int:
         ("ruff", [os.path.join(bindir, "ruff"), "check", "."]),
         ("import contracts", [os.path.join(bindir, "lint-imports")]),
         ("types", [os.path.join(bindir, "mypy")]),  # engine/ and tui/, see [tool.mypy]
-        ("pytest", [python, "-m", "pytest", *_parallel(argv), *argv]),
+        *_pytest(python, argv),
     ]
     for name, command in steps:
         code = _step(name, command)
