@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +69,20 @@ SHOTS: tuple[Shot, ...] = (
 )
 
 
+@contextmanager
+def _home(path: str) -> Iterator[None]:
+    """$HOME set to `path` for the shot (Path.home() reads it), restored after."""
+    saved = os.environ.get("HOME")
+    os.environ["HOME"] = path
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["HOME"]
+        else:
+            os.environ["HOME"] = saved
+
+
 async def take(shot: Shot, out: Path) -> Path:
     """Build the fixture database, run the app, press the keys and save `out/<name>.svg`."""
     from engine.config import load_settings
@@ -74,8 +90,11 @@ async def take(shot: Shot, out: Path) -> Path:
     from tests.tui.factories import demo_fleet, frozen_clock
     from tui.app import ShopsyncApp
 
-    with tempfile.TemporaryDirectory(prefix="shopsync-shot-") as home:
-        runtime = open_runtime(load_settings(home=Path(home)))
+    with tempfile.TemporaryDirectory(prefix="shopsync-shot-") as user_home, _home(user_home):
+        # The default data folder under a temporary $HOME: the header shows the path users see
+        # (~/.local/share/shopsync/shopsync.db), the same in every run.
+        home = Path(user_home) / ".local" / "share" / "shopsync"
+        runtime = open_runtime(load_settings(home=home))
         try:
             if shot.fleet:
                 demo_fleet()
