@@ -93,9 +93,12 @@ class TestBulkFlow:
                                         and app.screen.listing is not None, 60)
                 bulk = app.screen
                 assert isinstance(bulk, BulkScreen)
+                # The summary line and the table's rows are drawn in separate frames.
+                assert await wait_until(
+                    pilot, lambda: screen_text(app).count("theirs · Customers") == LIMIT, 30
+                ), screen_text(app)
                 text = screen_text(app)
                 assert "5 of 5 slots in use · full · blocked: Orders" in text
-                assert text.count("theirs · Customers") == LIMIT
                 assert "someone else's (Customers), exports customers" in text  # the row line
                 assert token not in text
 
