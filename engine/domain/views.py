@@ -29,9 +29,10 @@ def iso(moment: datetime | None) -> str | None:
 # The three values a fleet read makes tens of thousands of are NamedTuples: as immutable as the
 # frozen dataclasses below, and several times cheaper to build.
 class EntityRow(NamedTuple):
-    """One entity of a store, as the fleet read gives it. progress_at, started_at and progress
-    describe the sync in progress: they are None unless the state is Syncing (a finished run's
-    leftovers are not read). An entity with no row yet is Pending with 0 records."""
+    """One entity of a store, as the fleet read gives it. done, total, progress_at, started_at
+    and progress describe the sync in progress: they are 0 and None unless the state is Syncing
+    (a finished run's leftovers are not read). An entity with no row yet is Pending with 0
+    records."""
 
     entity: Entity
     state: EntityState

@@ -13,10 +13,14 @@ entity rows side by side (`_columns`); no model objects, no per-store queries.
 - PostgreSQL computes the rows live (joins on the unique index (store_id, entity)): psycopg2
   fetches values cheaply, and concurrent writers of one store would queue on a stored row.
 
-The views of engine.domain.views are then built column-wise with map and zip, so Python code
-runs only where a value must be decoded: a time, a readiness blob (once per distinct blob), and
-the few entity rows that carry more than the common columns (a running sync's progress_at,
-started_at and progress_info, read only while it is Syncing; a failed full sync; a queued job).
+The row is shaped for the build: a state or status is its place in the enum (a small int,
+shared by Python, looked up without hashing), a flag is a JSON boolean, the newest sync is the
+place of the entity that has it (no second parse), and each entity gives only its state,
+records, last sync and `extra`, NULL unless the entity is Syncing, failed, failed a full sync
+or has a queued job (then the rest of its fields). The views of engine.domain.views are then
+built column-wise with map and zip, so Python code runs only where a value must be decoded: a
+readiness blob (once per distinct blob) and the few rows with an `extra`. The GC is paused
+while they are built, and the young generations collected once at the end (`_one_collection`).
 
 The "changed since" read rests on `store_change`, an append-only log that database triggers
 (engine.persistence.revisions) fill on every insert, update and delete of a store, an entity row
@@ -41,6 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import compress, repeat
+from operator import getitem
 from typing import Any
 
 import orjson
@@ -62,38 +67,61 @@ PRUNED_KEY = "store_change_pruned"
 CHANGE_RETENTION = timedelta(hours=1)
 
 
+_STATES = tuple(EntityState)  # a fleet row gives a state, or a status, as its place here
+_STATUSES = tuple(Status)
+
+
+def _place(expr: str, members: Sequence[EntityState] | Sequence[Status]) -> str:
+    """SQL: the place of the text `expr` in `members` (small integers decode to shared objects,
+    and a tuple lookup needs no hashing; NULL for a value that is not one of them)."""
+    return (f"CASE {expr} " + " ".join(f"WHEN '{member.value}' THEN {place}"
+                                       for place, member in enumerate(members)) + " END")
+
+
+def _flag(condition: str, postgres: bool) -> str:
+    """SQL: `condition` as a boolean (JSON true/false on SQLite, where it would be 1/0)."""
+    if postgres:
+        return f"COALESCE({condition}, FALSE)"
+    return f"json(CASE WHEN {condition} THEN 'true' ELSE 'false' END)"
+
+
 def _entity_columns(e: str, entity: Entity, category: str, postgres: bool) -> list[str]:
-    """One entity's columns: state (Off when its category is, Pending when it has no row),
-    records, done, total, last_synced_at, error, then `extra`: NULL unless the row carries
-    something only a few rows have, else [progress_at, started_at, progress_info,
-    full_failed_at, queued]. progress_at, started_at and progress_info describe a running sync
-    (its rate, ETA and stuck detection) and are read only while it is Syncing: on any other
-    row they are stale leftovers of the last run. A Pending entity with a sync job queued or
-    running is "Queued", else "Not started"."""
+    """One entity's columns: its state's place in _STATES (Off when its category is, Pending
+    when it has no row), records, last_synced_at, then `extra`: NULL unless the row carries
+    something only a few rows have, else [done, total, error, progress_at, started_at,
+    progress_info, full_failed_at, queued]. done, total, progress_at, started_at and
+    progress_info describe a running sync (its bar, rate, ETA and stuck detection) and are
+    read only while it is Syncing: on any other row they are leftovers of the last run. A
+    Pending entity with a sync job queued or running is "Queued", else "Not started"."""
     queued = (f"EXISTS (SELECT 1 FROM job q WHERE q.store_id = s.id AND q.entity = "
               f"'{entity.value}' AND q.kind = 'sync' AND q.state IN ('queued', 'running'))")
     syncing = f"{e}.state = 'syncing'"
+    pending = f"{e}.state = 'pending'"
     array = "json_build_array" if postgres else "json_array"
     return [
-        f"CASE WHEN {e}.id IS NULL THEN 'pending' WHEN s.{category} THEN {e}.state "
-        "ELSE 'off' END",
-        f"COALESCE({e}.records, 0)", f"COALESCE({e}.done, 0)", f"{e}.total",
-        f"{e}.last_synced_at", f"{e}.error",
-        f"CASE WHEN {syncing} OR {e}.full_failed_at IS NOT NULL "
-        f"OR ({e}.state = 'pending' AND {queued}) THEN {array}("
+        f"CASE WHEN {e}.id IS NULL THEN {_STATES.index(EntityState.PENDING)} "
+        f"WHEN s.{category} THEN {_place(f'{e}.state', _STATES)} "
+        f"ELSE {_STATES.index(EntityState.OFF)} END",
+        f"COALESCE({e}.records, 0)", f"{e}.last_synced_at",
+        f"CASE WHEN {syncing} OR {e}.error IS NOT NULL OR {e}.full_failed_at IS NOT NULL "
+        f"OR ({pending} AND {queued}) THEN {array}("
+        f"CASE WHEN {syncing} THEN COALESCE({e}.done, 0) ELSE 0 END, "
+        f"CASE WHEN {syncing} THEN {e}.total END, {e}.error, "
         f"CASE WHEN {syncing} THEN {e}.progress_at END, "
         f"CASE WHEN {syncing} THEN {e}.started_at END, "
         f"CASE WHEN {syncing} THEN {e}.progress_info END, {e}.full_failed_at, "
-        f"CASE WHEN {e}.state = 'pending' THEN {queued} ELSE FALSE END) END",
+        f"CASE WHEN {pending} THEN {queued} ELSE FALSE END) END",
     ]
 
 
-_ENTITY_WIDTH = 7  # columns per entity (see _entity_columns)
+_ENTITY_WIDTH = 4  # columns per entity (see _entity_columns)
+_NO_TIME = len(ENTITY_ORDER)  # newest sync's place when no entity has synced
 
 
 def _columns(postgres: bool) -> list[str]:
-    """The fleet read's columns, one value per store each (the store's own, its active jobs,
-    its records and newest sync over every entity, then each entity's, in display order)."""
+    """The fleet read's columns, one value per store each: the store's own, its active jobs,
+    its records over every entity and which entity synced last (its place in ENTITY_ORDER),
+    then each entity's, in display order."""
     aliases = [f"e{place}" for place in range(len(ENTITY_ORDER))]
     synced = [f"{e}.last_synced_at" for e in aliases]
     newest = (f"GREATEST({', '.join(synced)})" if postgres else  # GREATEST skips NULLs
@@ -101,10 +129,15 @@ def _columns(postgres: bool) -> list[str]:
               # str(datetime), which sort as text as they do in time
               "NULLIF(MAX(" + ", ".join(f"COALESCE({c}, '')" for c in synced) + "), '')")
     columns = [
-        "s.id", "s.domain", "COALESCE(NULLIF(s.name, ''), s.domain)", "s.status",
-        "s.status_detail", "s.readiness", "s.last_checked_at",
-        "s.initial_sync_completed_at IS NOT NULL", "s.paused", "s.deleting", "j.checking",
-        "j.busy", " + ".join(f"COALESCE({e}.records, 0)" for e in aliases), newest,
+        "s.id", "s.domain", "COALESCE(NULLIF(s.name, ''), s.domain)",
+        _place("s.status", _STATUSES), "s.status_detail", "s.readiness", "s.last_checked_at",
+        _flag("s.initial_sync_completed_at IS NOT NULL", postgres),
+        _flag("s.paused", postgres), _flag("s.deleting", postgres),
+        _flag("j.checking = 1", postgres), _flag("j.busy > 0", postgres),
+        " + ".join(f"COALESCE({e}.records, 0)" for e in aliases),
+        f"CASE {newest} " + " ".join(f"WHEN {time} THEN {place}"
+                                     for place, time in enumerate(synced)) +
+        f" ELSE {_NO_TIME} END",
     ]
     for e, entity in zip(aliases, ENTITY_ORDER, strict=True):
         category = f"cat_{ENTITY_CATEGORY[entity].value}"
@@ -188,41 +221,45 @@ def _fleet_columns(where: str = "", params: Sequence[Any] = ()) -> list[Sequence
     return list(zip(*rows, strict=True)) if rows else [()] * _WIDTH
 
 
-class _Decoder:
-    """Per-read caches: a timestamp string or a readiness blob seen twice is decoded once."""
+def _times(values: Sequence[Any], text: bool) -> Sequence[datetime | None]:
+    """A column of times: SQLite (`text`) gives str(datetime), read by fromisoformat in C (a
+    time is nearly always unique to its row, so caching would only add hashing); PostgreSQL
+    gives datetimes. When every value is a time (a synced fleet) no Python code runs per value."""
+    if not text:
+        return values
+    parsed = list(map(datetime.fromisoformat, compress(values, values)))
+    if len(parsed) == len(values):
+        return parsed
+    moments = iter(parsed)
+    return [next(moments) if value else None for value in values]
 
-    def __init__(self) -> None:
-        self.times: dict[str, datetime] = {}
-        self.readiness: dict[tuple[Any, bool], tuple[ReadinessItem, ...]] = {}
 
-    def time(self, value: Any) -> datetime | None:
-        if value is None or isinstance(value, datetime):
-            return value
-        moment = self.times.get(value)
-        if moment is None:  # SQLite stores str(datetime); fromisoformat reads it in C
-            moment = self.times[value] = datetime.fromisoformat(value)
-        return moment
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
-    def readiness_items(self, raw: Any, initial_sync_done: bool) -> tuple[ReadinessItem, ...]:
-        key = (raw, initial_sync_done)
-        items = self.readiness.get(key)
-        if items is None:
-            stored = orjson.loads(raw) if isinstance(raw, str | bytes) else (raw or {})
-            built = []
-            for check in Check:
-                entry = stored.get(check.value) or {}
-                ok, detail = entry.get("ok"), entry.get("detail")
-                if check is Check.INITIAL_SYNC_COMPLETE and initial_sync_done:
-                    ok, detail = True, None  # history is the truth, even between checks
-                built.append(ReadinessItem(check, ok, detail))
-            items = self.readiness[key] = tuple(built)
-        return items
+
+def _readiness_items(raw: Any, initial_sync_done: bool) -> tuple[ReadinessItem, ...]:
+    stored = orjson.loads(raw) if isinstance(raw, str | bytes) else (raw or {})
+    built = []
+    for check in Check:
+        entry = stored.get(check.value) or {}
+        ok, detail = entry.get("ok"), entry.get("detail")
+        if check is Check.INITIAL_SYNC_COMPLETE and initial_sync_done:
+            ok, detail = True, None  # history is the truth, even between checks
+        built.append(ReadinessItem(check, ok, detail))
+    return tuple(built)
 
 
 @contextmanager
-def _no_collection() -> Iterator[None]:
-    """Pause the cyclic GC: a fleet read makes ~100,000 acyclic tuples, and the collections
-    they would trigger cost a third of the read."""
+def _one_collection() -> Iterator[None]:
+    """Pause the cyclic GC while a read builds its values, then collect the young generations
+    once. A fleet read makes ~60,000 tuples that live on (summaries, entity rows) and as many
+    that die within it (decoded rows, columns). With the GC running, the living ones would be
+    traversed by a generation-0 collection and again by a generation-1 one before they reach
+    the old generation, and the dying ones while still alive. Paused, nothing is traversed
+    while building, and one generation-1 collection at the end (only when a generation-0 one
+    is due: a small read leaves the counts to the GC) moves them to the old generation in one
+    traversal. Nothing is skipped, frozen or left for later."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -230,11 +267,13 @@ def _no_collection() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+            if gc.get_count()[0] > gc.get_threshold()[0]:
+                gc.collect(1)
 
 
 def read_summaries(ids: Sequence[int] | None = None) -> list[StoreSummary]:
     """Summaries of every store (by name, then domain), or of the stores in `ids`."""
-    with _no_collection():
+    with _one_collection():
         return _read_summaries(ids)
 
 
@@ -250,7 +289,7 @@ def first_summaries(limit: int) -> list[StoreSummary]:
 
 def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
     if ids is None:
-        return _build(_fleet_columns())
+        return _build(_fleet_columns(), not _is_postgres())
     columns: list[list[Any]] = [[] for _ in range(_WIDTH)]
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), _CHUNK):
@@ -258,55 +297,53 @@ def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
         for whole, part in zip(columns, _fleet_columns(" WHERE s.id IN " + _in(chunk), chunk),
                                strict=True):
             whole.extend(part)
-    return _build(columns)
+    return _build(columns, not _is_postgres())
 
 
-def _build(columns: Sequence[Sequence[Any]]) -> list[StoreSummary]:
+def _build(columns: Sequence[Sequence[Any]], text: bool) -> list[StoreSummary]:
     """The summaries, built column by column: map and zip run in C, so no Python code runs
-    per store or per entity except where a value must be decoded (a time, a readiness blob)."""
+    per store or per entity except where a value must be decoded (a readiness blob, once per
+    distinct blob; the few entity rows with an `extra`). `text`: times come as text (SQLite)."""
     (ids, domains, names, statuses, details, readiness, checked, initial_done, paused,
      deleting, checking, busy, records_total, newest) = columns[:_ENTITY_START]
     count = len(ids)
     if not count:
         return []
-    decode = _Decoder()
-    time = decode.time
-    # SQLite gives timestamps as text, PostgreSQL as datetimes. A sync time is nearly always
-    # unique to its row, so it is parsed where it stands (in C), not looked up in a cache.
-    fromiso = datetime.fromisoformat
     # NamedTuple's __new__ is Python code; tuple.__new__ builds the same value for a fraction
     # of the cost (50,000 of them for 10,000 stores).
     new = tuple.__new__
-    state_of = {state.value: state for state in EntityState}.__getitem__
-    by_entity = []
+    state_of = _STATES.__getitem__
+    by_entity, synced_by_entity = [], []
     for place, entity in enumerate(ENTITY_ORDER):
         first = _ENTITY_START + _ENTITY_WIDTH * place
-        state, records, done, total, synced, error, extra = columns[first:first + _ENTITY_WIDTH]
-        synced = [fromiso(v) if v.__class__ is str else v for v in synced]
-        nothing = repeat(None, count * 4)
+        states, records, synced, extra = columns[first:first + _ENTITY_WIDTH]
+        synced = _times(synced, text)
+        synced_by_entity.append(synced)
+        nothing = repeat(None, count * 6)  # six None fields per row, shared by zip
         rows = list(map(new, repeat(EntityRow, count), zip(
-            repeat(entity, count), map(state_of, state), records, done, total, synced, error,
-            nothing, nothing, nothing, nothing, repeat(False, count), strict=True)))
+            repeat(entity, count), map(state_of, states), records, repeat(0, count), nothing,
+            synced, nothing, nothing, nothing, nothing, nothing, repeat(False, count),
+            strict=True)))
         for index in compress(range(count), extra):  # the few rows with more to say
-            progress, started, info, full_failed, queued = extra[index]
+            done, total, error, progress, started, info, full_failed, queued = extra[index]
             rows[index] = new(EntityRow, (
-                *rows[index][:7], time(progress), time(started),
-                _sync_progress(info) if info is not None else None, time(full_failed),
+                entity, rows[index].state, records[index], done, total, synced[index], error,
+                _time(progress), _time(started),
+                _sync_progress(info) if info is not None else None, _time(full_failed),
                 bool(queued)))
         by_entity.append(rows)
-    status_of = {status.value: status for status in Status}.__getitem__
-    readiness_of = decode.readiness_items
+    # Readiness: one tuple of items per distinct (blob, initial sync done), shared.
+    keys = list(zip(readiness, initial_done, strict=True))
+    items = {key: _readiness_items(*key) for key in set(keys)}
     summaries = list(map(new, repeat(StoreSummary, count), zip(
-        ids, domains, names, map(status_of, statuses), details, zip(*by_entity, strict=True),
-        [readiness_of(raw, bool(initial))
-         for raw, initial in zip(readiness, initial_done, strict=True)],
-        [time(moment) for moment in checked],
-        [fromiso(v) if v.__class__ is str else v for v in newest], records_total,
-        map(bool, paused), map(bool, deleting), map(bool, checking), map(bool, busy),
-        strict=True)))
+        ids, domains, names, map(_STATUSES.__getitem__, statuses), details,
+        zip(*by_entity, strict=True), map(items.__getitem__, keys), _times(checked, text),
+        # the newest sync is one of the entities' (its place; _NO_TIME picks the None)
+        map(getitem, zip(*synced_by_entity, repeat(None, count), strict=True), newest),
+        records_total, paused, deleting, checking, busy, strict=True)))
     # display_order, with the keys made in C
-    keys = list(zip(map(str.lower, names), domains, strict=True))
-    return list(map(summaries.__getitem__, sorted(range(count), key=keys.__getitem__)))
+    order = list(zip(map(str.lower, names), domains, strict=True))
+    return list(map(summaries.__getitem__, sorted(range(count), key=order.__getitem__)))
 
 
 def _sync_progress(value: object) -> SyncProgress | None:

@@ -210,7 +210,8 @@ def _oracle(store: Store) -> StoreSummary:
             continue
         syncing = sync.state == EntityState.SYNCING.value
         rows.append(EntityRow(
-            entity, reads.entity_state(store, sync), sync.records, sync.done, sync.total,
+            entity, reads.entity_state(store, sync), sync.records,
+            (sync.done or 0) if syncing else 0, sync.total if syncing else None,
             sync.last_synced_at, sync.error,
             sync.progress_at if syncing else None, sync.started_at if syncing else None,
             SyncProgress.from_json(sync.progress_info) if syncing and sync.progress_info
@@ -242,12 +243,16 @@ def _varied_fleet() -> dict[str, Store]:
     new, syncing, healthy = fleet["new"], fleet["syncing"], fleet["healthy"]
     Job.create(kind="sync", store_id=new.id, store_domain=new.domain, entity="orders")
     at = utcnow().replace(microsecond=0) - timedelta(minutes=3)
-    EntitySync.update(progress_at=at, started_at=at - timedelta(seconds=90),
+    EntitySync.update(progress_at=at, started_at=at - timedelta(seconds=90), done=25, total=100,
                       progress_info={"phase": "import", "rate": 12.5,
                                      "updated_at": "2026-11-30T10:00:00.000000Z"}).where(
         EntitySync.store == syncing.id).execute()
     EntitySync.update(full_failed_at=at - timedelta(days=1), full_error="boom").where(
         (EntitySync.store == healthy.id) & (EntitySync.entity == "products")).execute()
+    # A finished sync leaves its bar's done and total (a real one does): only a Syncing row
+    # shows them.
+    EntitySync.update(done=40, total=40).where(
+        (EntitySync.store == healthy.id) & (EntitySync.entity == "customers")).execute()
     bare = make_store("bare.myshopify.com", "")
     EntitySync.delete().where(EntitySync.store == bare.id).execute()
     fleet["bare"] = bare
@@ -264,6 +269,9 @@ def _assert_every_field_matches_the_oracle() -> None:
     syncing = next(s for s in stores if s.domain == "sunrise-surf.myshopify.com")
     orders = syncing.entity(Entity.ORDERS)
     assert orders.progress is not None and orders.started_at is not None
+    assert (orders.done, orders.total) == (25, 100)
+    assert all((row.done, row.total) == (0, None)
+               for row in syncing.entities if row.state is not EntityState.SYNCING)
     new = next(s for s in stores if s.domain == "fresh-start.myshopify.com")
     assert new.entity(Entity.ORDERS).queued and not new.entity(Entity.CUSTOMERS).queued
     bare = next(s for s in stores if s.domain == "bare.myshopify.com")
