@@ -15,7 +15,7 @@ import orjson
 
 from engine.persistence.counters import label_key
 from engine.persistence.database import execute_many
-from engine.persistence.models import EntitySync, Store, database
+from engine.persistence.models import Store, database
 from engine.persistence.sql import insert_sql, is_postgres
 from engine.webhooks import marks
 from engine.webhooks.confirm import Install
@@ -78,10 +78,11 @@ class ApplyContext:
     def run_id(self, store_id: int, entity: str) -> int:
         key = (store_id, entity)
         if key not in self._run_ids:
-            value = EntitySync.select(EntitySync.run_id).where(
-                (EntitySync.store == store_id) & (EntitySync.entity == entity)
-            ).scalar()
-            self._run_ids[key] = int(value or 0)
+            param = database.param
+            row = database.execute_sql(
+                f'SELECT "run_id" FROM "entity_sync" WHERE "store_id" = {param} '
+                f'AND "entity" = {param}', key).fetchone()
+            self._run_ids[key] = int(row[0] or 0) if row else 0
         return self._run_ids[key]
 
     def count(self, store_id: int, entity: str, delta: int) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,8 +17,8 @@ from engine.jobs.queue import enqueue
 from engine.jobs.runner import Runner
 from engine.persistence import counters as metrics
 from engine.persistence.models import Job, RunnerHeartbeat, Store
-from engine.serve.app import ServeError, create_app, serve
-from tests.engine.livedata_support import AppServer, deliver, store_row
+from engine.serve.app import Serve, ServeError, create_app, serve
+from tests.engine.livedata_support import AppServer, deliver, free_port, store_row
 from tests.support import wait_until
 
 
@@ -134,6 +136,37 @@ def test_serve_refuses_a_taken_port_before_touching_the_queue(runtime: Any) -> N
             serve(runtime, host="127.0.0.1", port=port, install_signal_handlers=False)
     assert not RunnerHeartbeat.select().exists()
     assert Job.get_by_id(job.id).state == "queued"
+
+
+def test_serve_turns_nagle_off_on_every_connection(runtime: Any) -> None:
+    """uvicorn writes an answer's head and body apart: with Nagle's algorithm on, each answer
+    on a kept-alive connection waited for the client's delayed ACK (~40 ms). serve binds its
+    own socket, and asyncio sets TCP_NODELAY only on sockets that say they are TCP."""
+    port = free_port()
+    instance = Serve(runtime, host="127.0.0.1", port=port)
+    thread = threading.Thread(target=asyncio.run, daemon=True,
+                              args=(instance.run(install_signal_handlers=False),))
+    thread.start()
+    try:
+        with httpx.Client(timeout=10) as client:
+            wait_until(lambda: _reachable(client, f"http://127.0.0.1:{port}/healthz"))
+            connections = list(instance.server.server_state.connections)
+            assert connections  # the client's kept-alive connection
+            for protocol in connections:
+                sock = protocol.transport.get_extra_info("socket")
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        instance.request_stop()
+        thread.join(15)
+    assert not thread.is_alive()
+
+
+def _reachable(client: httpx.Client, url: str) -> bool:
+    try:
+        client.get(url)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def test_metrics_per_store_status_last_success_durations_and_process(
