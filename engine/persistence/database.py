@@ -235,7 +235,9 @@ def _migration_9(db: Database) -> None:
 def _migration_10(db: Database) -> None:
     """SQLite: fleet_row, each store's summary row as JSON text, kept by the change triggers
     (filled, and the triggers extended, by `_sync_fleet_rows`). PostgreSQL reads the fleet
-    live (engine.persistence.fleet says why) and has no such table."""
+    live (engine.persistence.fleet says why) and has no such table. The table is derived data:
+    `_sync_fleet_rows` makes it again, in the shape fleet.py gives it today, whenever that
+    shape changes."""
     if not isinstance(db, PostgresqlDatabase):
         db.execute_sql("CREATE TABLE IF NOT EXISTS fleet_row "
                        "(store_id INTEGER PRIMARY KEY, body TEXT NOT NULL)")

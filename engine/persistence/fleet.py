@@ -172,6 +172,22 @@ _ENTITY_START = _WIDTH - _ENTITY_WIDTH * len(ENTITY_ORDER)  # the first entity c
 _ROW_JSON = "json_array(" + ", ".join(_columns(False)) + ")"
 
 
+# The table is kept in the fleet's order (by name in ASCII lower case, then domain): clustered on
+# that key (WITHOUT ROWID), a scan reads the rows in order, and a fleet whose names and domains
+# are all ASCII needs no sort in Python (SQL's LOWER folds ASCII only). The store id finds a
+# store's row for the triggers. Derived data: made again, like the rows, when the shape changes.
+_SORT_NAME = "LOWER(COALESCE(NULLIF(s.name, ''), s.domain))"
+_TABLE_SQL = [
+    "DROP TABLE IF EXISTS fleet_row",
+    "CREATE TABLE fleet_row (sort_name TEXT NOT NULL, domain TEXT NOT NULL, "
+    "store_id INTEGER NOT NULL, body TEXT NOT NULL, "
+    "PRIMARY KEY (sort_name, domain, store_id)) WITHOUT ROWID",
+    "CREATE UNIQUE INDEX fleet_row_store ON fleet_row (store_id)",
+]
+_INSERT = (f"INSERT INTO fleet_row (sort_name, domain, store_id, body) "
+           f"SELECT {_SORT_NAME}, s.domain, s.id, {_ROW_JSON}")
+
+
 def fleet_row_sql(store: str) -> list[str]:
     """SQLite: the statements that replace the `fleet_row` of the store whose id is the SQL
     expression `store` (and drop it when the store is gone), for the triggers."""
@@ -180,21 +196,24 @@ def fleet_row_sql(store: str) -> list[str]:
             f"ELSE 0 END) AS checking FROM job WHERE store_id = {store} "
             "AND state IN ('queued', 'running')) j ON j.busy > 0")
     return [f"DELETE FROM fleet_row WHERE store_id = {store}",
-            f"INSERT INTO fleet_row (store_id, body) SELECT s.id, {_ROW_JSON} FROM store s "
-            f"{jobs} {_ENTITY_JOINS} WHERE s.id = {store}"]
+            f"{_INSERT} FROM store s {jobs} {_ENTITY_JOINS} WHERE s.id = {store}"]
 
 
-# Changes whenever the row's shape or the triggers' statements do: the stored rows and the
-# triggers are then rebuilt (engine.persistence.database.migrate).
-FLEET_ROW_SHAPE = hashlib.sha256(repr(fleet_row_sql("NEW.id")).encode()).hexdigest()[:16]
+# Changes whenever the row's shape, the table's or the triggers' statements do: the table, its
+# rows and the triggers are then made again (engine.persistence.database.migrate).
+FLEET_ROW_SHAPE = hashlib.sha256(
+    repr((_TABLE_SQL, fleet_row_sql("NEW.id"))).encode()).hexdigest()[:16]
 FLEET_ROW_SHAPE_KEY = "fleet_row_shape"
 
 
 def rebuild_fleet_rows() -> None:
-    """SQLite: write every store's `fleet_row` afresh (inside the caller's transaction)."""
-    database.execute_sql("DELETE FROM fleet_row")
-    database.execute_sql(f"INSERT INTO fleet_row (store_id, body) SELECT s.id, {_ROW_JSON} "
-                         + _FROM)
+    """SQLite: make the `fleet_row` table and every store's row afresh (inside the caller's
+    transaction)."""
+    for statement in _TABLE_SQL:
+        database.execute_sql(statement)
+    database.execute_sql(_INSERT + " " + _FROM)
+
+
 _CHUNK = 500  # ids per IN (...) list
 
 
@@ -215,8 +234,10 @@ def _fleet_columns(where: str = "", params: Sequence[Any] = ()) -> list[Sequence
     if _is_postgres():
         rows = _rows(_POSTGRES_SQL + where, params)
     else:
-        text = _rows("SELECT '[' || COALESCE(group_concat(body, ','), '') || ']' "
-                     "FROM fleet_row s" + where.replace("s.id", "s.store_id"), params)[0][0]
+        # In the table's order (a scan of its key; the sub-select keeps it for group_concat)
+        text = _rows("SELECT '[' || COALESCE(group_concat(body, ','), '') || ']' FROM ("
+                     "SELECT body FROM fleet_row s" + where.replace("s.id", "s.store_id") +
+                     " ORDER BY sort_name, domain, store_id)", params)[0][0]
         rows = orjson.loads(text)
     return list(zip(*rows, strict=True)) if rows else [()] * _WIDTH
 
@@ -288,8 +309,9 @@ def first_summaries(limit: int) -> list[StoreSummary]:
 
 
 def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
+    sqlite = not _is_postgres()
     if ids is None:
-        return _build(_fleet_columns(), not _is_postgres())
+        return _build(_fleet_columns(), text=sqlite, in_sql_order=sqlite)
     columns: list[list[Any]] = [[] for _ in range(_WIDTH)]
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), _CHUNK):
@@ -297,13 +319,16 @@ def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
         for whole, part in zip(columns, _fleet_columns(" WHERE s.id IN " + _in(chunk), chunk),
                                strict=True):
             whole.extend(part)
-    return _build(columns, not _is_postgres())
+    return _build(columns, text=sqlite, in_sql_order=sqlite and len(unique) <= _CHUNK)
 
 
-def _build(columns: Sequence[Sequence[Any]], text: bool) -> list[StoreSummary]:
+def _build(columns: Sequence[Sequence[Any]], *, text: bool,
+           in_sql_order: bool) -> list[StoreSummary]:
     """The summaries, built column by column: map and zip run in C, so no Python code runs
     per store or per entity except where a value must be decoded (a readiness blob, once per
-    distinct blob; the few entity rows with an `extra`). `text`: times come as text (SQLite)."""
+    distinct blob; the few entity rows with an `extra`). `text`: times come as text (SQLite).
+    `in_sql_order`: the rows come in fleet_row's order, which is display_order when every name
+    and domain is ASCII."""
     (ids, domains, names, statuses, details, readiness, checked, initial_done, paused,
      deleting, checking, busy, records_total, newest) = columns[:_ENTITY_START]
     count = len(ids)
@@ -341,6 +366,8 @@ def _build(columns: Sequence[Sequence[Any]], text: bool) -> list[StoreSummary]:
         # the newest sync is one of the entities' (its place; _NO_TIME picks the None)
         map(getitem, zip(*synced_by_entity, repeat(None, count), strict=True), newest),
         records_total, paused, deleting, checking, busy, strict=True)))
+    if in_sql_order and all(map(str.isascii, names)) and all(map(str.isascii, domains)):
+        return summaries
     # display_order, with the keys made in C
     order = list(zip(map(str.lower, names), domains, strict=True))
     return list(map(summaries.__getitem__, sorted(range(count), key=order.__getitem__)))

@@ -86,6 +86,34 @@ def test_ten_thousand_summaries_take_one_query(offline_runtime, sql_log) -> None
     assert reads.store_summaries([stores[5].id]) == [stores[5]]
 
 
+def test_the_fleet_comes_in_display_order_from_sql_or_python(offline_runtime) -> None:
+    """SQLite keeps fleet_row in the fleet's order, so an all-ASCII fleet is read in display
+    order with no sort in Python; SQL's LOWER folds ASCII only, so a non-ASCII name or domain
+    sends the read back to Python's sort. Either way: display_order, whatever the ids' order."""
+    from tests.tui.factories import make_store
+
+    for domain, name in [("c.myshopify.com", "cherry"), ("b2.myshopify.com", "Banana"),
+                         ("a.myshopify.com", "apple"), ("b1.myshopify.com", "banana"),
+                         ("aa.myshopify.com", ""), ("z.myshopify.com", "Zebra"),
+                         ("x.myshopify.com", "_under"), ("y.myshopify.com", "Apple pie")]:
+        make_store(domain, name)
+
+    def in_order() -> None:
+        stores = reads.list_stores()
+        assert [s.domain for s in stores] == [
+            s.domain for s in sorted(stores, key=lambda s: (s.name.lower(), s.domain))]
+        assert reads.store_summaries([s.id for s in stores][::-1]) == stores
+
+    in_order()
+    plan = " ".join(str(row) for row in database.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT body FROM fleet_row ORDER BY sort_name, domain, store_id"))
+    assert "TEMP B-TREE" not in plan.upper(), plan  # a scan of the key, no sort
+    make_store("e.myshopify.com", "Épicerie")  # LOWER leaves É: SQL's order is not Python's
+    make_store("d.myshopify.com", "Ünder")
+    Store.update(name="ábaco").where(Store.domain == "z.myshopify.com").execute()
+    in_order()
+
+
 def test_an_idle_poll_reads_only_the_log(small_fleet, sql_log) -> None:
     cursor = reads.change_cursor()
     sql_log.clear()
@@ -97,9 +125,10 @@ def test_an_idle_poll_reads_only_the_log(small_fleet, sql_log) -> None:
 
 def _stored_rows_are_current() -> None:
     """Every store's fleet_row (SQLite) is what the store, its entity rows and jobs give now."""
-    stored = dict(database.execute_sql("SELECT store_id, body FROM fleet_row").fetchall())
-    live = dict(database.execute_sql(
-        f"SELECT s.id, {fleet._ROW_JSON} {fleet._FROM}").fetchall())
+    stored = {row[0]: row[1:] for row in database.execute_sql(
+        "SELECT store_id, sort_name, domain, body FROM fleet_row").fetchall()}
+    live = {row[0]: row[1:] for row in database.execute_sql(
+        f"SELECT s.id, {fleet._SORT_NAME}, s.domain, {fleet._ROW_JSON} {fleet._FROM}")}
     assert stored == live
 
 
