@@ -10,7 +10,7 @@ from engine.persistence.models import EntitySync, Store
 from tests.support import wait_until
 from tests.tui.factories import ESCAPE_NAME, FROZEN_NOW, MARKUP_NAME
 from tests.tui.screen_helpers import settle
-from tui.screens.dashboard import EMPTY_FLEET, DashboardScreen
+from tui.screens.dashboard import EMPTY_FLEET, FIRST_PAGE, DashboardScreen
 from tui.widgets.card_grid import CardGrid
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.fleet_header import FleetHeader
@@ -59,6 +59,30 @@ class TestCards:
             shown = [grid.stores[i].name for i in grid.visible_indices()]
             assert "Bulk Store 01999" in shown
             assert len(shown) <= 3 * 7
+
+    async def test_the_first_frame_shows_a_screenful_then_the_whole_fleet_follows(
+            self, make_app, offline_runtime) -> None:
+        from tests.tui.factories import bulk_fleet
+
+        bulk_fleet(2000)
+        app = make_app()
+        grid = app.dashboard.shown_view
+        drawn: list[int] = []  # how many stores the grid had each time it drew a line
+        draw = grid.render_line
+
+        def render_line(y: int) -> Any:
+            drawn.append(len(grid.stores))
+            return draw(y)
+
+        grid.render_line = render_line  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await wait_until(pilot, lambda: app.dashboard.fleet_loaded)
+            # The very first line drawn already has the first screenful (read before the
+            # first frame), never an empty grid; the whole fleet replaces it afterwards.
+            assert drawn[0] == FIRST_PAGE
+            assert len(grid.stores) == 2000
+            assert grid.stores[0].name == "Bulk Store 00000"
 
     async def test_markup_and_escape_sequences_render_literally(self, make_app, fleet) -> None:
         app = make_app()

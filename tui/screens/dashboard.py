@@ -4,10 +4,12 @@ Live updates come from the polling every screen uses (tui/screens/live.py), made
 a poll asks the engine which stores changed since the change cursor of the data on screen
 (`changes_since`; an idle poll reads only the store change log) and re-reads just those; the
 first read, a forced one, or a cursor the log no longer covers reads the whole fleet
-(`list_stores`, two queries), and the very first one shows a screenful before the rest arrives
-(at 10,000 stores the whole read takes a while). The views update in place (the cursor stays
-on its store, the scroll does not move); polling pauses while another screen (a modal, the
-store screen) is on top, and the header shows a stale marker when the database cannot be read.
+(`list_stores`), and the very first one shows a screenful before the rest arrives (at 10,000
+stores the whole read takes a while): on SQLite that screenful is read on mount, so the first
+frame already shows stores; elsewhere the worker reads it first. The views update in place
+(the cursor stays on its store, the scroll does not move); polling pauses while another screen
+(a modal, the store screen) is on top, and the header shows a stale marker when the database
+cannot be read.
 
 Store keys act on the store under the cursor and are dimmed in the footer when they cannot run
 for it (`check_action` returns None); they all go through `app.request_action`
@@ -24,6 +26,7 @@ from __future__ import annotations
 import threading
 from typing import Any, ClassVar, Literal
 
+from peewee import SqliteDatabase
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Middle
@@ -142,7 +145,34 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         header.read_only = getattr(self.app, "read_only", False)
         self.show_runner(getattr(self.app, "runner_mode", ""))
         self._focus_view()
+        self._show_first_page()
         self.call_after_refresh(self.start_live)  # paint the frame first, then read the fleet
+
+    def _show_first_page(self) -> None:
+        """On SQLite, read the first screenful and the fleet's counts here, before the first
+        frame, so that frame shows stores: a local read of FIRST_PAGE stores costs a few ms,
+        where reading it in the worker cost a frame without stores, a thread start and a
+        message hop first. PostgreSQL (a connection and round trips over the network) and a
+        read that fails leave it to the worker's first read (read_changes), as before."""
+        runtime = getattr(self.app, "runtime", None)
+        db = getattr(runtime, "db", None)
+        if not isinstance(db, SqliteDatabase):
+            return
+        opened = db.is_closed()  # a caller's open connection on this thread is left open
+        try:
+            if opened:
+                db.connect()
+            try:
+                page = first_summaries(FIRST_PAGE)
+                summary = fleet_summary() if page else None
+            finally:
+                if opened:
+                    db.close()
+        except Exception:  # the worker's first read tries again, and says what is wrong
+            return
+        if page and summary is not None:
+            self.live_loaded = True  # the worker's first read then reads the whole fleet
+            self.show((page, summary, None))
 
     @property
     def fleet_loaded(self) -> bool:

@@ -186,7 +186,9 @@ class Live:
         self.refresh_now(force=True)
 
     def on_screen_resume(self) -> None:
-        if self.live_loaded:
+        if self.live_loaded and self._live_started:
             self.refresh_now(force=True)
+        # (Data on screen before any poll started, as the dashboard's first screenful read
+        # before its first frame: the screen's `start_live` reads, once.)
         elif self._live_timer is None:
             self._live_arm()  # the first read has not succeeded yet: keep trying
