@@ -4,21 +4,22 @@
 LIMIT_REACHED a bounded number of times (an `on_busy` hook may end the wait early, e.g. when
 every slot is someone else's); `poll` returns a `BulkStatus` with the string counts already
 turned into ints; `recent` lists the shop's operations, newest first; `stream_lines` yields
-the result file line by line without holding it (`stream_chunks`: a list of lines per chunk).
+the result file line by line without holding it (`stream_chunks`: a list of lines per chunk;
+`stream_chunks_blocking`: the same in a thread).
 The download URL is a signed storage URL: it gets no Shopify token, only a plain GET.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from engine.retry import Backoff, retrying
+from engine.retry import Backoff, retrying, retrying_blocking
 from engine.shopify.client import ShopifyClient
 from engine.shopify.documents import BULK_CANCEL, BULK_LIST, BULK_RUN, BULK_STATUS
 from engine.shopify.errors import BulkNotFound, PermanentError, ScopeError, TransientError
@@ -177,6 +178,37 @@ async def stream_lines(
                 yield line
 
 
+class _Lines:
+    """Splits a byte stream into its non-empty lines, a list per chunk."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def split(self, chunk: bytes) -> list[bytes]:
+        lines = (self.pending + chunk).split(b"\n") if self.pending else chunk.split(b"\n")
+        self.pending = lines.pop()
+        # bytes.isspace() is true for exactly what bytes.strip() removes
+        return [line for line in lines if line and not line.isspace()]
+
+    def rest(self) -> list[bytes]:
+        return [self.pending] if self.pending and not self.pending.isspace() else []
+
+
+def _refused(response: httpx.Response) -> PermanentError:
+    return PermanentError(
+        f"The bulk result download was refused ({response.status_code} "
+        f"{response.reason_phrase}); the URL may have expired"
+    )
+
+
+def _broke_off(yielded: int, last: str) -> TransientError:
+    return TransientError(f"The bulk result download broke off after {yielded} lines ({last})")
+
+
+def _failed(attempts: int, last: str) -> TransientError:
+    return TransientError(f"The bulk result download failed {attempts} times; last: {last}")
+
+
 async def stream_chunks(
     url: str,
     *,
@@ -191,6 +223,7 @@ async def stream_chunks(
     A failure before the first line is retried from scratch (up to `attempts`); once lines have
     been handed out a retry would repeat them, so a later failure raises TransientError and the
     caller decides (the importer's upserts are idempotent, so it may simply start over).
+    `stream_chunks_blocking` is the same for a thread.
     """
     yielded = 0
     last = "no attempt made"
@@ -205,27 +238,62 @@ async def stream_chunks(
                         last = f"{status} {response.reason_phrase}"
                         continue
                     if status >= 400:
-                        raise PermanentError(
-                            f"The bulk result download was refused ({status} "
-                            f"{response.reason_phrase}); the URL may have expired"
-                        )
-                    pending = b""
+                        raise _refused(response)
+                    splitter = _Lines()
                     async for chunk in response.aiter_bytes(chunk_size):
-                        lines = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
-                        pending = lines.pop()
-                        # bytes.isspace() is true for exactly what bytes.strip() removes
-                        lines = [line for line in lines if line and not line.isspace()]
+                        lines = splitter.split(chunk)
                         if lines:
                             yielded += len(lines)
                             yield lines
-                    if pending and not pending.isspace():
+                    lines = splitter.rest()
+                    if lines:
                         yielded += 1
-                        yield [pending]
+                        yield lines
                     return
             except (httpx.TimeoutException, httpx.TransportError) as error:
                 last = f"{type(error).__name__}"
                 if yielded:
-                    raise TransientError(
-                        f"The bulk result download broke off after {yielded} lines ({last})"
-                    ) from None
-    raise TransientError(f"The bulk result download failed {attempts} times; last: {last}")
+                    raise _broke_off(yielded, last) from None
+    raise _failed(attempts, last)
+
+
+def stream_chunks_blocking(
+    url: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    attempts: int = 3,
+    timeout: float = 60.0,
+    chunk_size: int = 1 << 16,
+) -> Generator[list[bytes], None, None]:
+    """`stream_chunks` for a thread (blocking I/O, the same retries and errors): the importer
+    downloads, parses and writes in one worker thread (engine.sync.importer.stream_into)."""
+    yielded = 0
+    last = "no attempt made"
+    with httpx.Client(
+        transport=transport, verify=ssl_context(), timeout=timeout, follow_redirects=True
+    ) as http:
+        for _attempt in retrying_blocking(Backoff(attempts, first=0.25)):
+            try:
+                with http.stream("GET", url) as response:
+                    status = response.status_code
+                    if status >= 500:
+                        last = f"{status} {response.reason_phrase}"
+                        continue
+                    if status >= 400:
+                        raise _refused(response)
+                    splitter = _Lines()
+                    for chunk in response.iter_bytes(chunk_size):
+                        lines = splitter.split(chunk)
+                        if lines:
+                            yielded += len(lines)
+                            yield lines
+                    lines = splitter.rest()
+                    if lines:
+                        yielded += 1
+                        yield lines
+                    return
+            except (httpx.TimeoutException, httpx.TransportError) as error:
+                last = f"{type(error).__name__}"
+                if yielded:
+                    raise _broke_off(yielded, last) from None
+    raise _failed(attempts, last)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import aclosing
 from datetime import timedelta
 from typing import NoReturn
 
@@ -54,7 +53,7 @@ from engine.shopify.errors import (
 from engine.shopify.oauth import access_scopes
 from engine.sync.bulk_operations import check_slots
 from engine.sync.counts import check_counts
-from engine.sync.importer import IdMarker, Importer, Sink, pump
+from engine.sync.importer import IdMarker, Importer, Sink, stream_into
 from engine.sync.state import (
     Plan,
     RunInfo,
@@ -311,7 +310,7 @@ class SyncRun:
         raise TransientError(f"The bulk result download stayed incomplete: {problem}")
 
     async def _stream_into(self, sink: Sink, url: str, total: int) -> None:
-        """Feed every line to `sink`, writing full batches in a thread (engine.sync.importer.pump),
+        """Feed every line to `sink` in a worker thread (engine.sync.importer.stream_into),
         checking between batches that the run may go on and reporting progress."""
 
         async def after_batch() -> None:
@@ -319,9 +318,7 @@ class SyncRun:
             await self._check_store()
             await self._import_progress(sink.roots if isinstance(sink, Importer) else sink.lines)
 
-        chunks = bulk.stream_chunks(url)
-        async with aclosing(chunks):
-            await pump(chunks, sink, after_batch)
+        await stream_into(url, sink, after_batch)
 
     def _sink(self) -> Importer | IdMarker:
         if self.mode == "reconcile":

@@ -11,8 +11,8 @@ Three figures, same machine, same database file, same rows:
 0. for context, the download alone: how fast the simulator serves the JSONL (lines/s);
 1b. end to end against a plain static file server (`python -m http.server` in its own process)
    serving the same JSONL, as Shopify serves export files from cloud storage: the engine's
-   stream (bulk.stream_chunks into importer.pump, as the sync handler does) + parse + map +
-   upsert, with no simulator in the loop;
+   stream (importer.stream_into: bulk.stream_chunks_blocking into importer.pump in one worker
+   thread, as the sync handler does) + parse + map + upsert, with no simulator in the loop;
 2. importer only: engine.sync.importer fed the same JSONL lines from memory (parse + map + upsert),
    and its halves: 2a parse + map only, 2b its writes of those rows only (one multi-row upsert
    per table and batch, a transaction per batch: what the importer runs on SQLite);
@@ -33,7 +33,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import aclosing
 from pathlib import Path
 
 import pytest
@@ -47,13 +46,14 @@ from engine.persistence.runtime import Runtime, open_runtime
 from engine.shopify import bulk
 from engine.shopify.documents import bulk_query
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
-from engine.sync.importer import BATCH, TABLES, Importer, pump, table_upsert_sql
+from engine.sync.importer import BATCH, TABLES, Importer, stream_into, table_upsert_sql
 from engine.sync.job import run_sync
 from tests.engine.conftest import Sim, connect_store
 from tests.engine.livedata_support import free_port
 from tests.support import wait_until
 
 ORDERS = 20_000
+CHUNK_LINES = 180  # lines of this export in a 64 KiB download chunk
 
 
 class _Runner:
@@ -98,24 +98,23 @@ def _reachable(port: int) -> bool:
 
 
 async def _import_from(url: str, store_id: int) -> float:
-    """Stream `url` through the importer as the sync handler does (bulk.stream_chunks into
-    importer.pump, batches written in a thread, then the last flush); seconds it took."""
+    """Stream `url` through the importer as the sync handler does (importer.stream_into:
+    download, parse and write in one worker thread, then the last flush); seconds it took."""
     importer = Importer(store_id, "orders", 1)
     started = time.perf_counter()
-    chunks = bulk.stream_chunks(url)
-    async with aclosing(chunks):
-        await pump(chunks, importer)
+    await stream_into(url, importer)
     await asyncio.to_thread(importer.flush)
     return time.perf_counter() - started
 
 
-async def _download_only(url: str) -> tuple[int, float]:
-    """Lines in the file at `url`, and seconds to stream them (bulk.stream_chunks, no parsing)."""
-    started = time.perf_counter()
+def _download_only(url: str) -> tuple[int, float, float]:
+    """Lines in the file at `url`, and seconds and CPU seconds to stream them
+    (bulk.stream_chunks_blocking, as stream_into does, no parsing)."""
+    started, cpu = time.perf_counter(), time.process_time()
     count = 0
-    async for chunk in bulk.stream_chunks(url):
+    for chunk in bulk.stream_chunks_blocking(url):
         count += len(chunk)
-    return count, time.perf_counter() - started
+    return count, time.perf_counter() - started, time.process_time() - cpu
 
 
 def _fresh_store(domain: str) -> Store:
@@ -144,9 +143,11 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     lines, download_seconds = asyncio.run(_download(runtime, store))
     other = _fresh_store("bench-importer.myshopify.com")
     importer = Importer(other.id, "orders", 1)
+    # in chunks of the size a 64 KiB download chunk holds, as importer.pump feeds them
+    chunks = [lines[i:i + CHUNK_LINES] for i in range(0, len(lines), CHUNK_LINES)]
     started, cpu = time.perf_counter(), time.process_time()
-    for line in lines:
-        if importer.feed(line):
+    for chunk in chunks:
+        if importer.feed_many(chunk):
             importer.flush()
     importer.flush()
     importer_seconds = time.perf_counter() - started
@@ -156,16 +157,16 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     # 2a/2b. Its two halves: parse + map only, then the writes of those batches only.
     halves = Importer(_fresh_store("bench-halves.myshopify.com").id, "orders", 1)
     taken = []
-    started = time.perf_counter()
-    for line in lines:
-        if halves.feed(line):
+    started, cpu = time.perf_counter(), time.process_time()
+    for chunk in chunks:
+        if halves.feed_many(chunk):
             taken.append(halves.take())
     taken.append(halves.take())
-    parse_seconds = time.perf_counter() - started
-    started = time.perf_counter()
+    parse_seconds, parse_cpu = time.perf_counter() - started, time.process_time() - cpu
+    started, cpu = time.perf_counter(), time.process_time()
     for batch in taken:
         halves.write(batch)
-    write_seconds = time.perf_counter() - started
+    write_seconds, write_cpu = time.perf_counter() - started, time.process_time() - cpu
     assert halves.rows == rows
     del taken
 
@@ -180,7 +181,7 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     try:
         wait_until(lambda: _reachable(port), timeout=10)
         url = f"http://127.0.0.1:{port}/export.jsonl"
-        static_lines, static_download = asyncio.run(_download_only(url))
+        static_lines, static_download, static_download_cpu = _download_only(url)
         assert static_lines == len(lines)
         static_store = _fresh_store("bench-static.myshopify.com")
         cpu = time.process_time()
@@ -226,8 +227,9 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     print(f"sync event: {event.message}")
     print(f"0. download only (the simulator serving the JSONL over HTTP): "
           f"{len(lines) / download_seconds:>10,.0f} lines/s")
-    print(f"0b. download only (the static file server, bulk.stream_chunks): "
-          f"{static_lines / static_download:>10,.0f} lines/s")
+    print(f"0b. download only (the static file server, bulk.stream_chunks_blocking): "
+          f"{static_lines / static_download:>10,.0f} lines/s   (process CPU "
+          f"{static_download_cpu:.2f} s)")
     print(f"1. end to end (import phase, HTTP stream + parse + upsert): {end_to_end:>10,.0f} rows/s"
           f"   (whole run {wall:.2f} s incl. export wait and bookkeeping)")
     print(f"1b. end to end from a static file server (stream + parse + upsert): "
@@ -235,9 +237,9 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     print(f"2. importer only (parse + map + upsert, from memory):       "
           f"{importer_rate:>10,.0f} rows/s   (process CPU {importer_cpu:.2f} s)")
     print(f"2a. of which parse + map only (orjson, rows.FAST):           "
-          f"{rows / parse_seconds:>10,.0f} rows/s")
+          f"{rows / parse_seconds:>10,.0f} rows/s   (process CPU {parse_cpu:.2f} s)")
     print(f"2b. of which the importer's writes only (multi-row upserts): "
-          f"{rows / write_seconds:>10,.0f} rows/s")
+          f"{rows / write_seconds:>10,.0f} rows/s   (process CPU {write_cpu:.2f} s)")
     print(f"3. floor: raw sqlite3.executemany of the mapped rows:       "
           f"{floor_rate:>10,.0f} rows/s   (process CPU {floor_cpu:.2f} s)")
     print(f"ratios: end to end / floor = {end_to_end / floor_rate:.2f}, "
