@@ -23,9 +23,11 @@ sync handler runs the download, parsing and writes in one worker thread (`stream
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sqlite3
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -131,8 +133,15 @@ async def stream_into(
             pump(_until(chunks, cancelled), sink, between)
         finally:
             chunks.close()  # a failed write or check ends the download at once
+            if not database.is_closed():
+                database.close()  # this thread's connection: the thread ends here
 
-    future = asyncio.ensure_future(asyncio.to_thread(work))
+    # A thread of its own, not the loop's default executor: `after_batch` itself awaits
+    # asyncio.to_thread (store checks, progress writes), and so do the runner's heartbeats, so
+    # imports holding executor threads while they wait for it could take every thread there is.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopsync-import")
+    future = loop.run_in_executor(executor, contextvars.copy_context().run, work)
+    executor.shutdown(wait=False)  # the thread ends with `work`
     try:
         await asyncio.shield(future)
     except asyncio.CancelledError:

@@ -7,7 +7,8 @@
   first; the tables are the ones executemany of the one-row upsert leaves, at every remainder.
 - `stream_into` runs in one worker thread against a plain static file server: every line lands,
   `after_batch` runs on the event loop after each batch, what it raises ends the import, and a
-  cancelled import stops its thread at the next chunk (no write after the cancel).
+  cancelled import stops its thread at the next chunk (no write after the cancel), and the
+  import's thread is its own (checks that await the default executor cannot starve).
 - `bulk.stream_chunks_blocking` yields the lines `bulk.stream_chunks` yields, and refuses and
   retries as it does.
 """
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +256,31 @@ def test_stream_into_imports_every_line_and_checks_between_batches(
             plain.flush()
     plain.flush()
     assert _tables(store.id) == _tables(reference.id)
+
+
+def test_an_import_holds_no_thread_its_checks_need(
+    offline_runtime: Runtime, static_server: tuple[str, Path]
+) -> None:
+    """The job's between-batch checks await asyncio.to_thread (as do the runner's heartbeats):
+    an import waiting for them in a default-executor thread could hold the last such thread.
+    Here the default executor has one thread, and the import still ends."""
+    base, folder = static_server
+    lines = _export(1500)
+    (folder / "export.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    sink = Importer(store_row("executor.myshopify.com").id, "orders", 1)
+    checks: list[int] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+
+        async def after_batch() -> None:
+            checks.append(await asyncio.to_thread(lambda: sink.rows))
+
+        await stream_into(f"{base}/export.jsonl", sink, after_batch)
+
+    asyncio.run(main())
+    sink.flush()
+    assert len(checks) >= 2 and sink.rows == len(lines)
 
 
 class _Stop(Exception):
