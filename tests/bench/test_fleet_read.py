@@ -5,7 +5,8 @@
 The fleet is built as the TUI latency bench builds it (tests/tui/factories.bulk_fleet, then
 each entity row given the times a real sync leaves). Measured in the same run, best of 7:
 - the engine read: `list_stores()` + `fleet_summary()`, what the dashboard's full read does,
-  plus freeing its result and the generation-0/1 collection its objects cause;
+  plus freeing its result and a generation-1 collection after it (the read pauses the GC and
+  hands its values to the old generation: the young collections must find nothing left over);
 - the floor: a plain sqlite3 connection fetching, with `fetchall`, the store and entity_sync
   columns the summaries carry (two queries, no joins, no Python objects built from them).
 Both are given as process CPU time (what the read costs, whatever else the machine runs) and

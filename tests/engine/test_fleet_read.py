@@ -114,6 +114,39 @@ def test_the_fleet_comes_in_display_order_from_sql_or_python(offline_runtime) ->
     in_order()
 
 
+def test_a_big_read_leaves_its_values_in_the_old_generation_and_the_gc_as_it_was(
+        offline_runtime) -> None:
+    """The GC is paused while a read builds its values, then they are moved to the old
+    generation untraversed (freeze + unfreeze): the GC is on again, the young generations
+    are empty, and a caller's own frozen objects (or a paused GC) are left alone."""
+    import gc
+
+    from tests.tui.factories import bulk_fleet
+
+    bulk_fleet(300)  # 1,800 tuples: more than a generation-0 collection waits for
+    gc.collect()
+    stores = reads.list_stores()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert gc.get_count()[0] < gc.get_threshold()[0]
+    old = {id(value) for value in gc.get_objects(generation=2)}
+    assert all(id(store) in old and id(store.entities[0]) in old for store in stores)
+    assert fleet.read_summaries() == stores
+
+    gc.freeze()  # someone else's frozen objects: not thawed by a read
+    try:
+        frozen = gc.get_freeze_count()
+        assert fleet.read_summaries() == stores
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()
+    gc.disable()  # a caller that paused the GC keeps it paused
+    try:
+        assert fleet.read_summaries() == stores
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_an_idle_poll_reads_only_the_log(small_fleet, sql_log) -> None:
     cursor = reads.change_cursor()
     sql_log.clear()
