@@ -6,6 +6,15 @@ the receipts of concurrent requests in one transaction, then applies received de
 batches (engine.webhooks.apply) off the request path; one thread owns this process's webhook
 writes, so applying never competes with itself for SQLite's write lock.
 
+Receipts come first. After a commit that answered n > 1 requests (concurrent requests: a
+burst), applying waits while the next receipts arrive within n x LULL (at most MAX_LULL), so a
+burst is answered at the speed of its receipts, with the event loop and the worker no longer
+taking turns at the GIL for every batch, and applied in batches of up to `apply_batch` as soon
+as it pauses. The lag is bounded: once the oldest unapplied delivery is MAX_LAG old, or the
+unapplied bodies pass MAX_LAG_BYTES, applies run between receipt batches again, so a flood
+that never pauses is answered at the speed receipts and applies reach together. Requests
+that come one at a time (200/s: one every 5 ms) are applied right after their receipt.
+
 `reject(shop, topic, reason)` (not awaited) queues a refused delivery for webhook health's
 per-store counter (engine.webhooks.receipts.count_rejections); the worker writes a batch's
 refusals in one transaction, so a flood of forgeries costs one small write per batch.
@@ -70,6 +79,14 @@ PRUNE_EVERY = 3600.0  # seconds between prunes of old record marks
 # An apply batch ends early (commits what it applied, leaves the rest queued) once it has run
 # this long while requests wait for their receipts: a 2xx never waits behind a whole batch.
 APPLY_SLICE = 0.02
+# After a receipt commit that answered n > 1 requests, applying waits while the next receipt
+# arrives within n x LULL seconds (at most MAX_LULL: the answered requests come back as fast
+# as the event loop gets through the answers), unless the backlog is MAX_LAG seconds old or
+# holds MAX_LAG_BYTES of bodies.
+LULL = 0.002
+MAX_LULL = 0.1
+MAX_LAG = 10.0
+MAX_LAG_BYTES = 64 * 1024 * 1024
 ENTITY_PREFIXES = frozenset(("customers", "orders", "products", "collections"))
 # What applying an entity topic (engine.webhooks.apply) reads of its store: a batch of only
 # those selects these columns, not the whole wide row.
@@ -143,7 +160,10 @@ class WebhookIngest:
         known_topics: frozenset[str] = KNOWN_TOPICS,
     ) -> None:
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._work: deque[tuple[int, Delivery]] = deque()
+        # (receipt id, delivery, time.monotonic() when it was queued), oldest first.
+        self._work: deque[tuple[int, Delivery, float]] = deque()
+        self._work_bytes = 0  # the bodies held in _work
+        self._answered = 0  # receipts in the last committed batch
         self._inflight: set[int] = set()
         self.batch_size = batch_size
         self.apply_batch = apply_batch
@@ -220,7 +240,7 @@ class WebhookIngest:
         last_sweep = time.monotonic()
         try:
             while True:
-                items = self._take(block=not self._work)
+                items = self._take(timeout=self._lull() if self._work else 0.2)
                 rejections = [item for item in items if isinstance(item, Rejection)]
                 if rejections:
                     self._busy = True
@@ -229,7 +249,10 @@ class WebhookIngest:
                 if items:
                     self._busy = True
                     self._write_receipts(items)
-                if self._work and not self._past_deadline():
+                self._answered = len(items)  # none: the pause came, apply until receipts do
+                if self._work and not self._past_deadline() and (
+                    not items or self._stopping.is_set() or self._lagging()
+                ):
                     self._busy = True
                     self._apply_batch()
                 self._busy = False
@@ -255,10 +278,25 @@ class WebhookIngest:
     def _past_deadline(self) -> bool:
         return self._deadline is not None and time.monotonic() > self._deadline
 
-    def _take(self, *, block: bool) -> list[Any]:
+    def _lull(self) -> float:
+        """How long a pause in the receipts must be before applying starts."""
+        return 0.0 if self._answered <= 1 else min(LULL * self._answered, MAX_LULL)
+
+    def _lagging(self) -> bool:
+        """Whether the applies may no longer wait for the receipts to pause."""
+        return (time.monotonic() - self._work[0][2] > MAX_LAG
+                or self._work_bytes > MAX_LAG_BYTES)
+
+    def _queue_work(self, receipt_id: int, delivery: Delivery) -> None:
+        self._inflight.add(receipt_id)
+        self._work.append((receipt_id, delivery, time.monotonic()))
+        self._work_bytes += len(delivery.body)
+
+    def _take(self, *, timeout: float) -> list[Any]:
+        """What was submitted, waiting up to `timeout` seconds for the first of it."""
         items: list[Any] = []
         try:
-            first = self._queue.get(timeout=0.2) if block else self._queue.get_nowait()
+            first = self._queue.get(timeout=timeout)
         except queue.Empty:
             return []
         if first is _STOP:
@@ -311,8 +349,7 @@ class WebhookIngest:
         answers: list[tuple[asyncio.Future[str], str | BaseException]] = []
         for (delivery, future), (receipt_id, status) in zip(items, results, strict=True):
             if status == "received":
-                self._inflight.add(receipt_id)
-                self._work.append((receipt_id, delivery))
+                self._queue_work(receipt_id, delivery)
             answers.append((future, status))
         _resolve(answers)  # committed: every waiting request may answer now
         for _ in items:
@@ -321,13 +358,16 @@ class WebhookIngest:
     # -- applying -------------------------------------------------------------------------------
 
     def _apply_batch(self) -> None:
-        batch = [self._work.popleft() for _ in range(min(self.apply_batch, len(self._work)))]
+        queued = [self._work.popleft() for _ in range(min(self.apply_batch, len(self._work)))]
+        batch = [(receipt_id, delivery) for receipt_id, delivery, _at in queued]
+        self._work_bytes -= sum(len(delivery.body) for _rid, delivery in batch)
         done = batch
         try:
             self._ask_shopify(batch)
             applied = self._apply(batch)
-            done, rest = batch[:applied], batch[applied:]
+            done, rest = batch[:applied], queued[applied:]
             self._work.extendleft(reversed(rest))  # next, in the same order
+            self._work_bytes += sum(len(delivery.body) for _rid, delivery, _at in rest)
         except Exception:
             log.exception("applying %d webhook deliveries failed; the sweep retries them",
                           len(batch))
@@ -431,8 +471,7 @@ class WebhookIngest:
         ):
             if receipt_id in self._inflight:
                 continue
-            self._inflight.add(receipt_id)
-            self._work.append((receipt_id, delivery))
+            self._queue_work(receipt_id, delivery)
             found += 1
         if found:
             log.info("webhook sweep: %d received deliveries queued for applying", found)

@@ -447,6 +447,52 @@ def test_receipts_left_received_by_a_crash_are_applied_at_start(live: Live) -> N
     assert live.post("orders/create", body.encode(), event_id="crashed-1").text == "duplicate"
 
 
+def test_a_flood_that_never_pauses_is_applied_within_the_lag_bound(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under concurrent requests the worker records receipts first and applies once they pause
+    (engine.webhooks.ingest, LULL); a flood that never pauses still gets applied once its
+    oldest unapplied delivery is MAX_LAG old, and every delivery is applied once, in the end."""
+    import asyncio
+    import threading
+
+    from engine.webhooks import ingest
+    from engine.webhooks.receipts import Delivery
+
+    monkeypatch.setattr(ingest, "MAX_LAG", 0.3)
+    store_row(SHOP)
+    worker = WebhookIngest().start()
+    sent: list[int] = []
+
+    async def flood(seconds: float) -> None:
+        numbers = iter(range(1, 1_000_000))
+        deadline = time.monotonic() + seconds
+
+        async def client() -> None:  # answered, then at once the next one: no pause
+            while time.monotonic() < deadline:
+                number = next(numbers)
+                body = orjson.dumps(order(number, "2026-11-02T10:00:00Z"))
+                delivery = Delivery(topic="orders/create", shop_domain=SHOP, body=body,
+                                    payload=orjson.loads(body), event_id=f"flood-{number}")
+                assert await worker.submit(delivery) == "received"
+                sent.append(number)
+
+        await asyncio.gather(*(client() for _ in range(8)))
+
+    flooding = threading.Thread(target=asyncio.run, args=(flood(4.0),), daemon=True)
+    try:
+        flooding.start()
+        wait_until(lambda: Order.select().exists(), 3.0)
+        assert flooding.is_alive()  # applied while the flood went on
+        flooding.join(30)
+        assert worker.wait_idle(30)
+    finally:
+        worker.stop()
+    assert len(sent) > 8
+    assert Order.select().count() == len(sent)
+    assert WebhookReceipt.select().where(WebhookReceipt.status != "applied").count() == 0
+
+
 def test_child_and_dependent_deletes_search_an_index(live: Live) -> None:
     """Each upsert replaces the record's children and each delete removes its dependents: on
     SQLite every one of those DELETEs must search an index (a table scan per delivery made
