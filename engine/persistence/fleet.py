@@ -130,8 +130,11 @@ def _columns(postgres: bool) -> list[str]:
               "NULLIF(MAX(" + ", ".join(f"COALESCE({c}, '')" for c in synced) + "), '')")
     columns = [
         "s.id", "s.domain", "COALESCE(NULLIF(s.name, ''), s.domain)",
-        _place("s.status", _STATUSES), "s.status_detail", "s.readiness", "s.last_checked_at",
-        _flag("s.initial_sync_completed_at IS NOT NULL", postgres),
+        _place("s.status", _STATUSES), "s.status_detail",
+        # readiness: '+' (initial sync done) or '-', then the stored blob: one text per store,
+        # and one decode per distinct text
+        "CASE WHEN s.initial_sync_completed_at IS NULL THEN '-' ELSE '+' END "
+        "|| COALESCE(s.readiness, '')", "s.last_checked_at",
         _flag("s.paused", postgres), _flag("s.deleting", postgres),
         _flag("j.checking = 1", postgres), _flag("j.busy > 0", postgres),
         " + ".join(f"COALESCE({e}.records, 0)" for e in aliases),
@@ -234,9 +237,10 @@ def _fleet_columns(where: str = "", params: Sequence[Any] = ()) -> list[Sequence
     if _is_postgres():
         rows = _rows(_POSTGRES_SQL + where, params)
     else:
-        # In the table's order (a scan of its key; the sub-select keeps it for group_concat)
-        text = _rows("SELECT '[' || COALESCE(group_concat(body, ','), '') || ']' FROM ("
-                     "SELECT body FROM fleet_row s" + where.replace("s.id", "s.store_id") +
+        # In the table's order (a scan of its key; the sub-select keeps it for group_concat),
+        # as bytes: orjson reads UTF-8, so the driver need not decode it into a str first
+        text = _rows("SELECT CAST('[' || COALESCE(group_concat(body, ','), '') || ']' AS BLOB) "
+                     "FROM (SELECT body FROM fleet_row s" + where.replace("s.id", "s.store_id") +
                      " ORDER BY sort_name, domain, store_id)", params)[0][0]
         rows = orjson.loads(text)
     return list(zip(*rows, strict=True)) if rows else [()] * _WIDTH
@@ -259,8 +263,10 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _readiness_items(raw: Any, initial_sync_done: bool) -> tuple[ReadinessItem, ...]:
-    stored = orjson.loads(raw) if isinstance(raw, str | bytes) else (raw or {})
+def _readiness_items(key: str) -> tuple[ReadinessItem, ...]:
+    """The items of a readiness column: '+' (initial sync done) or '-', then the stored blob."""
+    initial_sync_done, raw = key[0] == "+", key[1:]
+    stored = orjson.loads(raw) if raw else {}
     built = []
     for check in Check:
         entry = stored.get(check.value) or {}
@@ -338,8 +344,8 @@ def _build(columns: Sequence[Sequence[Any]], *, text: bool,
     distinct blob; the few entity rows with an `extra`). `text`: times come as text (SQLite).
     `in_sql_order`: the rows come in fleet_row's order, which is display_order when every name
     and domain is ASCII."""
-    (ids, domains, names, statuses, details, readiness, checked, initial_done, paused,
-     deleting, checking, busy, records_total, newest) = columns[:_ENTITY_START]
+    (ids, domains, names, statuses, details, readiness, checked, paused, deleting, checking,
+     busy, records_total, newest) = columns[:_ENTITY_START]
     count = len(ids)
     if not count:
         return []
@@ -366,12 +372,11 @@ def _build(columns: Sequence[Sequence[Any]], *, text: bool,
                 _sync_progress(info) if info is not None else None, _time(full_failed),
                 bool(queued)))
         by_entity.append(rows)
-    # Readiness: one tuple of items per distinct (blob, initial sync done), shared.
-    keys = list(zip(readiness, initial_done, strict=True))
-    items = {key: _readiness_items(*key) for key in set(keys)}
+    # Readiness: one tuple of items per distinct text (see _columns), shared.
+    items = {key: _readiness_items(key) for key in set(readiness)}
     summaries = list(map(new, repeat(StoreSummary, count), zip(
         ids, domains, names, map(_STATUSES.__getitem__, statuses), details,
-        zip(*by_entity, strict=True), map(items.__getitem__, keys), _times(checked, text),
+        zip(*by_entity, strict=True), map(items.__getitem__, readiness), _times(checked, text),
         # the newest sync is one of the entities' (its place; _NO_TIME picks the None)
         map(getitem, zip(*synced_by_entity, repeat(None, count), strict=True), newest),
         records_total, paused, deleting, checking, busy, strict=True)))
