@@ -35,6 +35,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 import pytest
 
 from engine.config import load_settings
@@ -103,6 +104,12 @@ def requests(port: int, start: int, count: int) -> list[bytes]:
             "X-Shopify-Triggered-At": "2026-11-02T10:00:00.000Z",
         }))
     return out
+
+
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """User + system CPU the process has used so far (all its threads)."""
+    times = psutil.Process(proc.pid).cpu_times()
+    return times.user + times.system
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -178,10 +185,16 @@ def test_webhook_ingest_against_a_bare_endpoint(tmp_path: Path,
                  timeout=30)
         saturate(host, real_port, requests(real_port, 0, WARMUP), processes=1, connections=4,
                  timeout=30)
+        # CPU per delivery of each server as well: on a shared box the rates move with the
+        # load, the CPU a delivery costs much less.
+        cpu_before = cpu_seconds(bare)
         floor = saturate(host, bare_port, requests(bare_port, WARMUP, DELIVERIES),
                          processes=PROCESSES, connections=CONNECTIONS, timeout=PHASE_TIMEOUT)
+        floor_cpu = cpu_seconds(bare) - cpu_before
+        cpu_before = cpu_seconds(real)
         app = saturate(host, real_port, requests(real_port, WARMUP, DELIVERIES),
                        processes=PROCESSES, connections=CONNECTIONS, timeout=PHASE_TIMEOUT)
+        app_cpu = cpu_seconds(real) - cpu_before
         assert floor.statuses == {200: DELIVERIES}, f"bare endpoint: {floor.statuses}"
         assert app.statuses == {200: DELIVERIES}, f"serve (0 = no answer): {app.statuses}"
         wait_until(lambda: Order.select().count() >= WARMUP + DELIVERIES,
@@ -189,6 +202,7 @@ def test_webhook_ingest_against_a_bare_endpoint(tmp_path: Path,
         # serve applies a burst once its receipts pause (engine.webhooks.ingest, LULL): how
         # long after the last 2xx the last delivery was applied, and the rate end to end.
         catch_up = max(0.0, time.time() - max(at for _i, at in app.answered_at))
+        catch_up_cpu = cpu_seconds(real) - cpu_before - app_cpu
         # The fixed offered load, watched from the database.
         first = WARMUP + DELIVERIES
         count = int(RATE * RATE_SECONDS)
@@ -220,6 +234,9 @@ def test_webhook_ingest_against_a_bare_endpoint(tmp_path: Path,
     print(f"  bare endpoint vs the old floor ({OLD_FLOOR:.0f}/s): {floor.rate / OLD_FLOOR:.1f}x "
           f"(>= 5x: the generator is not the bottleneck)")
     print(f"  ratio serve/bare throughput: {app.rate / floor.rate:.2f}x (target >= 0.5x)")
+    print(f"  CPU per delivery while answering: bare {floor_cpu / DELIVERIES * 1000:.2f} ms, "
+          f"serve {app_cpu / DELIVERIES * 1000:.2f} ms (x{app_cpu / max(floor_cpu, 1e-9):.1f}), "
+          f"and {catch_up_cpu / DELIVERIES * 1000:.2f} ms more applying after its last 2xx")
     print(f"  serve, answered to applied: the last of the {DELIVERIES} applied {catch_up:.2f} s "
           f"after the last 2xx (<= 0.05 s: polled); applied end to end "
           f"{DELIVERIES / (app.seconds + catch_up):.0f} deliveries/s")
