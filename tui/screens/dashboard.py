@@ -43,7 +43,7 @@ from engine.domain.views import FleetSummary, StoreSummary
 from engine.persistence.reads import (
     change_cursor,
     changes_since,
-    first_summaries,
+    first_page,
     fleet_summary,
     list_stores,
     merge_changes,
@@ -163,7 +163,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
             if opened:
                 db.connect()
             try:
-                page = first_summaries(FIRST_PAGE)
+                page = first_page(FIRST_PAGE)
                 summary = fleet_summary() if page else None
             finally:
                 if opened:
@@ -194,7 +194,7 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
         shown, cursor = self._fleet  # one read: the stores on screen and their cursor agree
         if cursor is None and not self.live_loaded:
             # The first read: a screenful and the fleet's counts at once, then everything.
-            page = first_summaries(FIRST_PAGE)
+            page = first_page(FIRST_PAGE)
             if page:
                 self.post_message(Live.Loaded((page, fleet_summary(), None), seq=seq))
                 self._page_drawn.wait(PAGE_PAINT_WAIT)
