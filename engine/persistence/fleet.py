@@ -255,6 +255,8 @@ def _times(values: Sequence[Any], text: bool) -> Sequence[datetime | None]:
     parsed = list(map(datetime.fromisoformat, compress(values, values)))
     if len(parsed) == len(values):
         return parsed
+    if not parsed:  # no time at all (a column never set, such as last checked in a new fleet)
+        return [None] * len(values)
     moments = iter(parsed)
     return [next(moments) if value else None for value in values]
 
