@@ -23,6 +23,7 @@ sync handler runs the download, parsing and writes in one worker thread (`stream
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import sqlite3
 import threading
@@ -114,8 +115,8 @@ async def stream_into(
 ) -> None:
     """Download the JSONL file at `url` into `sink` (engine.shopify.bulk.stream_chunks_blocking
     into `pump`) in one worker thread, so the event loop neither parses nor waits; `after_batch`
-    (the job's stop, store and progress checks) runs on the event loop after each batch, the
-    thread waiting for it, and what it raises ends the import.
+    (the job's stop, store and progress checks) runs on the event loop after each batch while
+    the thread goes on, and what it raises ends the import at the next batch (or at the end).
 
     If the awaiting task is cancelled, the thread stops at its next chunk and is waited for, so
     no write runs on behind the caller's back.
@@ -123,16 +124,27 @@ async def stream_into(
     loop = asyncio.get_running_loop()
     cancelled = threading.Event()
 
+    checking: list[concurrent.futures.Future[None]] = []  # the last batch's checks, running
+
     def between() -> None:
+        # The checks run on the loop while the thread goes on with the next batch; what they
+        # raise ends the import at the batch after (a blocking round trip per batch cost the
+        # thread a wake-up of the loop each time, slow on a busy machine).
+        if checking:
+            checking.pop().result()
         if after_batch is not None:
-            asyncio.run_coroutine_threadsafe(after_batch(), loop).result()
+            checking.append(asyncio.run_coroutine_threadsafe(after_batch(), loop))
 
     def work() -> None:
         chunks = bulk.stream_chunks_blocking(url, transport=transport)
         try:
             pump(_until(chunks, cancelled), sink, between)
+            if checking:
+                checking.pop().result()
         finally:
             chunks.close()  # a failed write or check ends the download at once
+            if checking:  # never leave checks running behind a failure
+                concurrent.futures.wait(checking)
             if not database.is_closed():
                 database.close()  # this thread's connection: the thread ends here
 
