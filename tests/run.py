@@ -19,7 +19,9 @@ def _parallel(argv: list[str]) -> list[str]:
     """One pytest worker per core (xdist) unless the caller chose otherwise."""
     if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in argv):
         return []
-    return ["-n", str(min(4, os.cpu_count() or 1))]
+    # worksteal: a worker that runs out takes queued tests from the other, so one long test
+    # drawn late (random order) does not leave a core idle at the end.
+    return ["-n", str(min(4, os.cpu_count() or 1)), "--dist", "worksteal"]
 
 
 def _pytest(python: str, argv: list[str]) -> list[tuple[str, list[str]]]:

@@ -46,6 +46,7 @@ from engine.persistence.models import (
     WebhookReceipt,
 )
 from engine.persistence.runtime import open_runtime
+from engine.serve.guard import KEEP_ALIVE
 from engine.webhooks.receipts import sign
 from tests.engine.livedata_support import free_port
 from tests.pg_cluster import create_database
@@ -164,7 +165,10 @@ def test_four_workers_and_two_serves_on_one_postgres(
     sim = httpx.Client(base_url=simulator_url, timeout=30)
     # One client for every delivery (thread-safe, pooled): a client per request costs a TLS
     # context each, ~50 ms of CPU, and would make this process the bottleneck.
-    hooks = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=16))
+    # Idle connections are dropped well before serve's keep-alive timeout closes them: at the
+    # same 5 s, a request sent as serve closed the connection was reset (seen at load 17).
+    hooks = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=16,
+                                                         keepalive_expiry=KEEP_ALIVE / 2))
     tag = uuid.uuid4().hex[:6]
     domains = [f"f{tag}-{i:03d}.myshopify.com" for i in range(STORES)]
 
