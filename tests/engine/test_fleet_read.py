@@ -136,7 +136,10 @@ def test_a_big_read_leaves_its_values_in_the_old_generation_and_the_gc_as_it_was
     try:
         frozen = gc.get_freeze_count()
         assert fleet.read_summaries() == stores
-        assert gc.get_freeze_count() == frozen and gc.isenabled()
+        # A frozen object that is freed leaves the count (other threads of this process free
+        # some during the read: seen 8 of 187,803 under xdist); a read that thawed them would
+        # leave 0, one that froze its own values thousands more.
+        assert frozen - 100 <= gc.get_freeze_count() <= frozen and gc.isenabled()
     finally:
         gc.unfreeze()
     gc.disable()  # a caller that paused the GC keeps it paused
