@@ -7,6 +7,7 @@ NO_COLOR is dropped (it changes snapshots), and each test gets its own temp home
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,8 +34,19 @@ WARM_MODULES = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _default_interrupt_signals()
     if not hasattr(config, "workerinput"):  # the controller, before xdist starts its workers
         _warm_bytecode()
+
+
+def _default_interrupt_signals() -> None:
+    """A suite started in the background by a non-interactive shell (`pytest … &` in a
+    script) inherits SIGINT and SIGQUIT ignored, and so does every `shopsync` it starts: the
+    Ctrl+C tests then wait for an exit that never comes. Give them what a terminal gives."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) is signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def _warm_bytecode() -> None:
