@@ -7,7 +7,7 @@ Public API (everything else is private to the modules):
 - client:    ShopifyClient, TokenProvider, StaticToken
 - oauth:     authorize_url, verify_callback, exchange_code, refresh_token, revoke,
              access_scopes, TokenSet
-- bulk:      bulk.start, bulk.poll, bulk.cancel, bulk.stream_lines, BulkStatus
+- bulk:      bulk.start, bulk.poll, bulk.cancel, bulk.stream_chunks, BulkStatus
 - documents: every GraphQL document the engine sends
 - session:   open_client(runtime, store) — imported explicitly from engine.credentials,
              because it is the only part that touches the database.

@@ -3,17 +3,15 @@
 `start` submits an inner query and returns the operation id, waiting out OPERATION_IN_PROGRESS /
 LIMIT_REACHED a bounded number of times (an `on_busy` hook may end the wait early, e.g. when
 every slot is someone else's); `poll` returns a `BulkStatus` with the string counts already
-turned into ints; `recent` lists the shop's operations, newest first; `stream_lines` yields
-the result file line by line without holding it (`stream_chunks`: a list of lines per chunk;
-`stream_chunks_blocking`: the same in a thread).
+turned into ints; `recent` lists the shop's operations, newest first; `stream_chunks` yields
+the result file's lines without holding it, a list per chunk (blocking: run it in a thread).
 The download URL is a signed storage URL: it gets no Shopify token, only a plain GET.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from contextlib import aclosing
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,24 +158,6 @@ async def cancel(client: ShopifyClient, operation_id: str) -> str | None:
     return None if outcome.refusal and outcome.status is None else outcome.status
 
 
-async def stream_lines(
-    url: str,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    attempts: int = 3,
-    timeout: float = 60.0,
-    chunk_size: int = 1 << 16,
-) -> AsyncIterator[bytes]:
-    """Yield each non-empty line of the JSONL file at `url` (without the newline); as
-    `stream_chunks`, one line at a time."""
-    chunks = stream_chunks(url, transport=transport, attempts=attempts, timeout=timeout,
-                           chunk_size=chunk_size)
-    async with aclosing(chunks):  # a consumer that stops early closes the download at once
-        async for lines in chunks:
-            for line in lines:
-                yield line
-
-
 class _Lines:
     """Splits a byte stream into its non-empty lines, a list per chunk."""
 
@@ -209,55 +189,7 @@ def _failed(attempts: int, last: str) -> TransientError:
     return TransientError(f"The bulk result download failed {attempts} times; last: {last}")
 
 
-async def stream_chunks(
-    url: str,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    attempts: int = 3,
-    timeout: float = 60.0,
-    chunk_size: int = 1 << 16,
-) -> AsyncGenerator[list[bytes], None]:
-    """Yield the non-empty lines of the JSONL file at `url` (without their newlines), a list per
-    chunk received: the importer's hot path, one await per chunk rather than per line.
-
-    A failure before the first line is retried from scratch (up to `attempts`); once lines have
-    been handed out a retry would repeat them, so a later failure raises TransientError and the
-    caller decides (the importer's upserts are idempotent, so it may simply start over).
-    `stream_chunks_blocking` is the same for a thread.
-    """
-    yielded = 0
-    last = "no attempt made"
-    async with httpx.AsyncClient(
-        transport=transport, verify=ssl_context(), timeout=timeout, follow_redirects=True
-    ) as http:
-        async for _attempt in retrying(Backoff(attempts, first=0.25)):
-            try:
-                async with http.stream("GET", url) as response:
-                    status = response.status_code
-                    if status >= 500:
-                        last = f"{status} {response.reason_phrase}"
-                        continue
-                    if status >= 400:
-                        raise _refused(response)
-                    splitter = _Lines()
-                    async for chunk in response.aiter_bytes(chunk_size):
-                        lines = splitter.split(chunk)
-                        if lines:
-                            yielded += len(lines)
-                            yield lines
-                    lines = splitter.rest()
-                    if lines:
-                        yielded += 1
-                        yield lines
-                    return
-            except (httpx.TimeoutException, httpx.TransportError) as error:
-                last = f"{type(error).__name__}"
-                if yielded:
-                    raise _broke_off(yielded, last) from None
-    raise _failed(attempts, last)
-
-
-def stream_chunks_blocking(
+def stream_chunks(
     url: str,
     *,
     transport: httpx.BaseTransport | None = None,
@@ -265,8 +197,14 @@ def stream_chunks_blocking(
     timeout: float = 60.0,
     chunk_size: int = 1 << 16,
 ) -> Generator[list[bytes], None, None]:
-    """`stream_chunks` for a thread (blocking I/O, the same retries and errors): the importer
-    downloads, parses and writes in one worker thread (engine.sync.importer.stream_into)."""
+    """Yield the non-empty lines of the JSONL file at `url` (without their newlines), a list per
+    chunk received. Blocking: the importer downloads, parses and writes in one worker thread
+    (engine.sync.importer.stream_into), a chunk at a time.
+
+    A failure before the first line is retried from scratch (up to `attempts`); once lines have
+    been handed out a retry would repeat them, so a later failure raises TransientError and the
+    caller decides (the importer's upserts are idempotent, so it may simply start over).
+    """
     yielded = 0
     last = "no attempt made"
     with httpx.Client(

@@ -113,7 +113,7 @@ async def stream_into(
     *,
     transport: httpx.BaseTransport | None = None,
 ) -> None:
-    """Download the JSONL file at `url` into `sink` (engine.shopify.bulk.stream_chunks_blocking
+    """Download the JSONL file at `url` into `sink` (engine.shopify.bulk.stream_chunks
     into `pump`) in one worker thread, so the event loop neither parses nor waits; `after_batch`
     (the job's stop, store and progress checks) runs on the event loop after each batch while
     the thread goes on, and what it raises ends the import at the next batch (or at the end).
@@ -136,7 +136,7 @@ async def stream_into(
             checking.append(asyncio.run_coroutine_threadsafe(after_batch(), loop))
 
     def work() -> None:
-        chunks = bulk.stream_chunks_blocking(url, transport=transport)
+        chunks = bulk.stream_chunks(url, transport=transport)
         try:
             pump(_until(chunks, cancelled), sink, between)
             if checking:

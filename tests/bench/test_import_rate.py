@@ -11,7 +11,7 @@ Three figures, same machine, same database file, same rows:
 0. for context, the download alone: how fast the simulator serves the JSONL (lines/s);
 1b. end to end against a plain static file server (`python -m http.server` in its own process)
    serving the same JSONL, as Shopify serves export files from cloud storage: the engine's
-   stream (importer.stream_into: bulk.stream_chunks_blocking into importer.pump in one worker
+   stream (importer.stream_into: bulk.stream_chunks into importer.pump in one worker
    thread, as the sync handler does) + parse + map + upsert, with no simulator in the loop;
 2. importer only: engine.sync.importer fed the same JSONL lines from memory (parse + map + upsert),
    and its halves: 2a parse + map only, 2b its writes of those rows only (one multi-row upsert
@@ -73,8 +73,10 @@ async def _download(runtime: Runtime, store: Store) -> tuple[list[bytes], float]
                 break
             await asyncio.sleep(0.05)
         assert status.status == "COMPLETED" and status.url
+        url = status.url
         started = time.perf_counter()
-        lines = [line async for line in bulk.stream_lines(status.url)]
+        lines = await asyncio.to_thread(
+            lambda: [line for chunk in bulk.stream_chunks(url) for line in chunk])
         return lines, time.perf_counter() - started
 
 
@@ -109,10 +111,10 @@ async def _import_from(url: str, store_id: int) -> float:
 
 def _download_only(url: str) -> tuple[int, float, float]:
     """Lines in the file at `url`, and seconds and CPU seconds to stream them
-    (bulk.stream_chunks_blocking, as stream_into does, no parsing)."""
+    (bulk.stream_chunks, as stream_into does, no parsing)."""
     started, cpu = time.perf_counter(), time.process_time()
     count = 0
-    for chunk in bulk.stream_chunks_blocking(url):
+    for chunk in bulk.stream_chunks(url):
         count += len(chunk)
     return count, time.perf_counter() - started, time.process_time() - cpu
 
@@ -227,7 +229,7 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
     print(f"sync event: {event.message}")
     print(f"0. download only (the simulator serving the JSONL over HTTP): "
           f"{len(lines) / download_seconds:>10,.0f} lines/s")
-    print(f"0b. download only (the static file server, bulk.stream_chunks_blocking): "
+    print(f"0b. download only (the static file server, bulk.stream_chunks): "
           f"{static_lines / static_download:>10,.0f} lines/s   (process CPU "
           f"{static_download_cpu:.2f} s)")
     print(f"1. end to end (import phase, HTTP stream + parse + upsert): {end_to_end:>10,.0f} rows/s"

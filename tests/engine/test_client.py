@@ -326,15 +326,15 @@ async def test_every_client_shares_one_tls_context() -> None:
     assert ssl_context().verify_mode.name == "CERT_REQUIRED" and ssl_context().check_hostname
     # The bulk result download builds its own client: the same context.
     seen: list[object] = []
-    real = httpx.AsyncClient.__init__
+    real = httpx.Client.__init__
 
-    def spy(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+    def spy(self: httpx.Client, *args: Any, **kwargs: Any) -> None:
         seen.append(kwargs.get("verify"))
         real(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(httpx.AsyncClient, "__init__", spy)
-        lines = bulk.stream_lines(ORIGIN + "/result.jsonl", transport=httpx.MockTransport(
+        patch.setattr(httpx.Client, "__init__", spy)
+        chunks = bulk.stream_chunks(ORIGIN + "/result.jsonl", transport=httpx.MockTransport(
             lambda _request: httpx.Response(200, content=b'{"id": 1}\n')))
-        assert [line async for line in lines] == [b'{"id": 1}']
+        assert list(chunks) == [[b'{"id": 1}']]
     assert seen == [ssl_context()]

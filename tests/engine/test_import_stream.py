@@ -9,14 +9,16 @@
   `after_batch` runs on the event loop after each batch, what it raises ends the import (at
   the next batch), a cancelled import stops its thread at the next chunk and waits for it, and the
   import's thread is its own (checks that await the default executor cannot starve).
-- `bulk.stream_chunks_blocking` yields the lines `bulk.stream_chunks` yields, and refuses and
-  retries as it does.
+- `bulk.stream_chunks` yields the file's non-blank lines whatever the chunk size; it refuses a
+  4xx, retries a 5xx or a connection failure before the first line, and a download that breaks
+  off after lines were handed out raises TransientError (a retry would repeat them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -341,27 +343,63 @@ def test_a_cancelled_import_stops_its_thread(
     wait_until(lambda: not _import_threads(), timeout=10)  # its thread ends too
 
 
-def test_blocking_chunks_are_the_async_chunks(static_server: tuple[str, Path]) -> None:
+def test_chunks_are_the_files_nonblank_lines(static_server: tuple[str, Path]) -> None:
     base, folder = static_server
     body = b"\n".join(_export(700)) + b"\n\n  \n" + _order(9999, "x", "last")  # no final newline
     (folder / "export.jsonl").write_bytes(body)
     url = f"{base}/export.jsonl"
-
-    async def async_lines() -> list[bytes]:
-        return [line async for line in bulk.stream_lines(url)]
-
-    blocking = [line for chunk in bulk.stream_chunks_blocking(url, chunk_size=4096)
-                for line in chunk]
-    assert blocking == asyncio.run(async_lines())
-    assert blocking == [line for line in body.split(b"\n") if line.strip()]
+    expected = [line for line in body.split(b"\n") if line.strip()]
+    for size in (97, 4096, 1 << 16):  # lines split across chunks at every kind of place
+        chunks = list(bulk.stream_chunks(url, chunk_size=size))
+        assert all(chunks)  # no empty lists handed out
+        assert [line for chunk in chunks for line in chunk] == expected
 
 
-def test_blocking_chunks_refuse_and_retry_as_the_async_ones(
-    static_server: tuple[str, Path]
-) -> None:
+def test_chunks_refuse_and_retry(static_server: tuple[str, Path]) -> None:
     base, _folder = static_server
     with pytest.raises(PermanentError, match="refused \\(404"):
-        list(bulk.stream_chunks_blocking(f"{base}/missing.jsonl"))
+        list(bulk.stream_chunks(f"{base}/missing.jsonl"))
     closed = f"http://127.0.0.1:{free_port()}/export.jsonl"
     with pytest.raises(TransientError, match="failed 2 times; last: ConnectError"):
-        list(bulk.stream_chunks_blocking(closed, attempts=2))
+        list(bulk.stream_chunks(closed, attempts=2))
+
+
+def _raw_server(answers: list[bytes]) -> tuple[str, threading.Thread]:
+    """A TCP server that answers its n-th connection with `answers[n]`, raw bytes, then closes
+    it: a server that fails part-way, as no well-behaved static server will."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        with listener:
+            for answer in answers:
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(65536)  # the request
+                    connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{port}/export.jsonl", thread
+
+
+def test_chunks_retry_a_5xx_and_a_break_after_lines_raises() -> None:
+    lines = _export(50)
+    body = b"\n".join(lines) + b"\n"
+    unavailable = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                   b"Connection: close\r\n\r\n")
+    # The server promises more than it sends, then closes: the download breaks off mid-file.
+    cut = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body) + 1000}\r\n\r\n".encode() + body
+    url, server = _raw_server([unavailable, cut])
+    got: list[bytes] = []
+    with pytest.raises(TransientError, match="broke off after") as broke:
+        for chunk in bulk.stream_chunks(url, attempts=3, chunk_size=4096):
+            got += chunk
+    assert f"broke off after {len(got)} lines (RemoteProtocolError)" in str(broke.value)
+    assert 0 < len(got) < len(lines) and got == lines[:len(got)]  # each once: no retry
+    server.join(10)
+    # A 5xx every time: retried `attempts` times, then TransientError naming the last answer.
+    url, server = _raw_server([unavailable, unavailable])
+    with pytest.raises(TransientError, match="failed 2 times; last: 503 Service Unavailable"):
+        list(bulk.stream_chunks(url, attempts=2))
+    server.join(10)
