@@ -94,7 +94,12 @@ class ReadinessItem(NamedTuple):
 
 
 class StoreSummary(NamedTuple):
-    """What a card or a table row shows."""
+    """What a card or a table row shows.
+
+    The SQLite fleet read gives a subclass (engine.persistence.fleet._LazySummary) that holds
+    id, domain, name and status and decodes the rest from its stored row on first use. It is,
+    to a caller, this summary of the same values: the same fields, equal, hashed and ordered
+    the same, with the same repr, iteration, _replace and to_json."""
 
     id: int
     domain: str

@@ -3,24 +3,29 @@
 A store's summary is one row of plain values: its own columns, its active jobs and its four
 entity rows side by side (`_columns`); no model objects, no per-store queries.
 
-- SQLite keeps that row for every store, as JSON text, in `fleet_row`, rewritten inside the
-  writer's transaction by the triggers that fill the change log below, whoever writes a store,
-  its entity rows or its jobs. The read concatenates the texts into one JSON array (one value
-  through the driver) for orjson to decode. Python's sqlite3 module releases and re-takes the
-  GIL around every value it fetches: fetched as rows, a 10,000-store fleet's 600,000 values
-  cost more than all the rest of the read. A database built with another row shape (an older
-  shopsync) gets its triggers and rows made again when it is opened (FLEET_ROW_SHAPE).
+- SQLite keeps that row for every store, as JSON text, in `fleet_row`, with its head (id,
+  domain, name, status), rewritten inside the writer's transaction by the triggers that fill
+  the change log below, whoever writes a store, its entity rows or its jobs. The read
+  concatenates the heads into one JSON array and the rows into one newline-joined text (two
+  values through the driver: Python's sqlite3 module releases and re-takes the GIL around
+  every value it fetches, and fetched as rows a 10,000-store fleet's 600,000 values cost more
+  than all the rest of the read). Only the heads are decoded: each summary keeps its row as
+  bytes and decodes it on first use of another field (`_LazySummary`), so a read costs two
+  containers per store, and decoding costs what the stores a caller uses (a screenful) cost.
+  A database built with another row shape (an older shopsync) gets its triggers and rows
+  made again when it is opened (FLEET_ROW_SHAPE).
 - PostgreSQL computes the rows live (joins on the unique index (store_id, entity)): psycopg2
   fetches values cheaply, and concurrent writers of one store would queue on a stored row.
+  Its summaries are built whole, column by column (`_build`).
 
 The row is shaped for the build: a state or status is its place in the enum (a small int,
 shared by Python, looked up without hashing), a flag is a JSON boolean, the newest sync is the
 place of the entity that has it (no second parse), and each entity gives only its state,
 records, last sync and `extra`, NULL unless the entity is Syncing, failed, failed a full sync
-or has a queued job (then the rest of its fields). The views of engine.domain.views are then
-built column-wise with map and zip, so Python code runs only where a value must be decoded: a
-readiness blob (once per distinct blob) and the few rows with an `extra`. The GC is paused
-while they are built, and they go to the old generation untraversed (`_one_collection`).
+or has a queued job (then the rest of its fields). Python code then runs only where a value
+must be decoded: a readiness blob (once per distinct blob: cached) and the few rows with an
+`extra`. The GC is paused while a read builds its values, and they go to the old generation
+untraversed (`_built_for_the_old_generation`).
 
 The "changed since" read rests on `store_change`, an append-only log that database triggers
 (engine.persistence.revisions) fill on every insert, update and delete of a store, an entity row
@@ -44,9 +49,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import compress, repeat
 from operator import getitem
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from peewee import PostgresqlDatabase
@@ -180,15 +186,18 @@ _ROW_JSON = "json_array(" + ", ".join(_columns(False)) + ")"
 # are all ASCII needs no sort in Python (SQL's LOWER folds ASCII only). The store id finds a
 # store's row for the triggers. Derived data: made again, like the rows, when the shape changes.
 _SORT_NAME = "LOWER(COALESCE(NULLIF(s.name, ''), s.domain))"
+# The head: what a read builds for every store at once (see _LazySummary), as JSON text.
+_HEAD_JSON = ("json_array(s.id, s.domain, COALESCE(NULLIF(s.name, ''), s.domain), "
+              f"{_place('s.status', _STATUSES)})")
 _TABLE_SQL = [
     "DROP TABLE IF EXISTS fleet_row",
     "CREATE TABLE fleet_row (sort_name TEXT NOT NULL, domain TEXT NOT NULL, "
-    "store_id INTEGER NOT NULL, body TEXT NOT NULL, "
+    "store_id INTEGER NOT NULL, head TEXT NOT NULL, body TEXT NOT NULL, "
     "PRIMARY KEY (sort_name, domain, store_id)) WITHOUT ROWID",
     "CREATE UNIQUE INDEX fleet_row_store ON fleet_row (store_id)",
 ]
-_INSERT = (f"INSERT INTO fleet_row (sort_name, domain, store_id, body) "
-           f"SELECT {_SORT_NAME}, s.domain, s.id, {_ROW_JSON}")
+_INSERT = (f"INSERT INTO fleet_row (sort_name, domain, store_id, head, body) "
+           f"SELECT {_SORT_NAME}, s.domain, s.id, {_HEAD_JSON}, {_ROW_JSON}")
 
 
 def fleet_row_sql(store: str) -> list[str]:
@@ -233,17 +242,31 @@ def _in(ids: Sequence[int]) -> str:
 
 
 def _fleet_columns(where: str = "", params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-    """The columns of the stores `where` selects (see _columns); `where` filters on `s.id`."""
-    if _is_postgres():
-        rows = _rows(_POSTGRES_SQL + where, params)
-    else:
-        # In the table's order (a scan of its key; the sub-select keeps it for group_concat),
-        # as bytes: orjson reads UTF-8, so the driver need not decode it into a str first
-        text = _rows("SELECT CAST('[' || COALESCE(group_concat(body, ','), '') || ']' AS BLOB) "
-                     "FROM (SELECT body FROM fleet_row s" + where.replace("s.id", "s.store_id") +
-                     " ORDER BY sort_name, domain, store_id)", params)[0][0]
-        rows = orjson.loads(text)
+    """PostgreSQL: the columns of the stores `where` selects (see _columns); `where` filters
+    on `s.id`."""
+    rows = _rows(_POSTGRES_SQL + where, params)
     return list(zip(*rows, strict=True)) if rows else [()] * _WIDTH
+
+
+def _stored_rows(where: str = "", params: Sequence[Any] = (),
+                 limit: int | None = None) -> tuple[list[Sequence[Any]], list[bytes]]:
+    """SQLite: the heads of the stores `where` selects (`where` filters on `s.store_id`), as
+    four columns (ids, domains, names, status places), and their bodies, one bytes each, in
+    fleet_row's order (a scan of its key; the sub-select keeps it for group_concat).
+
+    Two values through the driver: the heads as one JSON array for orjson, the bodies joined
+    by newlines (JSON text never holds a raw one: SQLite escapes control characters), split
+    in C. As bytes: orjson reads UTF-8, and the driver need not decode the text into a str."""
+    tail = "" if limit is None else f" LIMIT {int(limit)}"
+    heads, bodies = _rows(
+        "SELECT CAST('[' || COALESCE(group_concat(head, ','), '') || ']' AS BLOB), "
+        "CAST(COALESCE(group_concat(body, char(10)), '') AS BLOB) "
+        "FROM (SELECT head, body FROM fleet_row s" + where +
+        " ORDER BY sort_name, domain, store_id" + tail + ")", params)[0]
+    rows = orjson.loads(heads)
+    if not rows:
+        return [(), (), (), ()], []
+    return list(zip(*rows, strict=True)), bodies.split(b"\n")
 
 
 def _times(values: Sequence[Any], text: bool) -> Sequence[datetime | None]:
@@ -265,8 +288,10 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+@lru_cache(maxsize=1024)
 def _readiness_items(key: str) -> tuple[ReadinessItem, ...]:
-    """The items of a readiness column: '+' (initial sync done) or '-', then the stored blob."""
+    """The items of a readiness column: '+' (initial sync done) or '-', then the stored blob.
+    Cached: a fleet has few distinct texts, and the items are immutable, so shared."""
     initial_sync_done, raw = key[0] == "+", key[1:]
     stored = orjson.loads(raw) if raw else {}
     built = []
@@ -279,21 +304,31 @@ def _readiness_items(key: str) -> tuple[ReadinessItem, ...]:
     return tuple(built)
 
 
+def _entity_with_extra(entity: Entity, state: EntityState, records: int,
+                       synced: datetime | None, extra: Sequence[Any]) -> EntityRow:
+    """An entity row that has an `extra` (see _entity_columns): the few with more to say."""
+    done, total, error, progress, started, info, full_failed, queued = extra
+    return tuple.__new__(EntityRow, (
+        entity, state, records, done, total, synced, error, _time(progress), _time(started),
+        _sync_progress(info) if info is not None else None, _time(full_failed), bool(queued)))
+
+
 @contextmanager
 def _built_for_the_old_generation() -> Iterator[None]:
     """Pause the cyclic GC while a read builds its values, then move them to the old
     generation without traversing them.
 
-    A fleet read makes ~60,000 tuples that live on (summaries, entity rows) and as many that
-    die within it (decoded rows, columns); none can form a cycle. With the GC running, the
-    living ones would be traversed by a generation-0 collection, again by a generation-1 one,
-    and only then reach the old generation (the dying ones traversed while still alive). Paused,
-    nothing is traversed while building; at the end, when a generation-0 collection is due
-    (a small read leaves the counts to the GC), gc.freeze() + gc.unfreeze() moves every young
-    object to the old generation in O(1), which is where the read's values would end up. What
-    it costs: whatever else of the process was young at that instant (at most a few thousand
-    objects) also waits for the next full collection instead of a young one. Skipped, for a
-    generation-1 collection, when something else has frozen objects (unfreeze would undo it)."""
+    A fleet read makes tens of thousands of containers that live on (summaries and their
+    cells, or entity rows) and as many that die within it (decoded heads, columns); none can
+    form a cycle. With the GC running, the living ones would be traversed by a generation-0
+    collection, again by a generation-1 one, and only then reach the old generation (the dying
+    ones traversed while still alive). Paused, nothing is traversed while building; at the end,
+    when a generation-0 collection is due (a small read leaves the counts to the GC),
+    gc.freeze() + gc.unfreeze() moves every young object to the old generation in O(1), which
+    is where the read's values would end up. What it costs: whatever else of the process was
+    young at that instant (at most a few thousand objects) also waits for the next full
+    collection instead of a young one. Skipped, for a generation-1 collection, when something
+    else has frozen objects (unfreeze would undo it)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -310,7 +345,8 @@ def _built_for_the_old_generation() -> Iterator[None]:
 
 
 def read_summaries(ids: Sequence[int] | None = None) -> list[StoreSummary]:
-    """Summaries of every store (by name, then domain), or of the stores in `ids`."""
+    """Summaries of every store (by name, then domain), or of the stores in `ids`. On SQLite
+    they decode their rows when first used (_LazySummary)."""
     with _built_for_the_old_generation():
         return _read_summaries(ids)
 
@@ -326,26 +362,59 @@ def first_summaries(limit: int) -> list[StoreSummary]:
 
 
 def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
-    sqlite = not _is_postgres()
+    postgres = _is_postgres()
     if ids is None:
-        return _build(_fleet_columns(), text=sqlite, in_sql_order=sqlite)
-    columns: list[list[Any]] = [[] for _ in range(_WIDTH)]
+        if postgres:
+            return _build(_fleet_columns(), text=False, in_sql_order=False)
+        return _lazy(*_stored_rows(), in_sql_order=True)
     unique = list(dict.fromkeys(ids))
+    columns: list[list[Any]] = [[] for _ in range(_WIDTH if postgres else 4)]
+    bodies: list[bytes] = []
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start:start + _CHUNK]
-        for whole, part in zip(columns, _fleet_columns(" WHERE s.id IN " + _in(chunk), chunk),
-                               strict=True):
-            whole.extend(part)
-    return _build(columns, text=sqlite, in_sql_order=sqlite and len(unique) <= _CHUNK)
+        if postgres:
+            part = _fleet_columns(" WHERE s.id IN " + _in(chunk), chunk)
+        else:
+            part, raw = _stored_rows(" WHERE s.store_id IN " + _in(chunk), chunk)
+            bodies.extend(raw)
+        for whole, values in zip(columns, part, strict=True):
+            whole.extend(values)
+    if postgres:
+        return _build(columns, text=False, in_sql_order=False)
+    return _lazy(columns, bodies, in_sql_order=len(unique) <= _CHUNK)
+
+
+def _in_display_order(summaries: list[StoreSummary], names: Sequence[str],
+                      domains: Sequence[str], in_sql_order: bool) -> list[StoreSummary]:
+    """`summaries` (with these names and domains) in display_order. `in_sql_order`: they
+    come in fleet_row's order, which is display_order when every name and domain is ASCII
+    (SQL's LOWER folds ASCII only); then no sort runs."""
+    if in_sql_order and all(map(str.isascii, names)) and all(map(str.isascii, domains)):
+        return summaries
+    # display_order, with the keys made in C
+    order = list(zip(map(str.lower, names), domains, strict=True))
+    return list(map(summaries.__getitem__, sorted(range(len(order)), key=order.__getitem__)))
+
+
+def _lazy(heads: Sequence[Sequence[Any]], bodies: Sequence[bytes], *,
+          in_sql_order: bool) -> list[StoreSummary]:
+    """SQLite's summaries: per store, one tuple of its head and a cell holding its body (see
+    _LazySummary), built in C (map and zip); nothing of the body is decoded here."""
+    ids, domains, names, statuses = heads
+    if not ids:
+        return []
+    summaries: list[StoreSummary] = list(map(tuple.__new__, repeat(_LazySummary), zip(
+        ids, domains, names, map(_STATUSES.__getitem__, statuses), map(list, zip(bodies)),
+        strict=True)))
+    return _in_display_order(summaries, names, domains, in_sql_order)
 
 
 def _build(columns: Sequence[Sequence[Any]], *, text: bool,
            in_sql_order: bool) -> list[StoreSummary]:
-    """The summaries, built column by column: map and zip run in C, so no Python code runs
-    per store or per entity except where a value must be decoded (a readiness blob, once per
-    distinct blob; the few entity rows with an `extra`). `text`: times come as text (SQLite).
-    `in_sql_order`: the rows come in fleet_row's order, which is display_order when every name
-    and domain is ASCII."""
+    """PostgreSQL's summaries, built whole, column by column: map and zip run in C, so no
+    Python code runs per store or per entity except where a value must be decoded (a readiness
+    blob, once per distinct blob; the few entity rows with an `extra`). `text`: times come as
+    text (SQLite). `in_sql_order`: see _in_display_order."""
     (ids, domains, names, statuses, details, readiness, checked, paused, deleting, checking,
      busy, records_total, newest) = columns[:_ENTITY_START]
     count = len(ids)
@@ -367,26 +436,178 @@ def _build(columns: Sequence[Sequence[Any]], *, text: bool,
             synced, nothing, nothing, nothing, nothing, nothing, repeat(False, count),
             strict=True)))
         for index in compress(range(count), extra):  # the few rows with more to say
-            done, total, error, progress, started, info, full_failed, queued = extra[index]
-            rows[index] = new(EntityRow, (
-                entity, rows[index].state, records[index], done, total, synced[index], error,
-                _time(progress), _time(started),
-                _sync_progress(info) if info is not None else None, _time(full_failed),
-                bool(queued)))
+            rows[index] = _entity_with_extra(entity, rows[index].state, records[index],
+                                             synced[index], extra[index])
         by_entity.append(rows)
-    # Readiness: one tuple of items per distinct text (see _columns), shared.
-    items = {key: _readiness_items(key) for key in set(readiness)}
     summaries = list(map(new, repeat(StoreSummary, count), zip(
         ids, domains, names, map(_STATUSES.__getitem__, statuses), details,
-        zip(*by_entity, strict=True), map(items.__getitem__, readiness), _times(checked, text),
+        zip(*by_entity, strict=True), map(_readiness_items, readiness), _times(checked, text),
         # the newest sync is one of the entities' (its place; _NO_TIME picks the None)
         map(getitem, zip(*synced_by_entity, repeat(None, count), strict=True), newest),
         records_total, paused, deleting, checking, busy, strict=True)))
-    if in_sql_order and all(map(str.isascii, names)) and all(map(str.isascii, domains)):
-        return summaries
-    # display_order, with the keys made in C
-    order = list(zip(map(str.lower, names), domains, strict=True))
-    return list(map(summaries.__getitem__, sorted(range(count), key=order.__getitem__)))
+    return _in_display_order(summaries, names, domains, in_sql_order)
+
+
+# Each entity's first column in a row, in display order.
+_ENTITY_FIRST = tuple((entity, _ENTITY_START + _ENTITY_WIDTH * place)
+                      for place, entity in enumerate(ENTITY_ORDER))
+_fromisoformat = datetime.fromisoformat
+
+
+def _decode(body: bytes) -> StoreSummary:
+    """One store's whole summary from its stored row (SQLite: times as text), built as
+    _build would build it."""
+    row = orjson.loads(body)
+    new = tuple.__new__
+    entities, synced_times = [], []
+    for entity, first in _ENTITY_FIRST:
+        state, records, synced, extra = row[first:first + _ENTITY_WIDTH]
+        if synced is not None:
+            synced = _fromisoformat(synced)
+        synced_times.append(synced)
+        entities.append(
+            new(EntityRow, (entity, _STATES[state], records, 0, None, synced, None, None, None,
+                            None, None, False)) if extra is None else
+            _entity_with_extra(entity, _STATES[state], records, synced, extra))
+    synced_times.append(None)  # _NO_TIME's
+    (store_id, domain, name, status, detail, readiness, checked, paused, deleting, checking,
+     busy, records_total, newest) = row[:_ENTITY_START]
+    return new(StoreSummary, (
+        store_id, domain, name, _STATUSES[status], detail, tuple(entities),
+        _readiness_items(readiness), None if checked is None else _fromisoformat(checked),
+        synced_times[newest], records_total, paused, deleting, checking, busy))
+
+
+_HEAD = 4  # the fields a _LazySummary holds itself: id, domain, name, status
+
+
+def _cell(summary: StoreSummary) -> list[Any]:
+    """A _LazySummary's cell: its stored fifth value (the tuple's own item, not a field's)."""
+    return cast(list[Any], tuple.__getitem__(summary, _HEAD))
+
+
+class _LazySummary(StoreSummary):
+    """A StoreSummary as the SQLite fleet read gives it: its id, domain, name and status (what
+    the dashboard filters, orders, counts and alerts on, over the whole fleet), then a cell,
+    a one-item list holding the store's row as bytes until a field of the rest is first used,
+    then its whole StoreSummary (decoded once, by whichever thread asks first: the same value
+    either way).
+
+    So a read builds two containers per store and decodes nothing of the rest: the entity rows,
+    readiness, times and flags cost what the stores drawn (a screenful) cost, not the fleet.
+    To a caller it is the StoreSummary of the same values: the same fields and methods, equal
+    to it (either way round), hashed and ordered as it is, repr, len, iteration, indexing,
+    _replace, _asdict, pickling and copying give what it gives (those decode it first)."""
+
+    __slots__ = ()
+
+    def whole(self) -> StoreSummary:
+        """The StoreSummary of the same values (decoded on first use)."""
+        cell = _cell(self)
+        value = cell[0]
+        if type(value) is bytes:
+            value = cell[0] = _decode(value)
+        return value
+
+    def decoded(self) -> bool:
+        return type(_cell(self)[0]) is not bytes
+
+    # Everything the tuple's own C methods would read from the stored five values, read from
+    # the whole summary instead.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _LazySummary):
+            mine, theirs = _cell(self)[0], _cell(other)[0]
+            if mine is theirs or (type(mine) is bytes and mine == theirs):
+                return True  # the same stored row: the same values
+            return self.whole() == other.whole()
+        return self.whole() == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __lt__(self, other: tuple[Any, ...]) -> bool:
+        return self.whole() < _whole(other)
+
+    def __le__(self, other: tuple[Any, ...]) -> bool:
+        return self.whole() <= _whole(other)
+
+    def __gt__(self, other: tuple[Any, ...]) -> bool:
+        return self.whole() > _whole(other)
+
+    def __ge__(self, other: tuple[Any, ...]) -> bool:
+        return self.whole() >= _whole(other)
+
+    def __hash__(self) -> int:
+        return hash(self.whole())
+
+    def __len__(self) -> int:
+        return len(StoreSummary._fields)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.whole())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.whole()[index]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.whole()
+
+    def __add__(self, other: Any) -> Any:
+        return self.whole() + other
+
+    def __mul__(self, count: Any) -> Any:
+        return self.whole() * count
+
+    __rmul__ = __mul__
+
+    def count(self, value: Any) -> int:
+        return self.whole().count(value)
+
+    def index(self, value: Any, *args: Any) -> int:
+        return self.whole().index(value, *args)
+
+    def __repr__(self) -> str:
+        return repr(self.whole())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return StoreSummary, tuple(self.whole())
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self.whole())
+
+    def _replace(self, /, **changes: Any) -> StoreSummary:  # type: ignore[override]
+        return self.whole()._replace(**changes)
+
+    def _asdict(self) -> dict[str, Any]:
+        return self.whole()._asdict()
+
+    def to_json(self) -> dict:
+        return self.whole().to_json()
+
+
+def _whole(value: Any) -> Any:
+    return value.whole() if isinstance(value, _LazySummary) else value
+
+
+def _whole_field(index: int) -> property:
+    def get(self: _LazySummary) -> Any:
+        return self.whole()[index]
+    get.__name__ = StoreSummary._fields[index]
+    return property(get, doc=f"{get.__name__} (decodes the row on first use)")
+
+
+# The fields after the head: read from the whole summary (set here, so that the type checker
+# keeps StoreSummary's declarations for them).
+for _index in range(_HEAD, len(StoreSummary._fields)):
+    setattr(_LazySummary, StoreSummary._fields[_index], _whole_field(_index))
+
+
+def decode_all(summaries: Iterable[StoreSummary]) -> None:
+    """Decode every summary of a read now (one pass, rather than one at a time on first use):
+    for a caller that is about to use every field of every store."""
+    for summary in summaries:
+        if isinstance(summary, _LazySummary):
+            summary.whole()
 
 
 def _sync_progress(value: object) -> SyncProgress | None:
@@ -518,10 +739,4 @@ def first_page(limit: int) -> list[StoreSummary]:
         return first_summaries(limit)
     # A page is a few hundred values: the GC is left as it is (the whole read's pause is not
     # worth it here).
-    text = _rows("SELECT '[' || COALESCE(group_concat(body, ','), '') || ']' FROM ("
-                 "SELECT body FROM fleet_row ORDER BY sort_name, domain, store_id "
-                 "LIMIT ?)", (int(limit),))[0][0]
-    rows = orjson.loads(text)
-    if not rows:
-        return []
-    return _build(list(zip(*rows, strict=True)), text=True, in_sql_order=True)
+    return _lazy(*_stored_rows(limit=limit), in_sql_order=True)

@@ -123,13 +123,13 @@ def test_a_big_read_leaves_its_values_in_the_old_generation_and_the_gc_as_it_was
 
     from tests.tui.factories import bulk_fleet
 
-    bulk_fleet(300)  # 1,800 tuples: more than a generation-0 collection waits for
-    gc.collect()
+    bulk_fleet(600)  # 1,200 containers (a summary and its cell each): more than a
+    gc.collect()     # generation-0 collection waits for
     stores = reads.list_stores()
     assert gc.isenabled() and gc.get_freeze_count() == 0
     assert gc.get_count()[0] < gc.get_threshold()[0]
     old = {id(value) for value in gc.get_objects(generation=2)}
-    assert all(id(store) in old and id(store.entities[0]) in old for store in stores)
+    assert all(id(store) in old and id(tuple.__getitem__(store, 4)) in old for store in stores)
     assert fleet.read_summaries() == stores
 
     gc.freeze()  # someone else's frozen objects: not thawed by a read
@@ -162,9 +162,10 @@ def test_an_idle_poll_reads_only_the_log(small_fleet, sql_log) -> None:
 def _stored_rows_are_current() -> None:
     """Every store's fleet_row (SQLite) is what the store, its entity rows and jobs give now."""
     stored = {row[0]: row[1:] for row in database.execute_sql(
-        "SELECT store_id, sort_name, domain, body FROM fleet_row").fetchall()}
+        "SELECT store_id, sort_name, domain, head, body FROM fleet_row").fetchall()}
     live = {row[0]: row[1:] for row in database.execute_sql(
-        f"SELECT s.id, {fleet._SORT_NAME}, s.domain, {fleet._ROW_JSON} {fleet._FROM}")}
+        f"SELECT s.id, {fleet._SORT_NAME}, s.domain, {fleet._HEAD_JSON}, {fleet._ROW_JSON} "
+        f"{fleet._FROM}")}
     assert stored == live
 
 
@@ -390,3 +391,92 @@ def test_the_stored_fleet_rows_follow_every_writer_and_a_new_shape(offline_runti
     migrate(database.obj)
     _stored_rows_are_current()
     assert SchemaMeta.get_by_id(fleet.FLEET_ROW_SHAPE_KEY).value == fleet.FLEET_ROW_SHAPE
+
+
+# -- the SQLite read's summaries decode their rows on first use ---------------------------------
+
+def test_a_lazy_summary_is_to_its_caller_the_summary_of_the_same_values(offline_runtime) -> None:
+    """On SQLite a read builds each store's id, domain, name and status and keeps the rest as
+    its stored row, decoded on first use (fleet._LazySummary). To a caller it must be the
+    StoreSummary of the same values: fields, methods, equality either way round, hashing,
+    ordering, repr, the tuple protocol, _replace, _asdict, pickling, copying and to_json."""
+    import copy
+    import pickle
+
+    from tests.tui.factories import make_store
+
+    fleet_stores = _varied_fleet()
+    # Control characters survive in every text: the bodies are joined by newlines.
+    make_store("lines.myshopify.com", "Two\nlines\r\x00", errors={Entity.ORDERS: "a\nb\x1e"},
+               states={Entity.ORDERS: EntityState.FAILED})
+    stores = reads.list_stores()
+    assert all(isinstance(s, fleet._LazySummary) and not s.decoded() for s in stores)
+    expected = {store.id: _oracle(store) for store in Store.select()}
+    for lazy in stores:
+        eager = expected[lazy.id]
+        assert type(eager) is StoreSummary
+        # the head, without decoding
+        assert (lazy.id, lazy.domain, lazy.name, lazy.status) == tuple(eager[:4])
+        assert isinstance(lazy, StoreSummary) and isinstance(lazy, tuple)
+        assert not lazy.decoded()
+        # every field, then the whole value, in every protocol a caller might use
+        for name in StoreSummary._fields:
+            assert getattr(lazy, name) == getattr(eager, name), name
+        assert lazy.decoded()
+        assert lazy == eager and eager == lazy
+        assert not (lazy != eager) and not (eager != lazy)  # noqa: SIM202 (the operator)
+        assert hash(lazy) == hash(eager) and {lazy: 1}[eager] == 1
+        assert repr(lazy) == repr(eager) and str(lazy) == str(eager)
+        assert len(lazy) == len(eager) == len(StoreSummary._fields)
+        assert tuple(lazy) == tuple(eager) and list(lazy) == list(eager)
+        assert [lazy[i] for i in range(-14, 14)] == [eager[i] for i in range(-14, 14)]
+        assert lazy[2:6] == eager[2:6] and lazy[::-1] == eager[::-1]
+        assert lazy.entities[0] in lazy.entities and lazy.name in lazy
+        assert lazy.count(lazy.name) == eager.count(eager.name)
+        assert lazy.index(lazy.domain) == 1
+        assert lazy + (1,) == eager + (1,)  # noqa: RUF005 (the operator)
+        assert lazy * 2 == eager * 2 == 2 * lazy
+        assert lazy._asdict() == eager._asdict()
+        assert lazy._replace(name="Other") == eager._replace(name="Other")
+        assert type(lazy._replace(name="x")) is StoreSummary
+        assert lazy.to_json() == eager.to_json()
+        assert lazy.entity(Entity.ORDERS) == eager.entity(Entity.ORDERS)
+        for clone in (pickle.loads(pickle.dumps(lazy)), copy.copy(lazy), copy.deepcopy(lazy)):
+            assert clone == eager and type(clone) is StoreSummary
+        assert StoreSummary._make(lazy) == eager
+        other = expected[next(s.id for s in stores if s.id != lazy.id)]
+        assert lazy != other and other != lazy
+        assert (lazy < other) == (eager < other) and (other < lazy) == (other < eager)
+        assert (lazy <= other, lazy > other, lazy >= other) == \
+            (eager <= other, eager > other, eager >= other)
+    lines = next(s for s in stores if s.domain == "lines.myshopify.com")
+    assert lines.name == "Two\nlines\r\x00"
+    assert lines.entity(Entity.ORDERS).error == "a\nb\x1e"
+    # Two reads of the same rows are equal before either is decoded, and to each other's
+    # decoded form; a changed store is not.
+    again, fresh = reads.list_stores(), reads.list_stores()
+    assert again == fresh and not any(s.decoded() for s in again + fresh)
+    assert again == stores and sorted(again) == sorted(expected.values())
+    healthy = fleet_stores["healthy"]
+    Store.update(status_detail="changed").where(Store.id == healthy.id).execute()
+    assert reads.store_summary(healthy.id) != next(s for s in again if s.id == healthy.id)
+
+
+def test_a_read_decodes_nothing_until_asked_and_then_once(offline_runtime) -> None:
+    """The read decodes no store's row; using a field of one store decodes that store alone,
+    once (the same objects on every later use); decode_all decodes the rest."""
+    from tests.tui.factories import bulk_fleet
+
+    bulk_fleet(200)
+    stores = reads.list_stores()
+    assert not any(s.decoded() for s in stores)
+    page = stores[:20]
+    rows = [s.entities for s in page]
+    assert [s.decoded() for s in stores] == [True] * 20 + [False] * 180
+    assert all(s.entities is row for s, row in zip(page, rows, strict=True))
+    fleet.decode_all(stores)
+    assert all(s.decoded() for s in stores)
+    assert stores == reads.list_stores()
+    # The first screenful, and a read of some ids, are lazy too.
+    assert not any(s.decoded() for s in reads.first_page(50))
+    assert not any(s.decoded() for s in reads.store_summaries([s.id for s in stores[:600]]))
