@@ -292,7 +292,7 @@ def stores(as_json: bool, fmt: str | None, statuses: tuple[str, ...], watch: boo
 
     from engine.persistence import reads
 
-    runtime = _runtime()
+    runtime = _runtime(actions=False)
     fmt = "json" if as_json else fmt or "table"
     wanted = {s.lower() for s in statuses}
     clear = watch and fmt == "table" and sys.stdout.isatty()
@@ -577,14 +577,19 @@ def settings(store: str, turn_on: tuple[str, ...], turn_off: tuple[str, ...],
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def _runtime() -> Runtime:
-    from engine import actions
+def _runtime(*, actions: bool = True) -> Runtime:
+    """The configured runtime, bound for engine.actions unless the command only reads
+    (`actions=False`: `stores` then never imports the sync, job and HTTP stacks, about a
+    third of a command's start-up)."""
     from engine.logs import configure_logging
     from engine.persistence.runtime import open_runtime
 
     runtime = open_runtime()
     configure_logging(runtime.settings, to_file=True)
-    actions.use_runtime(runtime)
+    if actions:
+        from engine import actions as engine_actions
+
+        engine_actions.use_runtime(runtime)
     return runtime
 
 
