@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Protocol
 
 import httpx
@@ -280,10 +281,15 @@ class Importer:
         """Map JSONL lines (a downloaded chunk's); True when a buffer is full and `flush()`
         should run now. One loop over the chunk with the lookups hoisted: the per-line hot path.
         """
-        maps = self._map
-        buffers = self._buffers
+        # typename → (append to its table's buffer, fast mapper, mapper, bookkeeping suffix),
+        # for root lines and for child lines: one lookup per line
+        targets: dict[bool, dict[str | None, tuple[Callable[[Row], None], Mapper | None, Mapper,
+                                                   Row]]] = {False: {}, True: {}}
+        for (kind, child), (table, fast_mapper, slow_mapper) in self._map.items():
+            targets[child][kind] = (self._buffers[table].append, fast_mapper, slow_mapper,
+                                    self._suffix[table])
+        root_targets, child_targets = targets[False], targets[True]
         prefix = self._prefix
-        suffixes = self._suffix
         bindable = _BINDABLE.issuperset
         newest = self.max_updated_at
         parent_gid, parent_id_cached = self._parent_gid, self._parent_id
@@ -298,11 +304,11 @@ class Importer:
                     gid = obj.get("id")
                     typename = (gid.split("/")[3] if isinstance(gid, str) and gid.count("/") >= 4
                                 else None)  # an id that is no GID: a line of no known type
-                target = maps.get((typename, parent is not None))
+                target = (root_targets if parent is None else child_targets).get(typename)
                 if target is None:
                     skipped += 1
                     continue
-                table, fast, mapper = target
+                append, fast, mapper, suffix = target
                 parent_id = None
                 if parent is not None:
                     if parent != parent_gid:  # siblings usually follow each other: parse once
@@ -317,7 +323,7 @@ class Importer:
                     if mapped[0] is None:  # no usable id
                         skipped += 1
                         continue
-                row = prefix + mapped + suffixes[table]
+                row = prefix + mapped + suffix
                 if not bindable(map(type, row)):
                     row = scalar_row(row)
                 if parent is None:
@@ -325,7 +331,7 @@ class Importer:
                     updated = obj.get("updatedAt")
                     if isinstance(updated, str) and (newest is None or updated > newest):
                         newest = updated
-                buffers[table].append(row)
+                append(row)
         finally:  # a line that does not parse fails the run; what came before it is counted
             self.lines += count
             self.roots += roots
@@ -333,7 +339,7 @@ class Importer:
             self.max_updated_at = newest
             self._parent_gid, self._parent_id = parent_gid, parent_id_cached
         if not self._full:
-            self._full = any(len(buffer) >= BATCH for buffer in buffers.values())
+            self._full = any(len(buffer) >= BATCH for buffer in self._buffers.values())
         return self._full
 
     def pending(self) -> int:
@@ -375,8 +381,7 @@ class Importer:
                 sql = table_upsert_values_sql(TABLES[name], size)
                 cursor = cursor or database.cursor()
                 for start in range(done, end, size):
-                    part = rows[start:start + size]
-                    cursor.execute(sql, [value for row in part for value in row])
+                    cursor.execute(sql, list(chain.from_iterable(rows[start:start + size])))
                 done = end
         if done < len(rows):
             execute_many(self._sql[name], rows[done:] if done else rows)
