@@ -6,8 +6,8 @@ entity rows side by side (`_columns`); no model objects, no per-store queries.
 - SQLite keeps that row for every store, as JSON text, in `fleet_row`, with its head (id,
   domain, name, status), rewritten inside the writer's transaction by the triggers that fill
   the change log below, whoever writes a store, its entity rows or its jobs. The read
-  concatenates the heads into one JSON array and the rows into one newline-joined text (two
-  values through the driver: Python's sqlite3 module releases and re-takes the GIL around
+  concatenates the heads into one JSON array and the rows into one text (a few values
+  through the driver: Python's sqlite3 module releases and re-takes the GIL around
   every value it fetches, and fetched as rows a 10,000-store fleet's 600,000 values cost more
   than all the rest of the read). Only the heads are decoded: each summary keeps its row as
   bytes and decodes it on first use of another field (`_LazySummary`), so a read costs two
@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from itertools import compress, repeat
+from itertools import accumulate, compress, repeat
 from operator import getitem
 from typing import Any, cast
 
@@ -254,19 +254,23 @@ def _stored_rows(where: str = "", params: Sequence[Any] = (),
     four columns (ids, domains, names, status places), and their bodies, one bytes each, in
     fleet_row's order (a scan of its key; the sub-select keeps it for group_concat).
 
-    Two values through the driver: the heads as one JSON array for orjson, the bodies joined
-    by newlines (JSON text never holds a raw one: SQLite escapes control characters), split
-    in C. As bytes: orjson reads UTF-8, and the driver need not decode the text into a str."""
+    Three values through the driver: the heads as one JSON array for orjson, the bodies
+    end to end, and each body's length in bytes (a blob's length is its header's: no scan),
+    by which the bodies are cut apart in C (a split on a separator would scan every byte). As
+    bytes: orjson reads UTF-8, and the driver need not decode the text into a str."""
     tail = "" if limit is None else f" LIMIT {int(limit)}"
-    heads, bodies = _rows(
+    heads, bodies, lengths = _rows(
         "SELECT CAST('[' || COALESCE(group_concat(head, ','), '') || ']' AS BLOB), "
-        "CAST(COALESCE(group_concat(body, char(10)), '') AS BLOB) "
+        "CAST(COALESCE(group_concat(body, ''), '') AS BLOB), "
+        "CAST('[' || COALESCE(group_concat(length(CAST(body AS BLOB)), ','), '') || ']' AS BLOB) "
         "FROM (SELECT head, body FROM fleet_row s" + where +
         " ORDER BY sort_name, domain, store_id" + tail + ")", params)[0]
     rows = orjson.loads(heads)
     if not rows:
         return [(), (), (), ()], []
-    return list(zip(*rows, strict=True)), bodies.split(b"\n")
+    ends = list(accumulate(orjson.loads(lengths)))
+    return (list(zip(*rows, strict=True)),
+            list(map(bodies.__getitem__, map(slice, [0, *ends[:-1]], ends))))
 
 
 def _times(values: Sequence[Any], text: bool) -> Sequence[datetime | None]:
@@ -365,7 +369,7 @@ def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
     postgres = _is_postgres()
     if ids is None:
         if postgres:
-            return _build(_fleet_columns(), text=False, in_sql_order=False)
+            return _in_display_order(_build(_fleet_columns(), text=False))
         return _lazy(*_stored_rows(), in_sql_order=True)
     unique = list(dict.fromkeys(ids))
     columns: list[list[Any]] = [[] for _ in range(_WIDTH if postgres else 4)]
@@ -380,15 +384,19 @@ def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
         for whole, values in zip(columns, part, strict=True):
             whole.extend(values)
     if postgres:
-        return _build(columns, text=False, in_sql_order=False)
+        return _in_display_order(_build(columns, text=False))
     return _lazy(columns, bodies, in_sql_order=len(unique) <= _CHUNK)
 
 
-def _in_display_order(summaries: list[StoreSummary], names: Sequence[str],
-                      domains: Sequence[str], in_sql_order: bool) -> list[StoreSummary]:
-    """`summaries` (with these names and domains) in display_order. `in_sql_order`: they
-    come in fleet_row's order, which is display_order when every name and domain is ASCII
-    (SQL's LOWER folds ASCII only); then no sort runs."""
+def _in_display_order(summaries: list[StoreSummary], names: Sequence[str] | None = None,
+                      domains: Sequence[str] | None = None,
+                      in_sql_order: bool = False) -> list[StoreSummary]:
+    """`summaries` (with these names and domains, else their own) in display_order.
+    `in_sql_order`: they come in fleet_row's order, which is display_order when every name
+    and domain is ASCII (SQL's LOWER folds ASCII only); then no sort runs."""
+    if names is None or domains is None:
+        names = [summary.name for summary in summaries]
+        domains = [summary.domain for summary in summaries]
     if in_sql_order and all(map(str.isascii, names)) and all(map(str.isascii, domains)):
         return summaries
     # display_order, with the keys made in C
@@ -409,12 +417,11 @@ def _lazy(heads: Sequence[Sequence[Any]], bodies: Sequence[bytes], *,
     return _in_display_order(summaries, names, domains, in_sql_order)
 
 
-def _build(columns: Sequence[Sequence[Any]], *, text: bool,
-           in_sql_order: bool) -> list[StoreSummary]:
-    """PostgreSQL's summaries, built whole, column by column: map and zip run in C, so no
-    Python code runs per store or per entity except where a value must be decoded (a readiness
-    blob, once per distinct blob; the few entity rows with an `extra`). `text`: times come as
-    text (SQLite). `in_sql_order`: see _in_display_order."""
+def _build(columns: Sequence[Sequence[Any]], *, text: bool) -> list[StoreSummary]:
+    """Summaries built whole, column by column, in the columns' order (PostgreSQL's read,
+    and decode_all's): map and zip run in C, so no Python code runs per store or per entity
+    except where a value must be decoded (a readiness blob, once per distinct blob; the few
+    entity rows with an `extra`). `text`: times come as text (SQLite)."""
     (ids, domains, names, statuses, details, readiness, checked, paused, deleting, checking,
      busy, records_total, newest) = columns[:_ENTITY_START]
     count = len(ids)
@@ -445,7 +452,7 @@ def _build(columns: Sequence[Sequence[Any]], *, text: bool,
         # the newest sync is one of the entities' (its place; _NO_TIME picks the None)
         map(getitem, zip(*synced_by_entity, repeat(None, count), strict=True), newest),
         records_total, paused, deleting, checking, busy, strict=True)))
-    return _in_display_order(summaries, names, domains, in_sql_order)
+    return summaries
 
 
 # Each entity's first column in a row, in display order.
@@ -603,11 +610,28 @@ for _index in range(_HEAD, len(StoreSummary._fields)):
 
 
 def decode_all(summaries: Iterable[StoreSummary]) -> None:
-    """Decode every summary of a read now (one pass, rather than one at a time on first use):
-    for a caller that is about to use every field of every store."""
-    for summary in summaries:
-        if isinstance(summary, _LazySummary):
-            summary.whole()
+    """Decode every summary not yet decoded, at once: for a caller about to use every field
+    of every store (a sort by anything but name, `list --json`), cheaper than one at a time on
+    first use. Built as PostgreSQL's read builds (_build: column-wise, in C), with the GC
+    paused and the values handed to the old generation (_built_for_the_old_generation)."""
+    cells, bodies = [], []
+    for cell in map(_cell, filter(_is_lazy, summaries)):
+        body = cell[0]  # read once: another thread may decode it meanwhile
+        if type(body) is bytes:
+            cells.append(cell)
+            bodies.append(body)
+    if not cells:
+        return
+    with _built_for_the_old_generation():
+        rows = orjson.loads(b"[" + b",".join(bodies) + b"]")
+        built = _build(list(zip(*rows, strict=True)), text=True)
+        # Another thread may decode one of them meanwhile: the same values either way.
+        for cell, summary in zip(cells, built, strict=True):
+            cell[0] = summary
+
+
+def _is_lazy(summary: StoreSummary) -> bool:
+    return isinstance(summary, _LazySummary)
 
 
 def _sync_progress(value: object) -> SyncProgress | None:

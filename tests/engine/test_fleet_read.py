@@ -406,8 +406,11 @@ def test_a_lazy_summary_is_to_its_caller_the_summary_of_the_same_values(offline_
     from tests.tui.factories import make_store
 
     fleet_stores = _varied_fleet()
-    # Control characters survive in every text: the bodies are joined by newlines.
+    # Control characters and multi-byte UTF-8 survive in every text, and between the stores
+    # around them: the bodies are cut apart by their lengths in bytes.
     make_store("lines.myshopify.com", "Two\nlines\r\x00", errors={Entity.ORDERS: "a\nb\x1e"},
+               states={Entity.ORDERS: EntityState.FAILED})
+    make_store("tokyo.myshopify.com", "Épicerie ☕ 東京", errors={Entity.ORDERS: "ünïcode ☕"},
                states={Entity.ORDERS: EntityState.FAILED})
     stores = reads.list_stores()
     assert all(isinstance(s, fleet._LazySummary) and not s.decoded() for s in stores)
@@ -449,9 +452,17 @@ def test_a_lazy_summary_is_to_its_caller_the_summary_of_the_same_values(offline_
         assert (lazy < other) == (eager < other) and (other < lazy) == (other < eager)
         assert (lazy <= other, lazy > other, lazy >= other) == \
             (eager <= other, eager > other, eager >= other)
+    # decode_all decodes a read at once (column-wise): the same values.
+    batch = reads.list_stores()
+    fleet.decode_all(batch)
+    assert all(s.decoded() and type(s.whole()) is StoreSummary for s in batch)
+    assert [tuple(s.whole()) for s in batch] == [tuple(expected[s.id]) for s in batch]
+    fleet.decode_all(batch)  # nothing left to decode
     lines = next(s for s in stores if s.domain == "lines.myshopify.com")
     assert lines.name == "Two\nlines\r\x00"
     assert lines.entity(Entity.ORDERS).error == "a\nb\x1e"
+    tokyo = next(s for s in stores if s.domain == "tokyo.myshopify.com")
+    assert (tokyo.name, tokyo.entity(Entity.ORDERS).error) == ("Épicerie ☕ 東京", "ünïcode ☕")
     # Two reads of the same rows are equal before either is decoded, and to each other's
     # decoded form; a changed store is not.
     again, fresh = reads.list_stores(), reads.list_stores()
