@@ -35,6 +35,11 @@ WARM_MODULES = (
 
 def pytest_configure(config: pytest.Config) -> None:
     _default_interrupt_signals()
+    # Hypothesis runs every installed "hypothesis" entry point when it is imported: the one
+    # installed is trio's (a dependency of the browser test's selenium), which imports trio and
+    # registers trio's Random, a full gc.collect(): `import hypothesis` 0.92 -> 0.37 s of CPU
+    # without it, in every xdist worker. No test uses trio.
+    os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
     if not hasattr(config, "workerinput"):  # the controller, before xdist starts its workers
         _warm_bytecode()
 
