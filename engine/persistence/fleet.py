@@ -369,10 +369,11 @@ def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
     postgres = _is_postgres()
     if ids is None:
         if postgres:
-            return _in_display_order(_build(_fleet_columns(), text=False))
+            columns = _fleet_columns()
+            return _in_display_order(_build(columns, text=False), columns[2], columns[1])
         return _lazy(*_stored_rows(), in_sql_order=True)
     unique = list(dict.fromkeys(ids))
-    columns: list[list[Any]] = [[] for _ in range(_WIDTH if postgres else 4)]
+    gathered: list[list[Any]] = [[] for _ in range(_WIDTH if postgres else 4)]
     bodies: list[bytes] = []
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start:start + _CHUNK]
@@ -381,22 +382,18 @@ def _read_summaries(ids: Sequence[int] | None) -> list[StoreSummary]:
         else:
             part, raw = _stored_rows(" WHERE s.store_id IN " + _in(chunk), chunk)
             bodies.extend(raw)
-        for whole, values in zip(columns, part, strict=True):
+        for whole, values in zip(gathered, part, strict=True):
             whole.extend(values)
     if postgres:
-        return _in_display_order(_build(columns, text=False))
-    return _lazy(columns, bodies, in_sql_order=len(unique) <= _CHUNK)
+        return _in_display_order(_build(gathered, text=False), gathered[2], gathered[1])
+    return _lazy(gathered, bodies, in_sql_order=len(unique) <= _CHUNK)
 
 
-def _in_display_order(summaries: list[StoreSummary], names: Sequence[str] | None = None,
-                      domains: Sequence[str] | None = None,
-                      in_sql_order: bool = False) -> list[StoreSummary]:
-    """`summaries` (with these names and domains, else their own) in display_order.
-    `in_sql_order`: they come in fleet_row's order, which is display_order when every name
-    and domain is ASCII (SQL's LOWER folds ASCII only); then no sort runs."""
-    if names is None or domains is None:
-        names = [summary.name for summary in summaries]
-        domains = [summary.domain for summary in summaries]
+def _in_display_order(summaries: list[StoreSummary], names: Sequence[str],
+                      domains: Sequence[str], in_sql_order: bool = False) -> list[StoreSummary]:
+    """`summaries` (with these names and domains) in display_order. `in_sql_order`: they
+    come in fleet_row's order, which is display_order when every name and domain is ASCII
+    (SQL's LOWER folds ASCII only); then no sort runs."""
     if in_sql_order and all(map(str.isascii, names)) and all(map(str.isascii, domains)):
         return summaries
     # display_order, with the keys made in C
