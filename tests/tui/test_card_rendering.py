@@ -77,3 +77,31 @@ async def test_cards_draw_their_content_and_follow_the_clock_and_the_theme(
         after = _colours(grid, index)
         assert after and after != before
         assert _text(grid, index) == [line.plain for line in grid.card_lines(index)]
+
+
+def test_line_styles_draw_what_content_render_draws() -> None:
+    """The kept span styles (tui/widgets/line_styles.py) give every cell the style
+    `Content.render` gives it: pieces joined end to end, a line without spans, and (by the
+    fallback) spans that overlap; a second drawing, from the kept styles, is the same."""
+    from textual.content import Content
+    from textual.style import Style
+
+    from tui.widgets.line_styles import LineStyles
+
+    def cells(segments: list[Any]) -> list[tuple[str, Any]]:
+        return [(char, segment.style) for segment in segments for char in segment.text]
+
+    base = Style.parse("white on #202020")
+    lines = [
+        Content.styled("● Connected", "bold green") + Content(" · ")
+        + Content.styled("3 min ago", "dim") + Content("  "),
+        Content("no spans at all"),
+        Content("overlapping spans").stylize("bold", 0, 11).stylize("italic", 5, 17),
+        Content.styled("Acme", "reverse").pad_right(6) + Content.styled("x", "red on blue"),
+    ]
+    styles = LineStyles()
+    for line in lines:
+        expected = [(char, style.rich_style) for text, style
+                    in line.render(base, end="", parse_style=Style.parse) for char in text]
+        assert cells(styles.segments(line, base, Style.parse, "theme")) == expected
+        assert cells(styles.segments(line, base, Style.parse, "theme")) == expected

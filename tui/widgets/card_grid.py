@@ -23,7 +23,6 @@ import math
 from datetime import datetime
 from typing import ClassVar
 
-from rich.segment import Segment
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.events import Click, Leave, MouseMove, Resize
@@ -33,6 +32,7 @@ from textual.strip import Strip
 
 from engine.domain.views import StoreSummary
 from tui.clock import utc_now
+from tui.widgets.line_styles import LineStyles
 from tui.widgets.store_card import CARD_HEIGHT, CARD_MIN_WIDTH, card_content
 from tui.widgets.store_cursor import StoreCursor, cursor_bindings
 
@@ -74,6 +74,7 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
         self._version = 0  # counts the store lists shown (set_stores)
         self._row_memo: tuple[tuple, list[Strip]] | None = None  # the last row drawn
         self._windowed: tuple | None = None  # the window a data change last drew (_window)
+        self._line_styles = LineStyles()  # the cards' span styles, kept between lines
 
     # -- geometry -----------------------------------------------------------------------------
 
@@ -191,13 +192,12 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
             self._drawn[index] = memo[1]
             return memo[2]
         lines = card_content(summary, width, now, cursor=cursor, focused=focused)
-        blank, parse = base.rich_style, self._get_style
+        blank, parse, theme = base.rich_style, self._get_style, self.app.theme
         # Plain styles, without the per-cell offsets text selection would read: equal styles
         # stay equal, so every style cache hits.
         strips = [
-            Strip([Segment(text, part.rich_style) for text, part
-                   in line.render(base, end="", parse_style=parse)]
-                  ).crop_extend(0, width, blank)
+            Strip(self._line_styles.segments(line, base, parse, theme)).crop_extend(0, width,
+                                                                                    blank)
             for line in lines]
         if len(self._memo) >= MEMO_SIZE:
             del self._memo[next(iter(self._memo))]  # the oldest
@@ -243,6 +243,7 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._memo.clear()  # a theme or CSS change: the same lines in other colours
+        self._line_styles.clear()
         self._row_memo = None
         super().notify_style_update()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from rich.segment import Segment
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.events import Click
@@ -28,6 +27,7 @@ from engine.domain.status import CHECKING
 from engine.domain.views import StoreSummary
 from tui.clock import relative, utc_now
 from tui.safe_text import content
+from tui.widgets.line_styles import LineStyles
 from tui.widgets.status_badge import STATUS_GLYPH, STATUS_STYLE, state_glyph
 from tui.widgets.store_card import DELETING
 from tui.widgets.store_cursor import StoreCursor, cursor_bindings
@@ -73,6 +73,10 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
     """(sort, reversed) the dashboard shows the fleet in: the header marks that column."""
 
     _drawn: tuple[int, int, bool] | None = None  # (cursor, scroll row, focus) last drawn
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._line_styles = LineStyles()  # the rows' span styles, kept between lines
 
     def _stores_replaced(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.stores) + 1)
@@ -161,12 +165,13 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
             line = self._row(self.stores[index], width, now, cursor)
             component = "fleet-table--cursor" if self.has_focus else "fleet-table--cursor-blurred"
             style = self.get_visual_style(component) if cursor else self.visual_style
-        # parse_style resolves the theme variables ($text-success …) of the spans.
-        segments = [
-            Segment(text, part.rich_style)
-            for text, part in line.render(style, end="", parse_style=self._get_style)
-        ]
+        # _get_style resolves the theme variables ($text-success …) of the spans.
+        segments = self._line_styles.segments(line, style, self._get_style, self.app.theme)
         return Strip(segments).crop_extend(0, width, style.rich_style)
+
+    def notify_style_update(self) -> None:
+        self._line_styles.clear()  # a theme or CSS change: the same lines in other colours
+        super().notify_style_update()
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.stores) + 1)
