@@ -44,6 +44,22 @@ def pytest_configure(config: pytest.Config) -> None:
         _warm_bytecode()
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m "not alone"` deselects them
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """tests/run.py finds the `alone` modules by reading them (`pytest.mark.alone` in their
+    text) and the parallel step deselects every `alone` test: a module marked some other way
+    would run in neither step. Refuse it."""
+    marked = {item.path for item in items if item.get_closest_marker("alone")}
+    if not marked:
+        return
+    from tests.run import alone_modules
+
+    missed = sorted(str(p) for p in marked - {REPO / m for m in alone_modules()})
+    if missed:
+        raise pytest.UsageError(f"tests marked alone in {missed}: spell the mark "
+                                "`pytest.mark.alone` in the module, or tests/run.py misses it")
+
+
 def _default_interrupt_signals() -> None:
     """A suite started in the background by a non-interactive shell (`pytest … &` in a
     script) inherits SIGINT and SIGQUIT ignored, and so does every `shopsync` it starts: the
