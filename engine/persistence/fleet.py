@@ -579,7 +579,7 @@ class _LazySummary(StoreSummary):
     def __getnewargs__(self) -> tuple[Any, ...]:
         return tuple(self.whole())
 
-    def _replace(self, /, **changes: Any) -> StoreSummary:  # type: ignore[override]
+    def _replace(self, /, **changes: Any) -> StoreSummary:  # type: ignore[override]  # NamedTuple types _replace as returning Self; ours gives the plain summary
         return self.whole()._replace(**changes)
 
     def _asdict(self) -> dict[str, Any]:
