@@ -34,7 +34,6 @@ import contextlib
 import json
 import logging
 import signal
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -54,7 +53,7 @@ from tui.commands import StoreActionCommands, StoreCommands, ThemeCommands
 from tui.messages import DataChanged
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen, binding_sections
-from tui.screens.live import close_kept_connections
+from tui.screens.live import KeptConnections
 from tui.store_actions import StoreActions
 
 log = logging.getLogger("shopsync.tui")
@@ -151,7 +150,7 @@ class ShopsyncApp(StoreActions, App[None]):
         self.theme = chosen if chosen in self.available_themes else DEFAULT_THEME
         self.dashboard = DashboardScreen()
         # The SQLite connections the screens' polls keep open in their threads (screens/live.py).
-        self.kept_connections: list[sqlite3.Connection] = []
+        self.kept_connections = KeptConnections()
 
     def run(self, *args: Any, mouse: bool | None = None, **kwargs: Any) -> None:
         """Run the app; `mouse` defaults to the constructor's flag."""
@@ -191,7 +190,7 @@ class ShopsyncApp(StoreActions, App[None]):
         if self.runner is not None:
             self.runner.stop(timeout=5)
             self.runner = None
-        close_kept_connections(self.kept_connections)
+        self.kept_connections.close()
         if self._owns_runtime:
             self.runtime.close()
 

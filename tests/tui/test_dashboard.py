@@ -347,13 +347,13 @@ class TestLiveUpdates:
             screen = app.dashboard
             polls = screen._live_started
             assert await wait_until(pilot, lambda: screen._live_started >= polls + 10)
-            kept = list(app.kept_connections)
+            kept = app.kept_connections.connections()
             assert 1 <= len(kept) <= 3  # one per thread that polled, not one per poll
             Store.update(name="Seen Through A Kept Connection").where(
                 Store.id == fleet["new"].id).execute()
             assert await wait_until(pilot, lambda: "Seen Through A Kept Connection" in names(
                 screen.all_stores))
-        assert app.kept_connections == []
+        assert len(app.kept_connections) == 0 and app.kept_connections.closed
         for connection in kept:
             with pytest.raises(sqlite3.ProgrammingError):  # closed
                 connection.execute("SELECT 1")

@@ -20,6 +20,7 @@ quarter of an idle dashboard's CPU. The app closes the connections kept for it w
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -46,17 +47,55 @@ READ_BACKOFF = 3.0  # the next poll waits at least this many times the last full
 TIMES_EVERY = 15  # unchanged polls between re-renders of relative times ("3 min ago")
 
 
-_kept = threading.local()  # per thread: the connection a poll kept open, and for which app
+_kept = threading.local()  # per thread: the connection a poll kept open, its lock, its owner
+
+
+class KeptConnections:
+    """The SQLite connections an app's polls keep open in their threads.
+
+    A poll uses its connection holding that connection's lock; `close()` (the app ending, on
+    the UI thread) interrupts what a poll is running and closes each connection under its lock.
+    Closing a sqlite3 connection while another thread is inside it frees what that thread is
+    using: the process segfaults (seen when a test's app ended mid-poll)."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[sqlite3.Connection, threading.Lock]] = []
+        self._guard = threading.Lock()
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def connections(self) -> list[sqlite3.Connection]:
+        with self._guard:
+            return [connection for connection, _lock in self._items]
+
+    def add(self, connection: sqlite3.Connection) -> threading.Lock:
+        lock = threading.Lock()
+        with self._guard:
+            self._items.append((connection, lock))
+        return lock
+
+    def close(self) -> None:
+        """Close every kept connection, waiting for (and interrupting) a poll inside one."""
+        with self._guard:
+            self.closed = True
+            items, self._items = self._items, []
+        for connection, lock in items:
+            with contextlib.suppress(sqlite3.Error):
+                connection.interrupt()  # safe from any thread: the poll's query ends early
+            with lock:
+                connection.close()
 
 
 @contextmanager
 def poll_connection(app: Any) -> Iterator[None]:
     """A database connection for a poll, in the worker's thread. On SQLite (when the app keeps
-    a `kept_connections` list) it stays open for the thread's next poll, and the app closes it
-    as it ends; a poll that fails closes it, so the next one starts afresh. Otherwise, and on
-    PostgreSQL, a connection for this poll only (`connection_context`)."""
+    `kept_connections`) it stays open for the thread's next poll, and the app closes it as it
+    ends (KeptConnections); a poll that fails closes it, so the next one starts afresh.
+    Otherwise, and on PostgreSQL, a connection for this poll only (`connection_context`)."""
     db = app.runtime.db
-    kept: list[sqlite3.Connection] | None = getattr(app, "kept_connections", None)
+    kept: KeptConnections | None = getattr(app, "kept_connections", None)
     if kept is None or not isinstance(db, SqliteDatabase):
         with db.connection_context():
             yield
@@ -67,19 +106,16 @@ def poll_connection(app: Any) -> Iterator[None]:
     if db.is_closed():
         db.connect()
         _kept.conn, _kept.owner = db.connection(), kept
-        kept.append(_kept.conn)
-    try:
-        yield
-    except Exception:
-        if not db.is_closed():
-            db.close()
-        raise
-
-
-def close_kept_connections(kept: list[sqlite3.Connection]) -> None:
-    """Close the connections polls kept open (the app is ending)."""
-    while kept:
-        kept.pop().close()
+        _kept.lock = kept.add(_kept.conn)
+    with _kept.lock:
+        if kept.closed:
+            raise RuntimeError("the app has ended")  # its connections are closed
+        try:
+            yield
+        except Exception:
+            if not db.is_closed():
+                db.close()
+            raise
 
 
 def stale_marker(reason: str) -> Content:
