@@ -291,7 +291,6 @@ def stores(as_json: bool, fmt: str | None, statuses: tuple[str, ...], watch: boo
     import time
 
     from engine.persistence import reads
-    from engine.persistence.fleet import decode_all
 
     runtime = _runtime(actions=False)
     fmt = "json" if as_json else fmt or "table"
@@ -302,7 +301,7 @@ def stores(as_json: bool, fmt: str | None, statuses: tuple[str, ...], watch: boo
             with runtime.db.connection_context():
                 summaries = [s for s in reads.list_stores()
                              if not wanted or s.status.value in wanted]
-                decode_all(summaries)  # every field of each is printed: decode them at once
+                reads.decode_all(summaries)  # every field of each is printed: decode them at once
             if clear:
                 click.echo("\x1b[H\x1b[2J", nl=False)
             if fmt == "json":

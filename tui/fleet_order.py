@@ -55,6 +55,9 @@ SORTS: dict[str, Sort] = {
     "domain": Sort("Domain", lambda s: s.domain),
 }
 DEFAULT_SORT = "name"
+# Sorts that read only a summary's id, domain, name and status: what the fleet read builds for
+# every store (the rest of a summary is decoded on first use; engine.persistence.fleet).
+HEAD_SORTS = frozenset({"name", "status", "domain"})
 
 
 def next_sort(current: str) -> str:

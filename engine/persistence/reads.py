@@ -35,6 +35,7 @@ from engine.persistence.fleet import FleetChanges as FleetChanges  # re-exported
 from engine.persistence.fleet import change_cursor as change_cursor
 from engine.persistence.fleet import change_fingerprint, read_summaries
 from engine.persistence.fleet import changes_since as changes_since
+from engine.persistence.fleet import decode_all as decode_all
 from engine.persistence.fleet import first_page as first_page
 from engine.persistence.fleet import first_summaries as first_summaries
 from engine.persistence.fleet import merge_changes as merge_changes

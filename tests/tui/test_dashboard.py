@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -61,6 +62,32 @@ class TestCards:
             shown = [grid.stores[i].name for i in grid.visible_indices()]
             assert "Bulk Store 01999" in shown
             assert len(shown) <= 3 * 7
+
+    async def test_a_sort_by_more_than_the_name_gets_its_stores_decoded_by_the_read(
+            self, make_app, offline_runtime) -> None:
+        """The fleet read builds each store's id, domain, name and status; the rest is decoded
+        on first use. In name order only what is drawn is decoded; a sort by problems (which
+        reads the entities) gets the whole fleet decoded by the read, in the worker thread,
+        not one store at a time while the UI thread sorts."""
+        from tests.tui.factories import bulk_fleet
+
+        bulk_fleet(500)
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            assert len(screen.all_stores) == 500
+            decoded = [s for s in screen.all_stores if s.decoded()]
+            assert 0 < len(decoded) < 100  # a screenful, drawn
+
+            def read() -> list[Any]:  # what a poll's worker reads, in a thread of its own
+                with app.runtime.db.connection_context():
+                    return screen.load()[0]
+
+            assert not any(s.decoded() for s in await asyncio.to_thread(read))
+            await pilot.press("o")  # problems first
+            assert screen.sort == "problems"
+            assert all(s.decoded() for s in await asyncio.to_thread(read))
 
     async def test_the_first_frame_shows_a_screenful_then_the_whole_fleet_follows(
             self, make_app, offline_runtime) -> None:

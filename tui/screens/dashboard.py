@@ -43,6 +43,7 @@ from engine.domain.views import FleetSummary, StoreSummary
 from engine.persistence.reads import (
     change_cursor,
     changes_since,
+    decode_all,
     first_page,
     fleet_summary,
     list_stores,
@@ -50,7 +51,14 @@ from engine.persistence.reads import (
     store_summaries,
     summarise,
 )
-from tui.fleet_order import DEFAULT_SORT, SORTS, newly_broken, next_sort, sort_stores
+from tui.fleet_order import (
+    DEFAULT_SORT,
+    HEAD_SORTS,
+    SORTS,
+    newly_broken,
+    next_sort,
+    sort_stores,
+)
 from tui.host import shopsync_app
 from tui.messages import StoreChosen
 from tui.safe_text import safe
@@ -207,6 +215,8 @@ class DashboardScreen(ExplainsDisabledKeys, Live, Screen[None]):
     def load(self) -> FleetRead:
         cursor = change_cursor()  # before the read: what changes during it is read again
         stores = list_stores()
+        if self.sort not in HEAD_SORTS:
+            decode_all(stores)  # here in the worker, not one at a time as the UI thread sorts
         return stores, summarise(stores), cursor
 
     def read_changes(self, force: bool, seq: int) -> FleetRead | object:

@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 
 from engine.actions import Action, Finding, diagnose
 from engine.domain.views import StoreSummary
-from engine.persistence.reads import list_stores
+from engine.persistence.reads import decode_all, list_stores
 from tui.host import shopsync_app
 from tui.safe_text import content
 from tui.screens.live import Live, stale_marker
@@ -115,6 +115,7 @@ class TroubleshootScreen(ExplainsDisabledKeys, Live, Screen[None]):
 
     def load(self) -> tuple[list[StoreSummary], list[Finding]]:
         stores = list_stores()
+        decode_all(stores)  # diagnosis reads every field of every store: decode them at once
         return stores, diagnose(self.now, summaries=stores)
 
     def show(self, data: tuple[list[StoreSummary], list[Finding]]) -> None:
