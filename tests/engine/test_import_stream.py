@@ -224,12 +224,18 @@ def _export(orders: int) -> list[bytes]:
     return lines
 
 
+def _served_export(folder: Path, orders: int) -> list[bytes]:
+    """`_export(orders)`, written where the static server serves it as /export.jsonl."""
+    lines = _export(orders)
+    (folder / "export.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    return lines
+
+
 def test_stream_into_imports_every_line_and_checks_between_batches(
     offline_runtime: Runtime, static_server: tuple[str, Path]
 ) -> None:
     base, folder = static_server
-    lines = _export(1200)
-    (folder / "export.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    lines = _served_export(folder, 1200)
     store = store_row("stream-into.myshopify.com")
     sink = Importer(store.id, "orders", 1)
     threads: list[int] = []
@@ -267,8 +273,7 @@ def test_an_import_holds_no_thread_its_checks_need(
     an import waiting for them in a default-executor thread could hold the last such thread.
     Here the default executor has one thread, and the import still ends."""
     base, folder = static_server
-    lines = _export(1500)
-    (folder / "export.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    lines = _served_export(folder, 1500)
     sink = Importer(store_row("executor.myshopify.com").id, "orders", 1)
     checks: list[int] = []
 
@@ -297,8 +302,7 @@ def test_what_after_batch_raises_ends_the_import(
     offline_runtime: Runtime, static_server: tuple[str, Path]
 ) -> None:
     base, folder = static_server
-    lines = _export(1500)
-    (folder / "export.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    lines = _served_export(folder, 1500)
     sink = Importer(store_row("stop.myshopify.com").id, "orders", 1)
     seen: list[int] = []
 
@@ -318,8 +322,7 @@ def test_a_cancelled_import_stops_its_thread(
     offline_runtime: Runtime, static_server: tuple[str, Path]
 ) -> None:
     base, folder = static_server
-    lines = _export(1500)
-    (folder / "export.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    lines = _served_export(folder, 1500)
     sink = Importer(store_row("cancel.myshopify.com").id, "orders", 1)
     seen: list[int] = []
 
