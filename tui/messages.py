@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from engine.actions import OAuthStart
+    from engine.domain.views import EventRow, StoreDetail
 
 
 class ActionDone(Message):
@@ -36,3 +42,33 @@ class StoreChosen(Message):
     def __init__(self, store_id: int) -> None:
         super().__init__()
         self.store_id = store_id
+
+
+class ConfirmDelete(Message, bubble=False):
+    """The store's detail was read for the delete confirmation: ask the operator now."""
+
+    def __init__(self, detail: StoreDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+
+class ReconnectNeeded(Message, bubble=False):
+    """A reconnect needs the operator: approve a fresh grant (`start`), or paste a new access
+    token for a store that was connected with one (`start` is None)."""
+
+    def __init__(self, store_id: int, domain: str, start: OAuthStart | None) -> None:
+        super().__init__()
+        self.store_id = store_id
+        self.domain = domain
+        self.start = start
+
+
+class OlderEvents(Message, bubble=False):
+    """A page of older events was read for an event log (`generation`: the filters it was read
+    under, so a page read before a filter change is dropped)."""
+
+    def __init__(self, rows: list[EventRow], *, exhausted: bool, generation: int = 0) -> None:
+        super().__init__()
+        self.rows = rows
+        self.exhausted = exhausted
+        self.generation = generation

@@ -44,7 +44,7 @@ from engine.domain.status import (
 )
 from engine.domain.views import JobView, StoreDetail, StoreSummary
 from engine.persistence.reads import store_detail
-from tui.messages import ActionDone, DataChanged
+from tui.messages import ActionDone, ConfirmDelete, DataChanged, ReconnectNeeded
 from tui.safe_text import safe
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ class StoreActions:
         except Exception as error:  # the store vanished or the database is unreadable
             app.post_message(ActionDone("delete", store_id, safe(error), "error"))
             return
-        app.call_from_thread(self.confirm_delete, detail)
+        app.post_message(ConfirmDelete(detail))
 
     @work(thread=True, exit_on_error=False, group="store-actions")
     def perform_action(self, action: str, store_id: int, name: str = "", **kw: Any) -> None:
@@ -259,10 +259,10 @@ class StoreActions:
                 if detail.auth_method != "token" or detail.summary.deleting:
                     raise
                 # A token store that needs a fresh grant: the Connect drawer takes a new token.
-                app.call_from_thread(self.reconnect_with_token, store_id, detail.summary.domain)
+                app.post_message(ReconnectNeeded(store_id, detail.summary.domain, None))
                 return "", "information"
             if isinstance(outcome, OAuthStart):
-                app.call_from_thread(self.approve_reconnect, store_id, outcome)
+                app.post_message(ReconnectNeeded(store_id, outcome.domain, outcome))
                 return "", "information"
             return "Reconnected: syncs and webhooks resume", "information"
         if action == "register_webhooks":
@@ -286,6 +286,15 @@ class StoreActions:
 
         app: Any = self
         app.push_screen(ConnectScreen(token_for=domain, store_id=store_id))
+
+    def on_confirm_delete(self, message: ConfirmDelete) -> None:
+        self.confirm_delete(message.detail)
+
+    def on_reconnect_needed(self, message: ReconnectNeeded) -> None:
+        if message.start is not None:
+            self.approve_reconnect(message.store_id, message.start)
+        else:
+            self.reconnect_with_token(message.store_id, message.domain)
 
     # -- results ------------------------------------------------------------------------------
 

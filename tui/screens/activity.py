@@ -21,6 +21,7 @@ from textual.widgets import Input, Select, Static
 from engine.domain.views import EventRow
 from engine.persistence.reads import StoreNotFound, events, store_summary
 from tui.host import shopsync_app
+from tui.messages import OlderEvents
 from tui.safe_text import content, safe
 from tui.screens.live import Live, stale_marker
 from tui.store_keys import ExplainsDisabledKeys
@@ -161,11 +162,11 @@ class ActivityScreen(ExplainsDisabledKeys, Live, Screen[None]):
                               text=self.text or None, before_id=before_id)
         except Exception:  # the poll shows the stale marker
             return
-        self.app.call_from_thread(self._older_loaded, generation, rows)
+        self.post_message(OlderEvents(rows, exhausted=len(rows) < PAGE, generation=generation))
 
-    def _older_loaded(self, generation: int, rows: list[EventRow]) -> None:
-        if generation == self._generation:
-            self.query_one(EventLog).append_older(rows, exhausted=len(rows) < PAGE)
+    def on_older_events(self, message: OlderEvents) -> None:
+        if message.generation == self._generation:
+            self.query_one(EventLog).append_older(message.rows, exhausted=message.exhausted)
             self._header()
 
     # -- filters ------------------------------------------------------------------------------

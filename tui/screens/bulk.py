@@ -22,6 +22,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
@@ -104,6 +105,23 @@ class BulkScreen(ExplainsDisabledKeys, Screen[None]):
     BulkScreen #row-line { height: auto; padding: 0 1; }
     """
 
+    class Listed(Message, bubble=False):
+        """A reload read the store's bulk operations."""
+
+        def __init__(self, listing: BulkListing) -> None:
+            super().__init__()
+            self.listing = listing
+
+    class Problem(Message, bubble=False):
+        """A reload failed: say why and keep the last list."""
+
+        def __init__(self, problem: str) -> None:
+            super().__init__()
+            self.problem = problem
+
+    class Cancelled(Message, bubble=False):
+        """A cancel was sent (or refused): read the list again."""
+
     def __init__(self, store_id: int, name: str = "", *,
                  listing: BulkListing | None = None) -> None:
         """`listing`: show this at once instead of asking Shopify first (screenshots)."""
@@ -138,17 +156,25 @@ class BulkScreen(ExplainsDisabledKeys, Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bulk-list")
     def reload(self) -> None:
-        app: Any = self.app
         try:
-            with app.runtime.db.connection_context():
+            with shopsync_app(self).runtime.db.connection_context():
                 listing = actions.bulk_operations(self.store_id)
         except actions.ActionError as error:
-            app.call_from_thread(self.show_problem, safe(error))
+            self.post_message(self.Problem(safe(error)))
             return
         except Exception as error:  # network or database trouble: say so, keep the last list
-            app.call_from_thread(self.show_problem, f"{type(error).__name__}: {safe(error)}")
+            self.post_message(self.Problem(f"{type(error).__name__}: {safe(error)}"))
             return
-        app.call_from_thread(self.show, listing)
+        self.post_message(self.Listed(listing))
+
+    def on_bulk_screen_listed(self, message: Listed) -> None:
+        self.show(message.listing)
+
+    def on_bulk_screen_problem(self, message: Problem) -> None:
+        self.show_problem(message.problem)
+
+    def on_bulk_screen_cancelled(self, message: Cancelled) -> None:
+        self.reload()
 
     def _arm(self) -> None:
         if self._timer is not None:
@@ -288,18 +314,16 @@ class BulkScreen(ExplainsDisabledKeys, Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="bulk-actions")
     def _cancel(self, operation_id: str) -> None:
-        app: Any = self.app
+        app = shopsync_app(self)
         try:
             with app.runtime.db.connection_context():
                 view = actions.cancel_bulk_operation(self.store_id, operation_id)
-        except actions.ActionError as error:
-            app.call_from_thread(app.notify, safe(error), title="Cancel operation",
-                                 severity="error", markup=False)
+        except actions.ActionError as error:  # notify is thread-safe
+            app.notify(safe(error), title="Cancel operation", severity="error", markup=False)
         else:
-            app.call_from_thread(
-                app.notify, f"Bulk operation {view.short_id} ({view.owner}): "
-                f"{view.status.lower()}", title="Cancel operation", markup=False)
-        app.call_from_thread(self.reload)
+            app.notify(f"Bulk operation {view.short_id} ({view.owner}): {view.status.lower()}",
+                       title="Cancel operation", markup=False)
+        self.post_message(self.Cancelled())
 
     def action_retry_blocked(self) -> None:
         listing = self.listing

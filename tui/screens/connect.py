@@ -25,6 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Button, Input, Static
 
 from engine import actions
@@ -70,6 +71,35 @@ class ConnectScreen(Drawer):
     ConnectScreen .row { height: auto; }
     ConnectScreen .muted { color: $text-muted; }
     """
+
+    class AlreadyConnected(Message, bubble=False):
+        """A worker found `domain` in the database while the operator typed it."""
+
+        def __init__(self, domain: str) -> None:
+            super().__init__()
+            self.domain = domain
+
+    class Refused(Message, bubble=False):
+        """The engine refused the connect; `reason` goes under the `where` field."""
+
+        def __init__(self, reason: str, where: str) -> None:
+            super().__init__()
+            self.reason = reason
+            self.where = where
+
+    class Started(Message, bubble=False):
+        """An OAuth approval began: wait for its callback."""
+
+        def __init__(self, start: OAuthStart) -> None:
+            super().__init__()
+            self.start = start
+
+    class Connected(Message, bubble=False):
+        """The store is connected (or reconnected)."""
+
+        def __init__(self, store_id: int) -> None:
+            super().__init__()
+            self.store_id = store_id
 
     def __init__(self, *, reconnect: OAuthStart | None = None, store_id: int | None = None,
                  token_for: str | None = None) -> None:
@@ -164,14 +194,14 @@ class ConnectScreen(Drawer):
                 find_store(domain)
         except Exception:  # StoreNotFound: not connected; anything else is checked on submit
             return
-        self.app.call_from_thread(self._already_connected, domain)
+        self.post_message(self.AlreadyConnected(domain))
 
-    def _already_connected(self, domain: str) -> None:
+    def on_connect_screen_already_connected(self, message: AlreadyConnected) -> None:
         try:
             current = normalize_domain(self.query_one("#domain", Input).value)
         except DomainError:
             return
-        if current == domain:
+        if current == message.domain:
             self._message("domain", ALREADY_CONNECTED)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -201,17 +231,19 @@ class ConnectScreen(Drawer):
     @work(thread=True, exclusive=True, exit_on_error=False, group="connect-oauth")
     def _start_oauth(self, domain: str | None) -> None:
         """begin_connect(domain), or begin_reconnect(store) when `domain` is None."""
-        app: Any = self.app
         try:
-            with app.runtime.db.connection_context():
+            with shopsync_app(self).runtime.db.connection_context():
                 start = (actions.begin_connect(domain) if domain is not None
                          else actions.begin_reconnect(self.store_id or 0))
                 started = actions.ensure_listener()
                 self._started_listener = started or self._started_listener
         except Exception as error:  # ActionError, or the database: say why, inline
-            app.call_from_thread(self._refused, safe(error), "domain")
+            self.post_message(self.Refused(safe(error), "domain"))
             return
-        app.call_from_thread(self._wait, start)
+        self.post_message(self.Started(start))
+
+    def on_connect_screen_started(self, message: Started) -> None:
+        self._wait(message.start)
 
     def _wait(self, start: OAuthStart) -> None:
         panel = self.query_one(OAuthWait)
@@ -252,9 +284,8 @@ class ConnectScreen(Drawer):
     @work(thread=True, exclusive=True, exit_on_error=False, group="connect-token",
           description="connect with an access token")  # never the arguments: the token
     def _connect_token(self, domain: str, token: str) -> None:
-        app: Any = self.app
         try:
-            with app.runtime.db.connection_context():
+            with shopsync_app(self).runtime.db.connection_context():
                 if self.fixed_domain is not None and self.store_id is not None:
                     summary = actions.reconnect_token(self.store_id, token)
                 else:
@@ -263,16 +294,19 @@ class ConnectScreen(Drawer):
             reason = safe(error)
             where = "domain" if reason in DOMAIN_MESSAGES and self.fixed_domain is None \
                 else "token"
-            app.call_from_thread(self._refused, reason, where)
+            self.post_message(self.Refused(reason, where))
             return
-        app.call_from_thread(self._connected, summary.id)
+        self.post_message(self.Connected(summary.id))
 
-    def _refused(self, reason: str, where: str) -> None:
-        self._message(where, reason)
+    def on_connect_screen_refused(self, message: Refused) -> None:
+        self._message(message.where, message.reason)
         self.query_one("#with-token", Button).disabled = False
         self.query_one("#oauth", Button).disabled = False
 
     # -- outcome ------------------------------------------------------------------------------
+
+    def on_connect_screen_connected(self, message: Connected) -> None:
+        self._connected(message.store_id)
 
     def _connected(self, store_id: int) -> None:
         if self.done:

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Button, DataTable, ProgressBar, Static, Switch
 
 from engine import actions
@@ -93,6 +94,27 @@ class SettingsScreen(ExplainsDisabledKeys, Live, Drawer):
     SettingsScreen #row-detail { height: auto; }
     SettingsScreen #buttons { height: auto; margin-top: 1; }
     """
+
+    class Applied(Message, bubble=False):
+        """A category switch was saved; `detail` is the store as it is now."""
+
+        def __init__(self, detail: StoreDetail, category: Category, on: bool) -> None:
+            super().__init__()
+            self.detail = detail
+            self.category = category
+            self.on = on
+
+    class Refused(Message, bubble=False):
+        """A category switch could not be saved: it goes back to `previous`."""
+
+        def __init__(self, category: Category, previous: bool, reason: str) -> None:
+            super().__init__()
+            self.category = category
+            self.previous = previous
+            self.reason = reason
+
+    class SyncStarted(Message, bubble=False):
+        """The initial sync was queued."""
 
     def __init__(self, store_id: int, initial_sync: bool = False) -> None:
         super().__init__()
@@ -223,22 +245,23 @@ class SettingsScreen(ExplainsDisabledKeys, Live, Drawer):
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="settings-apply")
     def _apply(self, category: Category, on: bool) -> None:
-        app: Any = self.app
         try:
-            with app.runtime.db.connection_context():
+            with shopsync_app(self).runtime.db.connection_context():
                 detail = actions.update_settings(self.store_id, {category: on})
         except Exception as error:  # ActionError, or the database could not be written
-            self.app.call_from_thread(self._refused, category, not on, safe(error))
+            self.post_message(self.Refused(category, not on, safe(error)))
             return
-        self.app.call_from_thread(self._applied, detail, category, on)
+        self.post_message(self.Applied(detail, category, on))
 
-    def _applied(self, detail: StoreDetail, category: Category, on: bool) -> None:
-        self.notify(f"{category.label} {'on' if on else 'off'}", title="Sync settings",
+    def on_settings_screen_applied(self, message: Applied) -> None:
+        word = "on" if message.on else "off"
+        self.notify(f"{message.category.label} {word}", title="Sync settings",
                     markup=False, timeout=3)
-        self._show_detail(detail)
+        self._show_detail(message.detail)
         self.refresh_now()
 
-    def _refused(self, category: Category, previous: bool, reason: str) -> None:
+    def on_settings_screen_refused(self, message: Refused) -> None:
+        category, previous, reason = message.category, message.previous, message.reason
         self.categories[category] = previous
         self.query_one(f"#cat-{category.value}", Switch).value = previous
         self._word(category, previous)
@@ -253,17 +276,17 @@ class SettingsScreen(ExplainsDisabledKeys, Live, Drawer):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="settings-start")
     def _start_initial_sync(self) -> None:
-        app: Any = self.app
         try:
-            with app.runtime.db.connection_context():
+            with shopsync_app(self).runtime.db.connection_context():
                 actions.start_initial_sync(self.store_id)
         except Exception as error:  # ActionError (e.g. NotAllowed), or the database
-            app.call_from_thread(self.notify, safe(error), title="Initial sync",
-                                 severity="error", markup=False)
+            self.notify(safe(error), title="Initial sync", severity="error", markup=False)
             return
-        app.call_from_thread(self.notify, "Initial sync started", title="Initial sync",
-                             markup=False, timeout=3)
-        app.call_from_thread(self.refresh_now)
+        self.post_message(self.SyncStarted())
+
+    def on_settings_screen_sync_started(self, message: SyncStarted) -> None:
+        self.notify("Initial sync started", title="Initial sync", markup=False, timeout=3)
+        self.refresh_now()
 
     def _render_row_line(self) -> None:
         """The highlighted entity's detail in full: the drawer's Detail column is narrow."""

@@ -31,6 +31,7 @@ from engine.persistence.reads import StoreNotFound, store_summary
 from engine.persistence.reads import events as read_events
 from tui.clock import relative
 from tui.host import shopsync_app
+from tui.messages import OlderEvents
 from tui.safe_text import content
 from tui.screens.live import Live, stale_marker
 from tui.store_keys import ExplainsDisabledKeys, store_binding
@@ -226,8 +227,10 @@ class StoreScreen(ExplainsDisabledKeys, Live, Screen[None]):
                 rows = read_events(store_id=self.store_id, limit=EVENT_PAGE, before_id=before_id)
         except Exception:  # the poll reports an unreadable database
             return
-        self.app.call_from_thread(
-            self.query_one(EventLog).append_older, rows, exhausted=len(rows) < EVENT_PAGE)
+        self.post_message(OlderEvents(rows, exhausted=len(rows) < EVENT_PAGE))
+
+    def on_older_events(self, message: OlderEvents) -> None:
+        self.query_one(EventLog).append_older(message.rows, exhausted=message.exhausted)
 
     # -- actions ------------------------------------------------------------------------------
 

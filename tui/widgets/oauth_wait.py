@@ -16,9 +16,8 @@ from __future__ import annotations
 import os
 import sys
 import webbrowser
-from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, HorizontalScroll, Vertical
 from textual.content import Content
@@ -29,6 +28,7 @@ from textual.worker import get_current_worker
 
 from engine import actions
 from engine.actions import OAuthStart
+from tui.host import shopsync_app
 from tui.safe_text import content, safe
 
 POLL_SECONDS = 0.5
@@ -84,6 +84,21 @@ class OAuthWait(Vertical):
     class Restart(Message):
         """The operator wants a fresh authorize URL."""
 
+    class Waiting(Message, bubble=False):
+        """From the wait's worker: still waiting (`problem`: why the database is slow)."""
+
+        def __init__(self, problem: str | None) -> None:
+            super().__init__()
+            self.problem = problem
+
+    class Outcome(Message, bubble=False):
+        """From a worker: the store this grant connected, or the reason it failed."""
+
+        def __init__(self, store_id: int | None = None, reason: str = "") -> None:
+            super().__init__()
+            self.store_id = store_id
+            self.reason = reason
+
     def __init__(self, *, simulator: bool, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -135,7 +150,7 @@ class OAuthWait(Vertical):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="oauth-wait")
     def _poll(self, start: OAuthStart) -> None:
-        app: Any = self.app
+        app = shopsync_app(self)
         worker = get_current_worker()
         shown: list[str | None] = [None]  # the database problem on screen, if any
 
@@ -144,8 +159,7 @@ class OAuthWait(Vertical):
                 raise _Stopped()
             if problem != shown[0]:  # keep waiting through a locked database, and say so
                 shown[0] = problem
-                app.call_from_thread(self.status, safe(problem or WAITING),
-                                     error=problem is not None)
+                self.post_message(self.Waiting(problem))
 
         try:
             with app.runtime.db.connection_context():
@@ -153,30 +167,34 @@ class OAuthWait(Vertical):
         except _Stopped:
             return
         except Exception as error:  # ActionError: declined, expired, a bad callback
-            app.call_from_thread(self._failed, safe(error))
+            self.post_message(self.Outcome(reason=safe(error)))
             return
-        app.call_from_thread(self._done, summary.id)
+        self.post_message(self.Outcome(summary.id))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="oauth-approve")
     def _approve(self, start: OAuthStart) -> None:
-        app: Any = self.app
         try:
-            with app.runtime.db.connection_context():
+            with shopsync_app(self).runtime.db.connection_context():
                 summary = actions.simulate_approval(start)
         except Exception as error:  # ActionError or a network failure: show it
-            app.call_from_thread(self._failed, safe(error))
+            self.post_message(self.Outcome(reason=safe(error)))
             return
-        app.call_from_thread(self._done, summary.id)
+        self.post_message(self.Outcome(summary.id))
 
-    def _done(self, store_id: int) -> None:
+    @on(Waiting)
+    def _waiting(self, message: Waiting) -> None:
         if not self.finished:
-            self.stop()
-            self.post_message(self.Approved(store_id))
+            self.status(safe(message.problem or WAITING), error=message.problem is not None)
 
-    def _failed(self, reason: str) -> None:
+    @on(Outcome)
+    def _outcome(self, message: Outcome) -> None:
         if self.finished:
             return
         self.stop()
+        if message.store_id is not None:
+            self.post_message(self.Approved(message.store_id))
+            return
+        reason = message.reason
         self.status(reason, error=True)
         self.query_one("#approve", Button).disabled = True
         self.post_message(self.Failed(reason))
