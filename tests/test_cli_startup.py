@@ -5,6 +5,7 @@ fail on a loaded machine for reasons that are not the code's)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,24 @@ def test_version_reads_only_the_package_metadata() -> None:
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.stdout.startswith("shopsync, version ")
     assert result.stderr.strip().splitlines()[-1] == "HEAVY: importlib.metadata"
+
+
+def test_a_command_that_uses_http_does_not_import_httpx_s_own_cli(tmp_path: Path) -> None:
+    """httpx imports its command-line client (rich.console, pygments) on `import httpx` unless
+    that import fails; tui.cli blocks it (about half the CPU of the engine's HTTP stack)."""
+    probe = """
+import sys
+from tui.cli import main
+try:
+    main(['health', 'nosuch.myshopify.com'], prog_name="shopsync")
+except SystemExit as exit:
+    print("EXIT:", exit.code, file=sys.stderr)
+print("LOADED:", ",".join(m for m in ("httpx", "engine.actions", "httpx._main", "pygments",
+                                      "rich.console") if sys.modules.get(m)), file=sys.stderr)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPSYNC_")}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
+                            text=True, timeout=60, env={**env, "SHOPSYNC_HOME": str(tmp_path)})
+    lines = result.stderr.strip().splitlines()
+    assert "No store 'nosuch.myshopify.com'" in result.stderr and lines[-2] == "EXIT: 2"
+    assert lines[-1] == "LOADED: httpx,engine.actions"

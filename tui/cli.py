@@ -19,6 +19,14 @@ import click
 from engine.domain.jobs import JobState
 from engine.domain.text import safe
 
+# httpx 0.28's `import httpx` imports its own command-line client (httpx._main: rich.console,
+# pygments' lexers, click) whenever those are installed, as they are here (Textual needs them):
+# about half the CPU of importing the engine's HTTP stack, paid by every command that syncs,
+# connects or checks health. A None entry in sys.modules makes that import raise ImportError,
+# which httpx catches (its `httpx.main` then says the CLI is not installed); shopsync never runs
+# httpx's CLI. setdefault: a process that imported it already (a test) keeps it.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None blocks the import
+
 
 class _Lazy:
     """A module imported on first use: `--help` and `--version` must answer in well under
