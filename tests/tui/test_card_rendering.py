@@ -105,3 +105,149 @@ def test_line_styles_draw_what_content_render_draws() -> None:
                     in line.render(base, end="", parse_style=Style.parse) for char in text]
         assert cells(styles.segments(line, base, Style.parse, "theme")) == expected
         assert cells(styles.segments(line, base, Style.parse, "theme")) == expected
+
+
+# The card as it was built before the grid drew pieces: Textual Content joined with `+` and
+# cut with Content.truncate. The pieces (tui/widgets/store_card.py) must draw exactly this.
+def _content_entity_cell(row: Any, width: int) -> Any:
+    from textual.content import Content
+
+    from engine.domain.status import EntityState
+    from tui.clock import compact_count
+    from tui.widgets.status_badge import STATE_STYLE, state_glyph
+
+    if row.state is EntityState.SYNCED:
+        value = compact_count(row.records)
+    elif row.state is EntityState.SYNCING:
+        value = f"{row.done * 100 // row.total}%" if row.total else "syncing"
+    else:
+        value = row.state.label.lower()
+    label = Content(f" {row.entity.label}")
+    value_content = Content.styled(value, STATE_STYLE[row.state])
+    room = width - 1 - value_content.cell_length - 1
+    glyph = Content.styled("▲", "bold $text-error") if row.full_sync_failed \
+        and row.state is EntityState.SYNCED else state_glyph(row.state)
+    left = glyph + label.truncate(max(room, 0), ellipsis=True, pad=True)
+    return left + Content(" ") + value_content
+
+
+def _content_card(summary: Any, width: int, now: datetime, *, cursor: bool,
+                  focused: bool) -> list[Any]:
+    from textual.content import Content
+
+    from engine.domain.status import CHECKING, Status
+    from tui.clock import relative
+    from tui.safe_text import content
+    from tui.widgets.status_badge import badge
+    from tui.widgets.store_card import DELETING, FRAME_STYLE, FRAMES, sync_footer
+
+    width = max(width, 12)
+    inner_width = width - 4
+    name = content(summary.name, "bold reverse" if cursor else "bold").truncate(
+        inner_width, ellipsis=True)
+    domain = content(summary.domain, "$foreground-muted").truncate(inner_width, ellipsis=True)
+    marker = DELETING if summary.deleting else CHECKING if summary.checking else ""
+    status = badge(summary.status)
+    if summary.status is not Status.CONNECTED and summary.status_detail and not marker:
+        status += content(f" · {summary.status_detail}", "$foreground-muted")
+    if marker:
+        room = inner_width - len(marker) - 1
+        status = status.truncate(max(room, 0), ellipsis=True, pad=True)
+        status += Content(" ") + Content.styled(marker, "bold $text-accent")
+    status = status.truncate(inner_width, ellipsis=True)
+    half = min((inner_width - 1) // 2, 16)
+    rows = summary.entities
+    entities = [
+        _content_entity_cell(rows[0], half) + Content(" ")
+        + _content_entity_cell(rows[1], inner_width - half - 1),
+        _content_entity_cell(rows[2], half) + Content(" ")
+        + _content_entity_cell(rows[3], inner_width - half - 1),
+    ]
+    synced = relative(summary.last_synced_at, now, never="never synced")
+    if summary.last_synced_at is not None:
+        synced = f"synced {synced}"
+    syncing = sync_footer(summary, now)
+    footer = (Content.styled(syncing, "$text-accent") if syncing else Content.styled(
+        f"{summary.records_total:,} records · {synced}", "$foreground-muted"
+    )).truncate(inner_width, ellipsis=True)
+    accent = "bold $accent" if focused else "$accent"
+    style = accent if cursor else FRAME_STYLE[summary.status]
+    tl, h, tr, v, bl, br = FRAMES["heavy" if cursor and focused else "round"]
+    edge = Content.styled(v, style)
+    lines = [Content.styled(tl + h * (width - 2) + tr, style)]
+    lines += [edge + Content(" ") + line.truncate(inner_width, pad=True) + Content(" ") + edge
+              for line in [name, domain, status, *entities, footer]]
+    lines.append(Content.styled(bl + h * (width - 2) + br, style))
+    return lines
+
+
+def _variants(stores: list[Any]) -> list[Any]:
+    """The fleet's summaries and harder ones: untrusted names (wide, combining, control and
+    bidi characters, markup, empty, long), every marker, syncing entities with and without a
+    total and a rate, a failed full sync, never synced."""
+    from engine.domain.progress import SyncProgress
+    from engine.domain.status import EntityState, Status
+
+    names = ["", "A", "x" * 80, "店舗テスト" * 6, "🛒 Cart 🛒" * 5, "e\u0301te\u0301 cafe\u0301",
+             "\x1b[31mred\x07\x00bell", "\u202eevil\u200bname", "[bold]markup[/]",
+             "Tab\tand\nnewline", "wide 店 at the edge xxxxxxxxxxxxxxxxx店"]
+    details = [None, "", "Token revoked by the merchant", "店舗" * 30, "\x1b]8;;x\x07link"]
+    base = stores[0]
+    variants = list(stores)
+    for number, name in enumerate(names):
+        status = list(Status)[number % len(Status)]
+        variants.append(base._replace(name=name, domain=name + ".myshopify.com", status=status,
+                                      status_detail=details[number % len(details)]))
+    for status in Status:
+        for detail in details:
+            variants.append(base._replace(status=status, status_detail=detail))
+            variants.append(base._replace(status=status, status_detail=detail, checking=True))
+            variants.append(base._replace(status=status, status_detail=detail, deleting=True))
+    rows = base.entities
+    progress = [None, SyncProgress("import", 1234.5, 95.0),
+                SyncProgress("export", None, None, 10, 5, 100, 20.0, 8.0)]
+    for number, state in enumerate(EntityState):
+        changed = tuple(row._replace(state=state, done=37 * number, total=(None, 0, 1000)[
+            number % 3], progress=progress[number % 3], full_failed_at=FROZEN_NOW)
+            for row in rows)
+        variants.append(base._replace(entities=changed, last_synced_at=None,
+                                      records_total=10 ** (number + 3)))
+    return variants
+
+
+async def test_cards_drawn_from_pieces_are_the_content_cards_cell_for_cell(
+        make_app: Any, fleet: Any) -> None:
+    """The grid draws a card from pieces (text, style) laid end to end; drawn through the
+    grid's styles, every line is the Content-built card's line: the same segments (hence the
+    same cells, characters and styles), at every width, with and without the cursor and the
+    focus, and in both themes."""
+    from tui.widgets.line_styles import LineStyles
+    from tui.widgets.store_card import card_content, card_rows
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        grid = app.screen.query_one(CardGrid)
+        variants = _variants(list(grid.stores))
+        compared = 0
+        for theme in ("textual-dark", "textual-light"):
+            app.theme = theme
+            await settle(pilot)
+            base, parse = grid.visual_style, grid._get_style
+            for summary in variants:
+                for width in (5, 12, 20, 39, 40, 47, 61):
+                    for cursor, focused in ((False, False), (True, False), (True, True)):
+                        old = _content_card(summary, width, FROZEN_NOW, cursor=cursor,
+                                            focused=focused)
+                        new = card_rows(summary, width, FROZEN_NOW, cursor=cursor,
+                                        focused=focused)
+                        assert len(new) == len(old) == CARD_HEIGHT
+                        for old_line, new_line in zip(old, new, strict=True):
+                            assert LineStyles().pieces(new_line, base, parse, theme) \
+                                == LineStyles().segments(old_line, base, parse, theme), (
+                                    summary.name, width, cursor, focused)
+                        assert [line.plain for line in card_content(
+                            summary, width, FROZEN_NOW, cursor=cursor, focused=focused)] \
+                            == [line.plain for line in old]
+                        compared += 1
+        assert compared == 2 * len(variants) * 7 * 3

@@ -33,7 +33,7 @@ from textual.strip import Strip
 from engine.domain.views import StoreSummary
 from tui.clock import utc_now
 from tui.widgets.line_styles import LineStyles
-from tui.widgets.store_card import CARD_HEIGHT, CARD_MIN_WIDTH, card_content
+from tui.widgets.store_card import CARD_HEIGHT, CARD_MIN_WIDTH, Line, card_content, card_rows
 from tui.widgets.store_cursor import StoreCursor, cursor_bindings
 
 MEMO_SIZE = 96  # cards whose strips are kept: a few screenfuls
@@ -67,8 +67,8 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.hover: int | None = None  # the index of the card under the mouse
         # Per card, its strips by what they depend on (see _card_strips); oldest first.
-        self._memo: dict[tuple, tuple[StoreSummary, list[Content], list[Strip]]] = {}
-        self._drawn: dict[int, list[Content]] = {}  # index -> the lines last drawn there
+        self._memo: dict[tuple, tuple[StoreSummary, list[Line], list[Strip]]] = {}
+        self._drawn: dict[int, list[Line]] = {}  # index -> the lines last drawn there
         self._shown: tuple[int, bool] | None = None  # (cursor, focus) last drawn
         self._updated_virtual = Size(-1, -1)  # the virtual size at the last size update
         self._version = 0  # counts the store lists shown (set_stores)
@@ -174,6 +174,10 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
         return card_content(self.stores[index], width, now or self._now(),
                             cursor=index == self.cursor, focused=self.has_focus)
 
+    def _card_rows(self, index: int, now: datetime) -> list[Line]:
+        return card_rows(self.stores[index], self.card_region(index).width, now,
+                         cursor=index == self.cursor, focused=self.has_focus)
+
     def card_strips(self, index: int) -> list[Strip]:
         """Card `index`'s eight lines as drawn (strips), at its width on screen."""
         return self._card_strips(index, self.card_region(index).width, self._now())
@@ -191,13 +195,13 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
         if memo is not None and memo[0] is summary:
             self._drawn[index] = memo[1]
             return memo[2]
-        lines = card_content(summary, width, now, cursor=cursor, focused=focused)
+        lines = card_rows(summary, width, now, cursor=cursor, focused=focused)
         blank, parse, theme = base.rich_style, self._get_style, self.app.theme
         # Plain styles, without the per-cell offsets text selection would read: equal styles
         # stay equal, so every style cache hits.
         strips = [
-            Strip(self._line_styles.segments(line, base, parse, theme)).crop_extend(0, width,
-                                                                                    blank)
+            Strip(self._line_styles.pieces(line, base, parse, theme)).crop_extend(0, width,
+                                                                                  blank)
             for line in lines]
         if len(self._memo) >= MEMO_SIZE:
             del self._memo[next(iter(self._memo))]  # the oldest
@@ -261,7 +265,7 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
         now = self._now()
         for index in self.visible_indices():
             drawn = self._drawn.get(index)
-            if drawn is None or self.card_lines(index, now=now) != drawn:
+            if drawn is None or self._card_rows(index, now) != drawn:
                 self.refresh_card(index)
 
     def _redraw(self) -> None:

@@ -65,3 +65,32 @@ class LineStyles:
         if position < len(text):
             segments.append(Segment(text[position:], plain))
         return segments
+
+    def pieces(self, line: list[tuple[str, str]], base: Style,
+               parse: Callable[[str | Style], Style], theme: str) -> list[Segment]:
+        """A line of (text, style) pieces laid end to end (tui/widgets/store_card.py) as the
+        segments `segments` gives for the Content with those spans: each styled piece a
+        segment, the unstyled text between them one segment in the base style."""
+        memo = self._memo
+        plain = base.rich_style
+        segments = []
+        gap = ""
+        for text, style in line:
+            if not style:
+                gap += text
+                continue
+            if not text:
+                continue
+            if gap:
+                segments.append(Segment(gap, plain))
+                gap = ""
+            key = (style, base, theme)
+            rich = memo.get(key)
+            if rich is None:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
+                rich = memo[key] = Style.combine([base, parse(style)]).rich_style
+            segments.append(Segment(text, rich))
+        if gap:
+            segments.append(Segment(gap, plain))
+        return segments
