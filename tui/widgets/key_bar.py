@@ -53,6 +53,11 @@ class KeyBar(Widget):
         # The keys as of the last bindings update (working them out asks every binding's
         # check_action), and the strips drawn from them, by what they depend on.
         self._items: list[KeyItem] | None = None
+        # The bindings changed since the keys were worked out; a check after the next
+        # refresh is due (see _bindings_changed).
+        self._stale = False
+        self._check_due = False
+        self._drawn = False  # the bar has been drawn
         self._memo: dict[tuple, list[Strip]] = {}
         self._hits_by_key: dict[tuple, list[tuple[int, int, int, KeyItem]]] = {}
 
@@ -60,10 +65,35 @@ class KeyBar(Widget):
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
 
     def _bindings_changed(self, screen: Screen) -> None:
-        """Redraw only when the keys changed; re-layout only when the line count did."""
+        """Once the bar is on screen, update it now (in the frame of the change). Before
+        that, the keys are worked out when the bar is first laid out or drawn (a check after
+        the next refresh catches a bar neither asked for): a screen publishes a bindings
+        update for each focus change, mount and reactive change, four before the dashboard's
+        first frame, and working the keys out asks every binding's check_action."""
         if not (self.is_attached and screen is self.screen):
             return
-        items = self._items = self.items()
+        self._stale = True
+        if self._drawn:
+            self._update_keys()
+        elif not self._check_due:
+            self._check_due = True
+            self.call_after_refresh(self._check_keys)
+
+    def _current_items(self) -> list[KeyItem]:
+        """The keys, worked out again if the bindings changed since."""
+        if self._items is None or self._stale:
+            self._stale = False
+            self._items = self.items()
+        return self._items
+
+    def _check_keys(self) -> None:
+        self._check_due = False
+        if self.is_attached:
+            self._update_keys()
+
+    def _update_keys(self) -> None:
+        """Redraw only when the keys changed; re-layout only when the line count did."""
+        items = self._current_items()
         lines = len(self._lines(max(self.size.width, 1), items))
         if (items, lines) != self._shown:
             self.refresh(layout=lines != self._shown[1])
@@ -92,7 +122,7 @@ class KeyBar(Widget):
         lines: list[list[tuple[int, KeyItem]]] = [[]]
         x = 0
         if items is None:
-            items = self.items() if self._items is None else self._items
+            items = self._current_items()
         for item in items:
             size = len(item.display) + bool(item.display) + len(item.description)
             if x and x + 2 + size > width:
@@ -133,7 +163,12 @@ class KeyBar(Widget):
         """The bar's lines, kept by what they depend on: a cursor moving over stores whose keys
         differ switches between a few bars, and each is drawn once (by Textual's render)."""
         width = self.size.width
-        items = self.items() if self._items is None else self._items
+        items = self._current_items()
+        self._drawn = True
+        if self._shown[0] is not items:
+            lines = len(self._lines(max(width, 1), items))
+            if max(1, lines) == self.size.height:  # laid out for these keys: drawn as they are
+                self._shown = (items, lines)
         key = (width, self.size.height, tuple(items), self.app.theme, self.visual_style)
         strips = self._memo.get(key)
         if strips is None:
