@@ -222,7 +222,7 @@ async def test_cards_drawn_from_pieces_are_the_content_cards_cell_for_cell(
     same cells, characters and styles), at every width, with and without the cursor and the
     focus, and in both themes."""
     from tui.widgets.line_styles import LineStyles
-    from tui.widgets.store_card import card_content, card_rows
+    from tui.widgets.store_card import card_content, card_rows, cells
 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -242,6 +242,8 @@ async def test_cards_drawn_from_pieces_are_the_content_cards_cell_for_cell(
                         new = card_rows(summary, width, FROZEN_NOW, cursor=cursor,
                                         focused=focused)
                         assert len(new) == len(old) == CARD_HEIGHT
+                        # Exactly the card's width (the grid gives its strips that length).
+                        assert {cells(line) for line in new} == {max(width, 12)}
                         for old_line, new_line in zip(old, new, strict=True):
                             assert LineStyles().pieces(new_line, base, parse, theme) \
                                 == LineStyles().segments(old_line, base, parse, theme), (

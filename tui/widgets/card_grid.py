@@ -33,7 +33,14 @@ from textual.strip import Strip
 from engine.domain.views import StoreSummary
 from tui.clock import utc_now
 from tui.widgets.line_styles import LineStyles
-from tui.widgets.store_card import CARD_HEIGHT, CARD_MIN_WIDTH, Line, card_content, card_rows
+from tui.widgets.store_card import (
+    CARD_HEIGHT,
+    CARD_LEAST_WIDTH,
+    CARD_MIN_WIDTH,
+    Line,
+    card_content,
+    card_rows,
+)
 from tui.widgets.store_cursor import StoreCursor, cursor_bindings
 
 MEMO_SIZE = 96  # cards whose strips are kept: a few screenfuls
@@ -198,11 +205,14 @@ class CardGrid(StoreCursor, ScrollView, can_focus=True):
         lines = card_rows(summary, width, now, cursor=cursor, focused=focused)
         blank, parse, theme = base.rich_style, self._get_style, self.app.theme
         # Plain styles, without the per-cell offsets text selection would read: equal styles
-        # stay equal, so every style cache hits.
-        strips = [
-            Strip(self._line_styles.pieces(line, base, parse, theme)).crop_extend(0, width,
-                                                                                  blank)
-            for line in lines]
+        # stay equal, so every style cache hits. A card is exactly its width (a narrower cell
+        # than a card's least width crops it).
+        segments = self._line_styles.pieces
+        if width >= CARD_LEAST_WIDTH:
+            strips = [Strip(segments(line, base, parse, theme), width) for line in lines]
+        else:
+            strips = [Strip(segments(line, base, parse, theme)).crop_extend(0, width, blank)
+                      for line in lines]
         if len(self._memo) >= MEMO_SIZE:
             del self._memo[next(iter(self._memo))]  # the oldest
         self._memo[key] = (summary, lines, strips)

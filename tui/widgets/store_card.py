@@ -34,6 +34,7 @@ from tui.widgets.status_badge import STATE_GLYPH, STATE_STYLE, STATUS_GLYPH, STA
 
 CARD_HEIGHT = 8  # six lines of content in a frame
 CARD_MIN_WIDTH = 39  # 35 cells of content: the two entity columns fit exactly
+CARD_LEAST_WIDTH = 12  # a card is drawn at least this wide (the grid crops a narrower cell)
 DELETING = "Deleting…"
 MUTED = "$foreground-muted"
 
@@ -158,7 +159,7 @@ def card_rows(summary: StoreSummary, width: int, now: datetime, *, cursor: bool,
 
     The card draws its own frame: the cursor card's frame is the accent colour (heavy while
     the grid has the focus), so moving the cursor redraws two cards and never re-lays out."""
-    width = max(width, 12)
+    width = max(width, CARD_LEAST_WIDTH)
     lines = card_lines(summary, width - 4, now, cursor=cursor)
     accent = "bold $accent" if focused else "$accent"
     style = accent if cursor else FRAME_STYLE[summary.status]
