@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -184,6 +185,14 @@ def parse_search(query: str | None) -> Bounds:
 
 
 def compile_bulk(schema: GraphQLSchema, text: str) -> Plan:
+    """The plan of a bulk query; compiled once per schema and query text (every store's sync
+    of an entity sends the same text, and parsing, validating and generating the projector
+    was most of the simulator's CPU under a fleet's syncs). A Plan is never mutated."""
+    return _compile_cached(schema, text)
+
+
+@lru_cache(maxsize=256)
+def _compile_cached(schema: GraphQLSchema, text: str) -> Plan:
     try:
         document = parse(text)
     except GraphQLError as exc:
