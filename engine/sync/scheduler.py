@@ -82,6 +82,21 @@ def _overdue(last: datetime | None, interval: float, now: datetime) -> float:
     return float("inf") if last is None else (now - last).total_seconds() - interval
 
 
+@dataclass(frozen=True, slots=True)
+class _StorePlan:
+    """What one tick owes a store: its synced entities, the sync modes due (most overdue
+    first: (seconds overdue, mode, the Store column stamping it)), webhooks, counts."""
+
+    entities: list[str]
+    syncs: list[tuple[float, str, str]]
+    webhooks: bool
+    counts: bool
+
+    @property
+    def nothing(self) -> bool:
+        return not self.syncs and not self.webhooks and not self.counts
+
+
 class Scheduler:
     """Queues scheduled jobs; `notify` (e.g. Runner.notify) is called when something was queued."""
 
@@ -129,11 +144,20 @@ class Scheduler:
             (Store.paused == False) & (Store.needs_reauth == False)  # noqa: E712
             & (Store.deleting == False)  # noqa: E712
         ))
+        # Every store's entity sync times in one read: a tick over a fleet where nothing is
+        # due costs two queries, not two per store (the policy check, which reads the store's
+        # entities in full, runs only for a store that has something due).
+        synced_of: dict[int, dict[str, datetime]] = {}
+        for store_id, entity, last_synced_at in EntitySync.select(
+            EntitySync.store, EntitySync.entity, EntitySync.last_synced_at
+        ).where(EntitySync.last_synced_at.is_null(False)).tuples().iterator():
+            synced_of.setdefault(store_id, {})[entity] = last_synced_at
         for store in stores:
-            if not syncable(store):
-                continue
             try:
-                self._store_tick(store, now, result)
+                plan = self._store_plan(store, synced_of.get(store.id, {}), now)
+                if plan.nothing or not syncable(store):
+                    continue
+                self._store_tick(store, plan, now, result)
             except Exception:
                 log.exception("scheduling for %s failed", store.domain)
         if result.queued and self.notify is not None:
@@ -143,12 +167,9 @@ class Scheduler:
             self._prune()
         return result
 
-    def _store_tick(self, store: Store, now: datetime, result: TickResult) -> None:
-        synced: dict[str, datetime] = {
-            s.entity: s.last_synced_at for s in EntitySync.select(
-                EntitySync.entity, EntitySync.last_synced_at
-            ).where(EntitySync.store == store.id) if s.last_synced_at is not None
-        }
+    def _store_plan(self, store: Store, synced: dict[str, datetime], now: datetime
+                    ) -> _StorePlan:
+        """What is due for the store (read from its row and its entities' sync times only)."""
         entities: list[str] = [
             e.value for e in enabled_entities(categories_of(store)) if e.value in synced
         ]
@@ -162,27 +183,35 @@ class Scheduler:
         # the one that is more overdue goes first, so neither can starve the other however
         # short the intervals are against the time a run takes.
         reference = store.last_reconcile_at or store.initial_sync_completed_at
-        due: list[tuple[float, str, str, list[tuple[str, str]]]] = []
+        due: list[tuple[float, str, str]] = []
         if entities and _due(last_incremental, self.sync_interval, now):
             due.append((_overdue(last_incremental, self.sync_interval, now), "incremental",
-                        "last_incremental_at", result.incremental))
+                        "last_incremental_at"))
         if entities and reference is not None and _due(reference, self.reconcile_interval, now):
             due.append((_overdue(reference, self.reconcile_interval, now), "reconcile",
-                        "last_reconcile_at", result.reconcile))
-        for _late, mode, column, queued in sorted(due, key=lambda d: d[0], reverse=True):
-            if self._queue_syncs(store, entities, mode, queued):
-                Store.update(**{column: now}).where(Store.id == store.id).execute()
+                        "last_reconcile_at"))
         # Paced: a store whose registration keeps failing is retried once per interval.
         last_assert = store.webhooks_asserted_at
-        if _due(last_assert, self.webhook_assert_interval, now) and (
+        webhooks = _due(last_assert, self.webhook_assert_interval, now) and (
             last_assert is not None
             or _due(store.webhooks_registered_at, self.webhook_assert_interval, now)
-        ):
+        )
+        counted = store.counts_checked_at or store.initial_sync_completed_at
+        counts = counted is not None and _due(counted, self.count_check_interval, now)
+        return _StorePlan(entities, sorted(due, key=lambda d: d[0], reverse=True), webhooks,
+                          counts)
+
+    def _store_tick(self, store: Store, plan: _StorePlan, now: datetime,
+                    result: TickResult) -> None:
+        for _late, mode, column in plan.syncs:
+            queued = result.incremental if mode == "incremental" else result.reconcile
+            if self._queue_syncs(store, plan.entities, mode, queued):
+                Store.update(**{column: now}).where(Store.id == store.id).execute()
+        if plan.webhooks:
             enqueue(JobKind.WEBHOOKS, store)
             Store.update(webhooks_asserted_at=now).where(Store.id == store.id).execute()
             result.webhooks.append(store.domain)
-        counted = store.counts_checked_at or store.initial_sync_completed_at
-        if counted is not None and _due(counted, self.count_check_interval, now):
+        if plan.counts:
             enqueue(JobKind.COUNTS, store)
             Store.update(counts_checked_at=now).where(Store.id == store.id).execute()
             result.counts.append(store.domain)
