@@ -183,8 +183,11 @@ def test_four_workers_and_two_serves_on_one_postgres(
 
     t0 = time.monotonic()
 
-    def phase(name: str) -> None:  # where the time goes (-s shows it)
-        print(f"[phase] {name}: {time.monotonic() - t0:.1f} s", flush=True)
+    def phase(name: str) -> None:  # where the time goes (-s shows it), and the work left
+        busy = Job.select().where(Job.state.in_(("queued", "running"))).count()
+        waiting = WebhookReceipt.select().where(WebhookReceipt.status == "received").count()
+        print(f"[phase] {name}: {time.monotonic() - t0:.1f} s ({busy} jobs queued or running, "
+              f"{waiting} webhooks unapplied)", flush=True)
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         tokens = list(pool.map(make_shop, domains))
