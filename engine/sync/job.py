@@ -134,11 +134,11 @@ class SyncRun:
                     if self.operation_id is not None and not self.operation_finished:
                         await self._cancel_quietly(client, self.operation_id)
                     return await asyncio.to_thread(record_stopped, self._info(), stop.reason)
-            result = await asyncio.to_thread(
-                record_success, self._info(), sink, seconds, self.sync.run_base or 0
-            )
-            if self.mode == "full":  # drift repaired: does the store match Shopify now?
-                await self._check_counts(result)
+                result = await asyncio.to_thread(
+                    record_success, self._info(), sink, seconds, self.sync.run_base or 0
+                )
+                if self.mode == "full":  # drift repaired: does the store match Shopify now?
+                    await self._check_counts(result, client)  # this run's client: no other
             return result
         except ShopifyError as error:  # open_client itself: no usable token
             await self._fail(error, None)
@@ -160,11 +160,11 @@ class SyncRun:
         finally:
             await asyncio.to_thread(self.meter.flush)
 
-    async def _check_counts(self, result: dict) -> None:
+    async def _check_counts(self, result: dict, client: ShopifyClient) -> None:
         """The count check after a successful full sync (engine.sync.counts); its failure is
         logged, never the sync's."""
         try:
-            item = await check_counts(self.ctx.runtime, self.store.id)
+            item = await check_counts(self.ctx.runtime, self.store.id, client)
         except Exception:
             log.exception("count check after the %s sync of %s failed", self.entity.value,
                           self.store.domain)

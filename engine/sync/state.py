@@ -77,8 +77,13 @@ def prepare(store_id: int, entity: Entity, mode: str) -> Plan | str:
         if reason is not None:
             return reason
         assert store is not None
-        ensure_entity_rows(store)
-        sync = EntitySync.get(EntitySync.store == store.id, EntitySync.entity == entity.value)
+        # The entity rows exist after a store's first run: one read, not a get_or_create each.
+        syncs = {s.entity: s for s in EntitySync.select().where(EntitySync.store == store.id)}
+        if any(e.value not in syncs for e in Entity):
+            ensure_entity_rows(store)
+            syncs = {s.entity: s for s in EntitySync.select().where(
+                EntitySync.store == store.id)}
+        sync = syncs[entity.value]
         stored = sync.bulk_operation_id
         # Only an operation of the same kind may be adopted: a full run must never finish on an
         # incremental export (its drift repair would delete everything not recently updated).
