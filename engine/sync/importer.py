@@ -29,6 +29,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Protocol
@@ -59,6 +60,8 @@ from engine.sync.rows import (
 )
 
 BATCH = 500
+# SQLite page cache (KiB) of the connection running a run's bookkeeping scans (`finish`)
+SCAN_CACHE_KIB = 512
 
 Mapper = Callable[[dict, int | None], Row]
 _BINDABLE = frozenset((str, int, float, type(None)))  # engine.domain.coerce.scalar_row's types
@@ -398,7 +401,7 @@ class Importer:
     def finish(self, mode: str, run_base: int) -> Summary:
         """After a complete export: deletions (full: unseen rows) and the run's counts."""
         p = database.param
-        with write_transaction():
+        with _scan_cache(), write_transaction():
             self.flush()
             after = self.count()
             created = max(0, after - run_base)
@@ -470,7 +473,7 @@ class IdMarker:
 
     def finish(self) -> Summary:
         p = database.param
-        with write_transaction():
+        with _scan_cache(), write_transaction():
             self.flush()
             removed = _delete(self.root, self.store_id, f'"seen_run" <> {p}', self.run)
             for child in self.children:
@@ -483,6 +486,28 @@ class IdMarker:
                 )
             records = count_rows(self.store_id, self.root)
         return Summary(0, 0, removed, records)
+
+
+@contextmanager
+def _scan_cache() -> Iterator[None]:
+    """SQLite: run a block on this connection with a page cache of SCAN_CACHE_KIB, then give it
+    back its own size.
+
+    A run's bookkeeping (the counts and deletions of `finish`) reads every row of the store's
+    tables once: each page is read once, so a big cache saves nothing, but the connection keeps
+    what it read. With the configured 16 MB (database.SQLITE_PRAGMAS) that was 16 MB more RSS
+    after an import of 100,000 orders (the connection belongs to a pool thread and lives on),
+    most of the worker's growth. Setting the size back does not read the pages back in.
+    """
+    if is_postgres():
+        yield
+        return
+    size = int(database.execute_sql("PRAGMA cache_size").fetchone()[0])
+    database.execute_sql(f"PRAGMA cache_size = -{SCAN_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        database.execute_sql(f"PRAGMA cache_size = {size}")
 
 
 def count_rows(store_id: int, table: str, where: str = "", *args: Any) -> int:
