@@ -55,6 +55,10 @@ def test_sigkill_mid_import_then_restart_adopts_the_bulk_operation(
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
     assert Job.get_by_id(job.id).state == "running"  # the dead runner's lease is still there
+    # The kill has landed mid-download: the second runner's download need not be slowed (it
+    # would wait out the same ~60 pauses again, ~5 s of an idle core).
+    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
+                json={"download_delay_ms": 0}).raise_for_status()
     second = _worker(env)
     try:
         _wait(lambda: Job.get_by_id(job.id).state in ("done", "failed"), 90, "the job to end")
