@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -149,6 +150,7 @@ class ShopsyncApp(StoreActions, App[None]):
         chosen = theme or load_prefs(self.home).get("theme")
         self.theme = chosen if chosen in self.available_themes else DEFAULT_THEME
         self.dashboard = DashboardScreen()
+        self._gc_paused = False  # the GC is paused for the start (on_load)
         # The SQLite connections the screens' polls keep open in their threads (screens/live.py).
         self.kept_connections = KeptConnections()
 
@@ -161,6 +163,28 @@ class ShopsyncApp(StoreActions, App[None]):
 
     def on_load(self) -> None:
         self._ascii_output()
+        # The start builds what lives as long as the app (widgets, their styles, the CSS rules,
+        # the first screenful of stores): the cyclic GC would traverse it in some twenty
+        # young collections before the first frame, and again as it ages. Paused until the
+        # first frame is painted, then moved to the old generation untraversed (_resume_gc).
+        if gc.isenabled():
+            gc.disable()
+            self._gc_paused = True
+
+    def _resume_gc(self) -> None:
+        """The first frame is painted (or the app ends): the GC runs again, and what the start
+        built moves to the old generation in O(1) (gc.freeze + gc.unfreeze), where it would
+        end up, as the engine's fleet read does (engine/persistence/fleet.py). With something
+        else frozen (unfreeze would undo it) a generation-1 collection does instead."""
+        if not self._gc_paused:
+            return
+        self._gc_paused = False
+        gc.enable()
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
+        else:
+            gc.collect(1)
 
     def _ascii_output(self) -> None:
         """In ASCII mode, every frame goes to the terminal through the ASCII translation."""
@@ -172,6 +196,7 @@ class ShopsyncApp(StoreActions, App[None]):
 
     def on_mount(self) -> None:
         self._ascii_output()
+        self.call_after_refresh(self._resume_gc)  # after the first frame
         # Thread workers run on the loop's default executor; action workers may wait for a job
         # for a while, so give them room and keep the polls from queueing behind them.
         asyncio.get_running_loop().set_default_executor(
@@ -187,6 +212,7 @@ class ShopsyncApp(StoreActions, App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
 
     def on_unmount(self) -> None:
+        self._resume_gc()
         if self.runner is not None:
             self.runner.stop(timeout=5)
             self.runner = None

@@ -113,6 +113,45 @@ class TestCards:
             assert len(grid.stores) == 2000
             assert grid.stores[0].name == "Bulk Store 00000"
 
+    async def test_the_gc_is_paused_until_the_first_frame_then_runs_again(
+            self, make_app, fleet) -> None:
+        """The start runs without the cyclic GC (tui/app.py on_load) and the first frame
+        draws stores with it paused; the GC runs again once that frame is painted, and what
+        the start built is in the old generation, not frozen."""
+        import gc
+
+        app = make_app()
+        grid = app.dashboard.shown_view
+        enabled: list[bool] = []  # whether the GC ran, each time the grid drew a line
+        draw = grid.render_line
+
+        def render_line(y: int) -> Any:
+            enabled.append(gc.isenabled())
+            return draw(y)
+
+        grid.render_line = render_line  # type: ignore[method-assign]
+        assert gc.isenabled()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            assert enabled and not enabled[0]
+            assert gc.isenabled() and gc.get_freeze_count() == 0
+        assert gc.isenabled()
+
+    async def test_the_gc_runs_again_when_the_start_fails(self, make_app, fleet) -> None:
+        """A start that fails before its first frame does not leave the GC paused."""
+        import gc
+
+        app = make_app()
+
+        def failing_compose() -> Any:
+            raise RuntimeError("compose failed")
+
+        app.dashboard.compose = failing_compose  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError, match="compose failed"):
+            async with app.run_test(size=(120, 40)) as pilot:
+                await settle(pilot)
+        assert gc.isenabled()
+
     async def test_markup_and_escape_sequences_render_literally(self, make_app, fleet) -> None:
         app = make_app()
         async with app.run_test(size=(120, 40)) as pilot:
