@@ -60,7 +60,7 @@ from engine.persistence.reads import categories_of
 from engine.persistence.records import record_event
 from engine.persistence.runtime import Runtime
 from engine.shopify.client import ShopifyClient
-from engine.shopify.documents import count_query
+from engine.shopify.documents import counts_query
 from engine.shopify.errors import ShopifyError
 from engine.sync.importer import count_rows
 from engine.sync.rows import ENTITY_TABLES
@@ -120,8 +120,10 @@ async def read_counts(client: ShopifyClient, entities: list[Entity]) -> dict[Ent
     """Shopify's exact count of each entity; a lower bound (AT_LEAST) is left out. Raises
     ShopifyError when Shopify cannot answer."""
     found: dict[Entity, int] = {}
+    if not entities:
+        return found
+    data = await client.graphql(counts_query([entity.value for entity in entities]))
     for entity in entities:
-        data = await client.graphql(count_query(entity.value))
         node = data.get(f"{entity.value}Count") or {}
         count = node.get("count") if isinstance(node, dict) else None
         if isinstance(count, int) and node.get("precision", "EXACT") == "EXACT":
