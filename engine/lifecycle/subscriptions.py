@@ -1,10 +1,11 @@
 """Webhook subscriptions: the "webhooks" job that registers and re-asserts them, and diagnosis.
 
 The job lists the app's subscriptions at the shop (WEBHOOK_LIST), creates every needed topic
-missing at `SHOPSYNC_PUBLIC_URL/webhooks` (WEBHOOK_CREATE), and stores what is in place on the
-store (`webhook_topics`, `webhooks_registered_at` when something was created). Shopify deletes a
-subscription after repeated failed deliveries, and an uninstall deletes them all, so the
-scheduler runs this job every `webhook_assert_interval` (shopify-api.md §5.4).
+missing at `SHOPSYNC_PUBLIC_URL/webhooks` (webhooks_create: all of them in one request), and
+stores what is in place on the store (`webhook_topics`, `webhooks_registered_at` when something
+was created). Shopify deletes a subscription after repeated failed deliveries, and an
+uninstall deletes them all, so the scheduler runs this job every `webhook_assert_interval`
+(shopify-api.md §5.4).
 
 `webhook_problem(store)` says what is wrong with a store's live data, for the Troubleshoot
 screen and `shopsync show`: subscriptions missing, or silence while Connected.
@@ -28,7 +29,7 @@ from engine.persistence.models import Store, utcnow
 from engine.persistence.reads import categories_of
 from engine.persistence.records import record_event
 from engine.persistence.webhook_health import last_subscription_check
-from engine.shopify.documents import WEBHOOK_CREATE, WEBHOOK_LIST
+from engine.shopify.documents import WEBHOOK_LIST, webhooks_create
 from engine.shopify.errors import ShopifyError
 
 log = logging.getLogger("shopsync.livedata")
@@ -117,16 +118,17 @@ async def _list_subscriptions(client: Any) -> list[dict[str, Any]]:
     return nodes
 
 
-async def _create(client: Any, topic: str, uri: str) -> str | None:
-    """Create one subscription; returns the Shopify user error, or None when created."""
-    data = await client.graphql(
-        WEBHOOK_CREATE, {"topic": topic, "subscription": {"uri": uri, "format": "JSON"}}
-    )
-    result = data["webhookSubscriptionCreate"]
-    errors = result.get("userErrors") or []
-    if errors:
-        return "; ".join(str(e.get("message")) for e in errors)
-    return None
+async def _create(client: Any, topics: list[str], uri: str) -> dict[str, str | None]:
+    """Create the subscriptions, all in one request (engine.shopify.documents.webhooks_create);
+    returns each topic's Shopify user error, or None where it was created."""
+    variables: dict[str, Any] = {f"t{i}": topic for i, topic in enumerate(topics)}
+    variables["subscription"] = {"uri": uri, "format": "JSON"}
+    data = await client.graphql(webhooks_create(len(topics)), variables)
+    outcome: dict[str, str | None] = {}
+    for i, topic in enumerate(topics):
+        errors = (data.get(f"w{i}") or {}).get("userErrors") or []
+        outcome[topic] = "; ".join(str(e.get("message")) for e in errors) if errors else None
+    return outcome
 
 
 def _save(store_id: int, present: list[str], created: bool) -> None:
@@ -174,18 +176,17 @@ async def assert_webhooks(ctx: JobContext) -> dict:
         async with open_client(ctx.runtime, store) as client:
             existing = await _list_subscriptions(client)
             present = {n["topic"] for n in existing if n.get("uri") == uri}
-            for topic in wanted:
-                if topic in present:
-                    continue
+            missing = [topic for topic in wanted if topic not in present]
+            if missing:
                 ctx.check_stop()
-                error = await _create(client, topic, uri)
-                if error is None:
-                    created.append(topic)
-                    present.add(topic)
-                elif ALREADY_TAKEN in error:  # registered meanwhile (another runner, a retry)
-                    present.add(topic)
-                else:
-                    failures.append(f"{slash_topic(topic)}: {error}")
+                for topic, error in (await _create(client, missing, uri)).items():
+                    if error is None:
+                        created.append(topic)
+                        present.add(topic)
+                    elif ALREADY_TAKEN in error:  # registered meanwhile (another runner)
+                        present.add(topic)
+                    else:
+                        failures.append(f"{slash_topic(topic)}: {error}")
     except ShopifyError as error:
         raise JobFailed(f"Webhook registration failed: {error.detail}") from None
     in_place = [t for t in ALL_TOPICS if t in present]

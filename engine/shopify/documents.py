@@ -77,6 +77,22 @@ mutation WebhookCreate($topic: WebhookSubscriptionTopic!, $subscription: Webhook
 }
 """
 
+def webhooks_create(count: int) -> str:
+    """`count` webhookSubscriptionCreate mutations in one request (aliases w0, w1, …; topic
+    variables $t0, $t1, …; one $subscription for all): registering a store's topics costs one
+    round trip, not one per topic. Shopify runs a document's mutations one after another,
+    each with its own userErrors."""
+    if count < 1:
+        raise ValueError("no subscription to create")
+    topics = ", ".join(f"$t{i}: WebhookSubscriptionTopic!" for i in range(count))
+    fields = " ".join(
+        f"w{i}: webhookSubscriptionCreate(topic: $t{i}, webhookSubscription: $subscription) "
+        "{ webhookSubscription { id topic uri } userErrors { field message } }"
+        for i in range(count))
+    return (f"mutation WebhooksCreate({topics}, $subscription: WebhookSubscriptionInput!) "
+            f"{{ {fields} }}")
+
+
 WEBHOOK_LIST = """
 query WebhookList($after: String) {
   webhookSubscriptions(first: 25, after: $after) {
@@ -178,6 +194,7 @@ def all_documents() -> dict[str, str]:
         "BULK_CANCEL": BULK_CANCEL,
         "BULK_LIST": BULK_LIST,
         "WEBHOOK_CREATE": WEBHOOK_CREATE,
+        "WEBHOOKS_CREATE": webhooks_create(15),
         "WEBHOOK_LIST": WEBHOOK_LIST,
         "WEBHOOK_DELETE": WEBHOOK_DELETE,
     }
