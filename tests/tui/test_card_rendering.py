@@ -253,3 +253,91 @@ async def test_cards_drawn_from_pieces_are_the_content_cards_cell_for_cell(
                             == [line.plain for line in old]
                         compared += 1
         assert compared == 2 * len(variants) * 7 * 3
+
+
+def _content_table_cells(table: Any, name: Any, domain: Any, status: Any, entities: Any,
+                         records: Any, synced: Any, width: int) -> Any:
+    """The table's line as it was built from Content (the reference for its pieces)."""
+    from textual.content import Content
+
+    from tui.widgets.fleet_table import ENTITIES_WIDTH, RECORDS_WIDTH, STATUS_WIDTH, SYNC_WIDTH
+
+    name_w, domain_w = table._name_widths(width)
+    parts = [name.truncate(name_w, ellipsis=True, pad=True)]
+    if domain_w:
+        parts.append(domain.truncate(domain_w, ellipsis=True, pad=True))
+    parts += [status.truncate(STATUS_WIDTH, ellipsis=True, pad=True),
+              entities.truncate(ENTITIES_WIDTH, pad=True), records.right(RECORDS_WIDTH),
+              synced.right(SYNC_WIDTH)]
+    return Content(" ").join(parts)
+
+
+def _content_table_row(table: Any, store: Any, width: int, now: datetime, cursor: bool) -> Any:
+    from textual.content import Content
+
+    from engine.domain.status import CHECKING
+    from tui.clock import relative
+    from tui.safe_text import content
+    from tui.widgets.status_badge import STATUS_GLYPH, STATUS_STYLE, state_glyph
+    from tui.widgets.store_card import DELETING
+
+    pointer = Content("▶ " if cursor else "  ")
+    marker = DELETING if store.deleting else CHECKING if store.checking else ""
+    status = Content.styled(f"{STATUS_GLYPH[store.status]} {marker or store.status.label}",
+                            "bold $text-accent" if marker else STATUS_STYLE[store.status])
+    entities = Content(" ").join(state_glyph(row.state) + Content(" ") for row in store.entities)
+    synced = relative(store.last_synced_at, now, never="never")
+    return _content_table_cells(table, pointer + content(store.name, "bold"),
+                                content(store.domain, "$foreground-muted"), status, entities,
+                                Content(f"{store.records_total:,}"), Content(synced), width)
+
+
+def _content_table_header(table: Any, width: int) -> Any:
+    from textual.content import Content
+
+    sort, reverse = table.sorted_by
+    marked = sort != "name" or reverse
+
+    def title(text: str, column: str) -> Content:
+        if marked and column == sort:
+            return Content(f"{text} {'↑' if reverse else '↓'}")
+        return Content(text)
+
+    return _content_table_cells(table, title("  Name", "name"), title("Domain", "domain"),
+                                title("Status", "status"), Content("Cu Or Pr Co"),
+                                title("Records", "records"), title("Last sync", "synced"),
+                                width)
+
+
+async def test_table_rows_drawn_from_pieces_are_the_content_rows(make_app: Any,
+                                                                 fleet: Any) -> None:
+    """The fleet table draws its header and rows from pieces too: the same segments as the
+    Content-built line, for the card variants, narrow and wide (with the domain column), with
+    and without the cursor, every sorted header."""
+    from tui.widgets.fleet_table import FleetTable
+    from tui.widgets.line_styles import LineStyles
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        table = app.screen.query_one(FleetTable)
+        base, parse, theme = table.visual_style, table._get_style, app.theme
+        compared = 0
+        for summary in _variants(list(table.stores)):
+            for width in (40, 99, 100, 120, 181):
+                for cursor in (False, True):
+                    old = _content_table_row(table, summary, width, FROZEN_NOW, cursor)
+                    new = table._row(summary, width, FROZEN_NOW, cursor)
+                    assert LineStyles().pieces(new, base, parse, theme) == LineStyles(
+                        ).segments(old, base, parse, theme), (summary.name, width, cursor)
+                    compared += 1
+        for sort in ("name", "domain", "status", "records", "synced", "problems"):
+            for reverse in (False, True):
+                table.sorted_by = (sort, reverse)
+                for width in (40, 99, 100, 120):
+                    assert LineStyles().pieces(table._header(width), base, parse, theme) \
+                        == LineStyles().segments(_content_table_header(table, width), base,
+                                                 parse, theme)
+        assert compared > 500

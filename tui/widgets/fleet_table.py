@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from textual.binding import Binding, BindingType
-from textual.content import Content
 from textual.events import Click
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -26,10 +26,10 @@ from textual.strip import Strip
 from engine.domain.status import CHECKING
 from engine.domain.views import StoreSummary
 from tui.clock import relative, utc_now
-from tui.safe_text import content
+from tui.safe_text import safe
 from tui.widgets.line_styles import LineStyles
-from tui.widgets.status_badge import STATUS_GLYPH, STATUS_STYLE, state_glyph
-from tui.widgets.store_card import DELETING
+from tui.widgets.status_badge import STATE_GLYPH, STATE_STYLE, STATUS_GLYPH, STATUS_STYLE
+from tui.widgets.store_card import DELETING, MUTED, Line, truncate
 from tui.widgets.store_cursor import StoreCursor, cursor_bindings
 
 STATUS_WIDTH = 21
@@ -94,31 +94,31 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
         name = free * 9 // 20
         return name, free - name - 1
 
-    def _cells(self, name: Content, domain: Content, status: Content, entities: Content,
-               records: Content, synced: Content, width: int) -> Content:
+    def _cells(self, name: Line, domain: Line, status: Line, entities: Line, records: str,
+               synced: str, width: int) -> Line:
+        """A row's cells as pieces (tui/widgets/store_card.py), a space between cells: what
+        Content's truncate, right and join made of the same spans (tests/tui/
+        test_card_rendering.py compares them)."""
         name_w, domain_w = self._name_widths(width)
-        parts = [name.truncate(name_w, ellipsis=True, pad=True)]
+        line = truncate(name, name_w, ellipsis=True, pad=True)
         if domain_w:
-            parts.append(domain.truncate(domain_w, ellipsis=True, pad=True))
-        parts += [
-            status.truncate(STATUS_WIDTH, ellipsis=True, pad=True),
-            entities.truncate(ENTITIES_WIDTH, pad=True),
-            records.right(RECORDS_WIDTH),
-            synced.right(SYNC_WIDTH),
-        ]
-        return Content(" ").join(parts)
+            line += [(" ", ""), *truncate(domain, domain_w, ellipsis=True, pad=True)]
+        return [*line, (" ", ""), *truncate(status, STATUS_WIDTH, ellipsis=True, pad=True),
+                (" ", ""), *truncate(entities, ENTITIES_WIDTH, pad=True),
+                (" ", ""), (_right(records, RECORDS_WIDTH), ""),
+                (" ", ""), (_right(synced, SYNC_WIDTH), "")]
 
-    def _header(self, width: int) -> Content:
+    def _header(self, width: int) -> Line:
         sort, reverse = self.sorted_by
         marked = sort != "name" or reverse
 
-        def title(text: str, column: str) -> Content:
+        def title(text: str, column: str) -> str:
             if marked and column == sort:
-                return Content(f"{text} {'↑' if reverse else '↓'}")
-            return Content(text)
+                return f"{text} {'↑' if reverse else '↓'}"
+            return text
 
-        return self._cells(title("  Name", "name"), title("Domain", "domain"),
-                           title("Status", "status"), Content("Cu Or Pr Co"),
+        return self._cells([(title("  Name", "name"), "")], [(title("Domain", "domain"), "")],
+                           [(title("Status", "status"), "")], [("Cu Or Pr Co", "")],
                            title("Records", "records"), title("Last sync", "synced"), width)
 
     def column_at(self, x: int, width: int) -> str | None:
@@ -134,18 +134,19 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
             start += size + 1
         return None
 
-    def _row(self, store: StoreSummary, width: int, now: datetime, cursor: bool) -> Content:
-        pointer = Content("▶ " if cursor else "  ")
+    def _row(self, store: StoreSummary, width: int, now: datetime, cursor: bool) -> Line:
         marker = DELETING if store.deleting else CHECKING if store.checking else ""
-        status = Content.styled(f"{STATUS_GLYPH[store.status]} {marker or store.status.label}",
-                                "bold $text-accent" if marker else STATUS_STYLE[store.status])
-        entities = Content(" ").join(
-            state_glyph(row.state) + Content(" ") for row in store.entities
-        )
+        status = (f"{STATUS_GLYPH[store.status]} {marker or store.status.label}",
+                  "bold $text-accent" if marker else STATUS_STYLE[store.status])
+        entities: Line = []
+        for row in store.entities:  # "✔ " per entity, a space between
+            if entities:
+                entities.append((" ", ""))
+            entities += [(STATE_GLYPH[row.state], STATE_STYLE[row.state]), (" ", "")]
         synced = relative(store.last_synced_at, now, never="never")
-        return self._cells(pointer + content(store.name, "bold"),
-                           content(store.domain, "$foreground-muted"), status, entities,
-                           Content(f"{store.records_total:,}"), Content(synced), width)
+        return self._cells([("▶ " if cursor else "  ", ""), (safe(store.name), "bold")],
+                           [(safe(store.domain), MUTED)], [status], entities,
+                           f"{store.records_total:,}", synced, width)
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -166,7 +167,7 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
             component = "fleet-table--cursor" if self.has_focus else "fleet-table--cursor-blurred"
             style = self.get_visual_style(component) if cursor else self.visual_style
         # _get_style resolves the theme variables ($text-success …) of the spans.
-        segments = self._line_styles.segments(line, style, self._get_style, self.app.theme)
+        segments = self._line_styles.pieces(line, style, self._get_style, self.app.theme)
         return Strip(segments).crop_extend(0, width, style.rich_style)
 
     def notify_style_update(self) -> None:
@@ -215,3 +216,11 @@ class FleetTable(StoreCursor, ScrollView, can_focus=True):
             self._set_cursor(index)
             if event.chain >= 2:
                 self.action_choose()
+
+
+def _right(text: str, width: int) -> str:
+    """Plain `text` right-aligned in `width` cells (cut to them): Content.right."""
+    text = text.rstrip()
+    if cell_len(text) > width:
+        text = set_cell_size(text, width)
+    return " " * (width - cell_len(text)) + text
