@@ -194,14 +194,16 @@ def record_success(
         if run.mode == "full":
             sync.full_synced_at = now
             sync.full_failed_at, sync.full_error = None, None  # drift repaired: marker cleared
-        sync.save()
+        sync.save(only=sync.dirty_fields)  # what this run changed: not every column again
         store = Store.get_by_id(run.store_id)
         # A successful sync proves the API and the grant work: it clears a failed health check.
-        store.health_failing, store.health_detail = False, None
+        # Only these columns are written: the store's other columns may be written meanwhile
+        # by another process (a serve applying webhooks), and the wide row's every column was
+        # most of this write's cost.
+        values: dict = {"health_failing": False, "health_detail": None, "updated_at": now}
         if store.initial_sync_completed_at is None and all_fully_synced(store):
-            store.initial_sync_completed_at = now
-        store.updated_at = now
-        store.save()
+            values["initial_sync_completed_at"] = store.initial_sync_completed_at = now
+        Store.update(**values).where(Store.id == run.store_id).execute()
         elapsed = (now - sync.started_at).total_seconds() if sync.started_at else import_seconds
         rows = sink.rows if isinstance(sink, Importer) else sink.lines
         data = {
