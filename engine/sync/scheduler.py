@@ -50,6 +50,14 @@ from engine.persistence.reads import categories_of
 log = logging.getLogger("shopsync.scheduler")
 
 PRUNE_EVERY = 3600.0
+# What a tick reads of every store to tell what is due (engine.persistence.reads.categories_of
+# reads the cat_ flags).
+PLAN_FIELDS = (
+    Store.id, Store.domain, Store.cat_customers, Store.cat_email_consent, Store.cat_sms_consent,
+    Store.cat_orders, Store.cat_catalogue, Store.last_incremental_at, Store.last_reconcile_at,
+    Store.initial_sync_completed_at, Store.webhooks_asserted_at, Store.webhooks_registered_at,
+    Store.counts_checked_at,
+)
 SCHEDULER_LOCK = "shopsync:scheduler"
 
 
@@ -140,7 +148,9 @@ class Scheduler:
 
     def _tick(self, now: datetime) -> TickResult:
         result = TickResult()
-        stores = list(Store.select().where(
+        # Only the columns that say what is due (the wide row is read for a store that has
+        # something due).
+        stores = list(Store.select(*PLAN_FIELDS).where(
             (Store.paused == False) & (Store.needs_reauth == False)  # noqa: E712
             & (Store.deleting == False)  # noqa: E712
         ))
@@ -155,8 +165,12 @@ class Scheduler:
         for store in stores:
             try:
                 plan = self._store_plan(store, synced_of.get(store.id, {}), now)
-                if plan.nothing or not syncable(store):
+                if plan.nothing:
                     continue
+                full = Store.get_or_none(Store.id == store.id)  # gone since: nothing to do
+                if full is None or not syncable(full):
+                    continue
+                store = full
                 self._store_tick(store, plan, now, result)
             except Exception:
                 log.exception("scheduling for %s failed", store.domain)
