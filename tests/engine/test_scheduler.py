@@ -135,3 +135,32 @@ async def test_run_loop_ticks_until_stopped(offline_runtime) -> None:  # type: i
     assert woken
     assert {job[3] for job in jobs()} == {"incremental"}
     assert len(jobs()) == 4
+
+
+def test_a_tick_with_nothing_due_reads_the_fleet_in_a_constant_number_of_queries(
+    scheduler: Scheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every serve ticks every few seconds: over a fleet where nothing is due, the tick must
+    not run queries per store (it ran two per store, ~20% of a serve's CPU at 300 stores)."""
+    from engine.persistence.models import database
+
+    now = utcnow()
+    for index in range(12):
+        store = store_row(f"quiet{index}.myshopify.com", webhooks_registered_at=now,
+                          webhooks_asserted_at=now, counts_checked_at=now)
+        mark_synced(store, at=now - timedelta(seconds=5))
+    statements: list[str] = []
+    real = database.obj  # the Proxy's database: its execute_sql runs every query
+    execute_sql = real.execute_sql
+
+    def counting(sql: str, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return execute_sql(sql, *args, **kwargs)
+
+    monkeypatch.setattr(real, "execute_sql", counting)
+    assert scheduler.tick(now).queued == 0
+    assert len(statements) <= 3, statements
+    # And the store that falls due is still found among them.
+    monkeypatch.undo()
+    due = scheduler.tick(now + timedelta(seconds=61))
+    assert len(due.incremental) == 12 * 4
