@@ -75,7 +75,7 @@ class ServeProcess:
     def start(self) -> ServeProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from engine.serve.app import main; main()"],
+            [sys.executable, "-m", "tui.cli", "serve"],  # `shopsync serve`, as deployed
             env=self.env, cwd=REPO, stdout=log, stderr=log,
         )
         log.close()
