@@ -48,6 +48,7 @@ from engine.sync.rows import (
     FAST,
     FAST_MISS,
     TABLES,
+    FastMapper,
     Row,
     Table,
     collection_row,
@@ -253,22 +254,26 @@ class Importer:
 
     def _mappers(
         self, email_on: bool, sms_on: bool
-    ) -> dict[tuple[str, bool], tuple[str, Mapper | None, Mapper]]:
-        """(typename, is_child) → (table, fast mapper or None, mapper), mappers (obj, parent_id).
-        """
+    ) -> dict[tuple[str, bool], tuple[str, FastMapper | None, Mapper]]:
+        """(typename, is_child) → (table, fast mapper or None, mapper), mappers (obj, parent_id);
+        a fast mapper gives the whole row (rows.FAST), a mapper its columns only."""
+        store_id, run = self.store_id, self.run
         if self.entity == "customers":
             return {("Customer", False): (
                 "customer", None, lambda o, _p: customer_row(o, email_on, sms_on))}
         if self.entity == "orders":
             return {
-                ("Order", False): ("order", FAST["order"], lambda o, _p: order_row(o)),
-                ("LineItem", True): ("order_line_item", FAST["order_line_item"], line_item_row),
+                ("Order", False): ("order", FAST["order"](store_id, run),
+                                   lambda o, _p: order_row(o)),
+                ("LineItem", True): ("order_line_item",
+                                     FAST["order_line_item"](store_id, run), line_item_row),
             }
         if self.entity == "products":
             return {
-                ("Product", False): ("product", FAST["product"], lambda o, _p: product_row(o)),
-                ("ProductVariant", True): ("product_variant", FAST["product_variant"],
-                                           variant_row),
+                ("Product", False): ("product", FAST["product"](store_id, run),
+                                     lambda o, _p: product_row(o)),
+                ("ProductVariant", True): ("product_variant",
+                                           FAST["product_variant"](store_id, run), variant_row),
             }
         return {
             ("Collection", False): ("collection", None, lambda o, _p: collection_row(o)),
@@ -286,8 +291,8 @@ class Importer:
         """
         # typename → (append to its table's buffer, fast mapper, mapper, bookkeeping suffix),
         # for root lines and for child lines: one lookup per line
-        targets: dict[bool, dict[str | None, tuple[Callable[[Row], None], Mapper | None, Mapper,
-                                                   Row]]] = {False: {}, True: {}}
+        targets: dict[bool, dict[str | None, tuple[Callable[[Row], None], FastMapper | None,
+                                                   Mapper, Row]]] = {False: {}, True: {}}
         for (kind, child), (table, fast_mapper, slow_mapper) in self._map.items():
             targets[child][kind] = (self._buffers[table].append, fast_mapper, slow_mapper,
                                     self._suffix[table])
@@ -320,13 +325,13 @@ class Importer:
                 try:
                     if fast is None:
                         raise KeyError
-                    mapped = fast(obj, parent_id)  # the plain export's shape (rows.FAST)
+                    row = fast(obj, parent_id)  # the plain export's shape: the whole row
                 except FAST_MISS:
                     mapped = mapper(obj, parent_id)
                     if mapped[0] is None:  # no usable id
                         skipped += 1
                         continue
-                row = prefix + mapped + suffix
+                    row = prefix + mapped + suffix
                 if not bindable(map(type, row)):
                     row = scalar_row(row)
                 if parent is None:

@@ -1,8 +1,9 @@
 """The importer's fast paths give exactly what the plain paths give.
 
-- engine.sync.rows.FAST maps a plain export line with itemgetter and inline GID parsing, and
-  raises on anything else so the row mappers decide: on arbitrary JSON (and on well-formed
-  lines), a fast row is the row mapper's row, value for value and type for type.
+- engine.sync.rows.FAST maps a plain export line with itemgetter and inline GID parsing to the
+  whole row the importer writes, and raises on anything else so the row mappers decide: on
+  arbitrary JSON (and on well-formed lines), a fast row is the row mapper's row between the
+  store id and the run's bookkeeping, value for value and type for type.
 - On SQLite the importer writes a batch as one multi-row upsert (engine.persistence.sql.
   upsert_values_sql); the tables it leaves are the ones executemany of the one-row upsert
   leaves, bookkeeping (seen_run, changed_run) included, also when one batch holds a key twice
@@ -75,17 +76,23 @@ def _typed(row: tuple[Any, ...]) -> list[tuple[type, Any]]:
     return [(type(value), value) for value in row]  # 1 == 1.0 == True: compare types too
 
 
+STORE, RUN = 41, 7
+
+
 def _same_rows(o: dict[str, Any], parent: int | None) -> int:
-    """Fast rows equal the row mappers' rows; how many lines took the fast path."""
+    """Fast rows equal the row mappers' rows (with the store id before and the bookkeeping
+    after them, as the importer writes them); how many lines took the fast path."""
     fast_ones = 0
-    for table, fast in rows.FAST.items():
-        expected = scalar_row(PLAIN_MAPPERS[table](o, parent))
+    for table, make in rows.FAST.items():
+        fast = make(STORE, RUN)
+        bookkeeping = (RUN, RUN) if rows.TABLES[table].tracks_changes else (RUN,)
+        expected = scalar_row((STORE, *PLAIN_MAPPERS[table](o, parent), *bookkeeping))
         try:
             got = fast(o, parent)
         except rows.FAST_MISS:
             continue
         fast_ones += 1
-        assert expected[0] is not None, (table, o)  # the fast path never keeps a row the
+        assert expected[1] is not None, (table, o)  # the fast path never keeps a row the
         assert _typed(scalar_row(got)) == _typed(expected), (table, o)  # importer would skip
     return fast_ones
 
@@ -115,10 +122,11 @@ def test_a_plain_export_line_takes_the_fast_path() -> None:
              {"shopMoney": {"amount": "1.50", "currencyCode": "USD"}}, "processedAt": None,
              "cancelledAt": None, "closedAt": None, "createdAt": "2026-01-01T00:00:00Z",
              "updatedAt": "2026-01-02T00:00:00Z"}
-    assert rows.FAST["order"](order, None) == (
-        5, "#1", 9, None, "PAID", None, "USD", "1.50", None, None, None,
-        "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
-    assert rows.FAST["order"](order, None) == rows.order_row(order)
+    assert rows.FAST["order"](STORE, RUN)(order, None) == (
+        STORE, 5, "#1", 9, None, "PAID", None, "USD", "1.50", None, None, None,
+        "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", RUN, RUN)
+    assert rows.FAST["order"](STORE, RUN)(order, None) == (STORE, *rows.order_row(order), RUN,
+                                                           RUN)
 
 
 # -- multi-row upserts ---------------------------------------------------------------------------

@@ -94,13 +94,13 @@ def _reference_feed(sink: Importer, line: bytes) -> bool:
     try:
         if fast is None:
             raise KeyError
-        mapped = fast(obj, parent_id)
+        row = scalar_row(fast(obj, parent_id))  # the whole row (rows.FAST since import4)
     except FAST_MISS:
         mapped = mapper(obj, parent_id)
         if mapped[0] is None:
             sink.skipped += 1
             return False
-    row = scalar_row(sink._prefix + mapped + sink._suffix[table])
+        row = scalar_row(sink._prefix + mapped + sink._suffix[table])
     if parent is None:
         sink.roots += 1
         updated = obj.get("updatedAt")
