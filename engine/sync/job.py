@@ -207,8 +207,14 @@ class SyncRun:
             self.operation_id = await bulk.start(client, query, on_busy=on_busy)
             await asyncio.to_thread(set_operation, self.sync.id, self.operation_id)
         roots = await self._count_roots(client)
+        # An operation started just now is not finished yet: the first poll waits an interval
+        # (or the finish webhook) rather than asking at once for an answer known in advance.
+        started = status is None
         with wakeups.waiter(self.store.id, self.entity.value) as event:
             while True:
+                if started:
+                    started = False
+                    await self._wait_for_poll(event)
                 if status is None:
                     status = await bulk.poll(client, self.operation_id)
                 # While Shopify exports, the export phase reports its own progress (objectCount
@@ -220,15 +226,19 @@ class SyncRun:
                 if status.finished:
                     self.operation_finished = True
                     raise self._bulk_failure(status)
-                self.ctx.check_stop()
-                await self._check_store()
                 event.clear()
-                try:
-                    await asyncio.wait_for(event.wait(), self.settings.bulk_poll_interval)
-                except TimeoutError:
-                    pass
-                self.ctx.check_stop()
+                await self._wait_for_poll(event)
                 status = None
+
+    async def _wait_for_poll(self, event: asyncio.Event) -> None:
+        """Between polls: the run may go on; then `bulk_poll_interval`, or less on a wake-up."""
+        self.ctx.check_stop()
+        await self._check_store()
+        try:
+            await asyncio.wait_for(event.wait(), self.settings.bulk_poll_interval)
+        except TimeoutError:
+            pass
+        self.ctx.check_stop()
 
     async def _count_roots(self, client: ShopifyClient) -> int | None:
         """How many root records the export will hold, for a real progress bar; None when
