@@ -50,16 +50,23 @@ def alone_modules(root: Path = REPO / "tests") -> list[str]:
     return found
 
 
+# anyio's pytest plugin (installed with anyio, which httpx needs) lists the async backends it
+# can run when it is imported, and so imports trio (there because selenium needs it): ~0.5 s of
+# CPU in every pytest process, the controller and each xdist worker. No test is an anyio test
+# (pytest-asyncio runs the async ones); one marked `anyio` would fail as an unknown marker.
+_PLUGINS_OFF = ["-p", "no:anyio"]
+
+
 def _pytest(python: str, argv: list[str]) -> list[tuple[str, list[str]]]:
     """The whole suite: the parallel part, then the tests marked `alone` (the multi-process
     PostgreSQL fleet run, which loads every core) by themselves. Arguments given: as given."""
+    pytest = [python, "-m", "pytest", *_PLUGINS_OFF]
     if argv:
-        return [("pytest", [python, "-m", "pytest", *_parallel(argv), *argv])]
-    steps = [("pytest", [python, "-m", "pytest", *_parallel(argv), "-m", "not alone"])]
+        return [("pytest", [*pytest, *_parallel(argv), *argv])]
+    steps = [("pytest", [*pytest, *_parallel(argv), "-m", "not alone"])]
     alone = alone_modules()
     if alone:
-        steps.append(("pytest, alone", [python, "-m", "pytest", "-n", "0", "-m", "alone",
-                                        *alone]))
+        steps.append(("pytest, alone", [*pytest, "-n", "0", "-m", "alone", *alone]))
     return steps
 
 
