@@ -179,9 +179,11 @@ def test_sync_completes_exactly_under_throttling_and_errors(runtime, sim, make_s
     # shop's third Admin API request is a 503 on every run and the backoff path is exercised.
     store = make_store(domain="flaky-throttled.myshopify.com", customers=300, orders=1500,
                        products=100, collections=5, bulk_rate=50_000)
-    # A 10-point bucket refilling at 20/s: a bulk start (10 points) empties it, so the next
-    # poll is THROTTLED and later starts have to wait for the bucket.
-    sim.patch(store.domain, throttle={"maximum": 10, "restore_rate": 20}, error_rate=0.1)
+    # A 10-point bucket refilling at 10/s: a bulk start (10 points) empties it for 1 s, so the
+    # next entity's start (a document whose cost the client has not seen) is THROTTLED and
+    # polls wait for the bucket. At 20/s the bucket was full again 0.5 s later, and on a
+    # loaded box the next start came later than that: no THROTTLED at all.
+    sim.patch(store.domain, throttle={"maximum": 10, "restore_rate": 10}, error_rate=0.1)
     views = sync_all(run_job, store, timeout=90)
     assert {e: v.state for e, v in views.items()} == dict.fromkeys(MODELS, "done"), \
         {e: v.error for e, v in views.items()}
