@@ -143,10 +143,7 @@ def _fast_order(store_id: int, run: int) -> FastMapper:
     def fast(o: dict, _parent: int | None) -> Row:
         (gid, name, customer, email, financial, fulfillment, currency, total, processed,
          cancelled, closed, created, updated) = _ORDER(o)
-        number = int(gid[gid.rindex("/") + 1:])
-        if not 0 <= number <= MAX_INTEGER:
-            raise ValueError(gid)
-        return (store_id, number, name, None if customer is None else _gid(customer["id"]),
+        return (store_id, _gid(gid), name, None if customer is None else _gid(customer["id"]),
                 email, financial, fulfillment, currency,
                 None if total is None else total["shopMoney"]["amount"], processed, cancelled,
                 closed, created, updated, run, run)
@@ -162,10 +159,7 @@ def _fast_line_item(store_id: int, run: int) -> FastMapper:
         if quantity is not None and (type(quantity) is not int
                                      or not 0 <= quantity <= MAX_INTEGER):
             raise TypeError(quantity)  # as_int() decides (and counts it as malformed)
-        number = int(gid[gid.rindex("/") + 1:])
-        if not 0 <= number <= MAX_INTEGER:
-            raise ValueError(gid)
-        return (store_id, number, parent, sku, title, quantity,
+        return (store_id, _gid(gid), parent, sku, title, quantity,
                 None if variant is None else _gid(variant["id"]),
                 None if price is None else price["shopMoney"]["amount"], run)
     return fast
