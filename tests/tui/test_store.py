@@ -309,6 +309,30 @@ class TestLiveUpdates:
             monkeypatch.undo()
             assert await wait_until(pilot, lambda: "stale" not in screen_text(app))
 
+    async def test_a_poll_timer_that_fired_before_a_forced_refresh_does_not_undo_it(
+            self, make_app, fleet, monkeypatch) -> None:
+        # The race behind a flaky CI run: the timer fires (its callback queued), then a forced
+        # refresh starts; the queued tick must not start an unforced poll that cancels the
+        # forced one, or an unchanged database is never read again (no stale marker here).
+        import tui.screens.store as store_module
+
+        app = make_app(poll=True, poll_interval=60)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await open_store(pilot, fleet["healthy"].id)
+            await pilot.pause()
+            armed = screen._live_started  # what the timer armed after the first read holds
+
+            def locked(_store_id: int) -> None:
+                raise RuntimeError("database is locked")
+
+            monkeypatch.setattr(store_module, "store_summary", locked)
+            screen.refresh_now()
+            started = screen._live_started
+            screen._live_tick(armed)  # the queued callback of the timer that had fired
+            assert screen._live_started == started
+            assert await wait_until(pilot, lambda: "⚠ stale: RuntimeError: database is locked"
+                                    in screen_text(app))
+
     async def test_deleted_store_goes_back(self, make_app, fleet) -> None:
         store = fleet["healthy"]
         app = make_app(poll=True, poll_interval=0.05)

@@ -195,9 +195,17 @@ class Live:
         if getattr(screen.app, "poll", True) and screen.is_attached:
             interval = getattr(screen.app, "poll_interval", 1.0)
             delay = max(interval, READ_BACKOFF * self._live_read_seconds)
-            self._live_timer = screen.set_timer(delay, self._live_tick)
+            armed = self._live_started
+            self._live_timer = screen.set_timer(delay, lambda: self._live_tick(armed))
 
-    def _live_tick(self) -> None:
+    def _live_tick(self, armed: int | None = None) -> None:
+        """The poll timer fired (`armed`: the polls started when it was set)."""
+        if armed is not None and armed != self._live_started:
+            # A poll started since this timer was armed (a refresh forced after the timer had
+            # fired, its callback still queued): that poll's answer arms the next timer. A
+            # tick now would start an unforced poll that cancels the forced one, perhaps
+            # before it ran, and an unchanged database would then never be read again.
+            return
         self._live_timer = None
         screen: Any = self
         if screen.app.screen is not screen:
