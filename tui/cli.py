@@ -26,6 +26,12 @@ from engine.domain.text import safe
 # which httpx catches (its `httpx.main` then says the CLI is not installed); shopsync never runs
 # httpx's CLI. setdefault: a process that imported it already (a test) keeps it.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None blocks the import
+# httpcore imports trio, if it is installed, when httpx builds its first client (its locks and
+# backends serve asyncio or trio): trio is installed here for the browser test's selenium, and
+# importing it is ~0.15-0.2 s of CPU in every command that makes a request, and in every serve,
+# worker and simulator process. shopsync runs on asyncio only; a None entry makes httpcore's
+# `import trio` raise ImportError, which it catches (and its trio backend is then unavailable).
+sys.modules.setdefault("trio", None)  # type: ignore[arg-type]  # None blocks the import
 
 
 class _Lazy:

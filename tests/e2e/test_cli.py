@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from engine.domain import domains
+from tests.e2e.conftest import REPO
 
 
 class TestUsage:
@@ -168,3 +171,29 @@ def test_zero_yield_retry_exits_1_and_the_store_is_error(
     assert shown["status"] == "error"
     assert shown["entities"]["orders"] == {**shown["entities"]["orders"], "state": "failed",
                                            "error": message, "records": 1200}
+
+
+_IMPORTS_PROBE = """
+import sys
+from tui.cli import main
+try:
+    main(sys.argv[1:], prog_name="shopsync")
+except SystemExit as exit:
+    print("EXIT:", exit.code, file=sys.stderr)
+print("LOADED:", ",".join(m for m in ("httpcore", "trio") if sys.modules.get(m)), file=sys.stderr)
+"""
+
+
+def test_a_command_that_makes_requests_does_not_import_trio(
+    cli_env: dict[str, str], sim_shop, unique_domain: str  # type: ignore[no-untyped-def]
+) -> None:
+    """httpcore imports trio (installed for selenium) when httpx builds its first client, ~0.2 s
+    of CPU in every command, serve and worker; tui.cli blocks it: shopsync runs on asyncio."""
+    shop = sim_shop(unique_domain)
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_PROBE, "connect", unique_domain, "--token",
+         shop["access_token"], "--no-sync"],
+        env=cli_env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert f"Connected {unique_domain}" in result.stderr and lines[-2] == "EXIT: 0", lines
+    assert lines[-1] == "LOADED: httpcore"  # it made its requests through httpx, without trio
