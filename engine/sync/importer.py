@@ -1,13 +1,15 @@
 """Bulk JSONL → row tuples → batched upserts: the hot path of an entity sync.
 
-Each line of a bulk export is parsed with orjson and mapped by `__typename` (and whether it has
-a `__parentId`) to one row tuple of one record table. Rows are buffered per table and written
-every BATCH rows or so (a downloaded chunk at a time) in one transaction of `INSERT … ON CONFLICT
-… DO UPDATE` on Peewee's own connection inside `write_transaction()`: on SQLite multi-row
-statements of a few fixed sizes (VALUES_ROWS), on PostgreSQL `executemany` — Peewee's
-insert_many spends ~7× longer building SQL in Python (stack-notes). Children name their parent
-by Shopify id, so a child line needs nothing from earlier lines and nothing is held beyond the
-current batch, whatever the file size.
+Each line of a bulk export is mapped by `__typename` (and whether it has a `__parentId`) to one
+row tuple of one record table: decoded typed with msgspec when it has the export's own shape
+(engine.sync.rows.TYPED: orders and products), otherwise parsed with orjson and mapped by the
+row mappers, which decide what a line of any other shape is worth. Rows are buffered per table
+and written every BATCH rows or so (a downloaded chunk at a time) in one transaction of
+`INSERT … ON CONFLICT … DO UPDATE` on Peewee's own connection inside `write_transaction()`: on
+SQLite multi-row statements of a few fixed sizes (VALUES_ROWS), on PostgreSQL `executemany`
+— Peewee's insert_many spends ~7× longer building SQL in Python (stack-notes). Children name
+their parent by Shopify id, so a child line needs nothing from earlier lines and nothing is
+held beyond the current batch, whatever the file size.
 
 Bookkeeping columns, written by every upsert:
 - `seen_run = run`: the run that last saw the row; a complete full run deletes rows it did not
@@ -45,12 +47,12 @@ from engine.persistence.sql import is_postgres, quote, upsert_sql, upsert_values
 from engine.shopify import bulk
 from engine.sync.rows import (
     ENTITY_TABLES,
-    FAST,
-    FAST_MISS,
     TABLES,
-    FastMapper,
+    TYPED,
+    TYPED_MISS,
     Row,
     Table,
+    TypedMapper,
     collection_row,
     customer_row,
     line_item_row,
@@ -60,7 +62,13 @@ from engine.sync.rows import (
     variant_row,
 )
 
-BATCH = 500
+# Rows buffered per table before a batch is written in one transaction. Each commit writes the
+# transaction's dirty pages to the WAL (and now and then checkpoints): at 500 rows a batch the
+# 140 commits of 20,000 orders were about a tenth of the import's CPU; at 2,000 the writes cost
+# 0.29 s of CPU instead of 0.34 (medians of 5, tests/bench/test_import_rate.py's rows). A batch
+# is still written every ~30 ms at full speed, so stop and progress checks stay prompt, and the
+# rows in memory stay under ~2 MB.
+BATCH = 2000
 # SQLite page cache (KiB) of the connection running a run's bookkeeping scans (`finish`)
 SCAN_CACHE_KIB = 512
 
@@ -251,34 +259,31 @@ class Importer:
         tracks = {name: TABLES[name].tracks_changes for name in self._buffers}
         self._suffix = {name: (run, run) if tracks[name] else (run,) for name in self._buffers}
         self._map = self._mappers(email_consent, sms_consent)
+        typed = TYPED.get(entity)
+        # (decode, (typename, is_child) → (table, typed mapper)), for the entities that have them
+        self._typed = None if typed is None else (typed.decode, {
+            kind: (table, make(store_id, run)) for kind, (table, make) in typed.kinds.items()
+        })
 
-    def _mappers(
-        self, email_on: bool, sms_on: bool
-    ) -> dict[tuple[str, bool], tuple[str, FastMapper | None, Mapper]]:
-        """(typename, is_child) → (table, fast mapper or None, mapper), mappers (obj, parent_id);
-        a fast mapper gives the whole row (rows.FAST), a mapper its columns only."""
-        store_id, run = self.store_id, self.run
+    def _mappers(self, email_on: bool, sms_on: bool) -> dict[tuple[str, bool], tuple[str, Mapper]]:
+        """(typename, is_child) → (table, mapper (obj, parent_id) → the row's columns)."""
         if self.entity == "customers":
             return {("Customer", False): (
-                "customer", None, lambda o, _p: customer_row(o, email_on, sms_on))}
+                "customer", lambda o, _p: customer_row(o, email_on, sms_on))}
         if self.entity == "orders":
             return {
-                ("Order", False): ("order", FAST["order"](store_id, run),
-                                   lambda o, _p: order_row(o)),
-                ("LineItem", True): ("order_line_item",
-                                     FAST["order_line_item"](store_id, run), line_item_row),
+                ("Order", False): ("order", lambda o, _p: order_row(o)),
+                ("LineItem", True): ("order_line_item", line_item_row),
             }
         if self.entity == "products":
             return {
-                ("Product", False): ("product", FAST["product"](store_id, run),
-                                     lambda o, _p: product_row(o)),
-                ("ProductVariant", True): ("product_variant",
-                                           FAST["product_variant"](store_id, run), variant_row),
+                ("Product", False): ("product", lambda o, _p: product_row(o)),
+                ("ProductVariant", True): ("product_variant", variant_row),
             }
         return {
-            ("Collection", False): ("collection", None, lambda o, _p: collection_row(o)),
+            ("Collection", False): ("collection", lambda o, _p: collection_row(o)),
             # A Product line under a Collection is a membership, not a product.
-            ("Product", True): ("collection_membership", None, membership_row),
+            ("Product", True): ("collection_membership", membership_row),
         }
 
     def feed(self, line: bytes) -> bool:
@@ -288,15 +293,26 @@ class Importer:
     def feed_many(self, lines: Iterable[bytes]) -> bool:
         """Map JSONL lines (a downloaded chunk's); True when a buffer is full and `flush()`
         should run now. One loop over the chunk with the lookups hoisted: the per-line hot path.
+
+        A line of the export's own shape is decoded and mapped typed (engine.sync.rows.TYPED);
+        any other line, or a line of an entity without typed lines, is parsed with orjson and
+        mapped by the row mappers, which decide what a line of another shape is worth.
         """
-        # typename → (append to its table's buffer, fast mapper, mapper, bookkeeping suffix),
-        # for root lines and for child lines: one lookup per line
-        targets: dict[bool, dict[str | None, tuple[Callable[[Row], None], FastMapper | None,
-                                                   Mapper, Row]]] = {False: {}, True: {}}
-        for (kind, child), (table, fast_mapper, slow_mapper) in self._map.items():
-            targets[child][kind] = (self._buffers[table].append, fast_mapper, slow_mapper,
-                                    self._suffix[table])
+        # typename → (append to its table's buffer, mapper, bookkeeping suffix), for root lines
+        # and for child lines: one lookup per line
+        targets: dict[bool, dict[str | None, tuple[Callable[[Row], None], Mapper, Row]]] = {
+            False: {}, True: {}}
+        for (kind, child), (table, mapper) in self._map.items():
+            targets[child][kind] = (self._buffers[table].append, mapper, self._suffix[table])
         root_targets, child_targets = targets[False], targets[True]
+        typed: dict[bool, dict[str | None, tuple[Callable[[Row], None], TypedMapper]]] = {
+            False: {}, True: {}}
+        decode = None
+        if self._typed is not None:
+            decode, kinds = self._typed
+            for (kind, child), (table, typed_mapper) in kinds.items():
+                typed[child][kind] = (self._buffers[table].append, typed_mapper)
+        typed_roots, typed_children = typed[False], typed[True]
         prefix = self._prefix
         bindable = _BINDABLE.issuperset
         newest = self.max_updated_at
@@ -304,6 +320,30 @@ class Importer:
         count = roots = skipped = 0
         try:
             for line in lines:
+                if decode is not None:
+                    try:
+                        decoded = decode(line)
+                        parent = decoded.parent
+                        typed_target = (typed_roots if parent is None
+                                        else typed_children).get(decoded.typename)
+                        if typed_target is not None:
+                            append, typed_mapper = typed_target
+                            parent_id = None
+                            if parent is not None:
+                                if parent != parent_gid:  # siblings follow each other: parse once
+                                    parent_gid, parent_id_cached = parent, gid_number(parent)
+                                parent_id = parent_id_cached
+                            row = typed_mapper(decoded, parent_id)
+                            if parent is None:
+                                roots += 1
+                                updated = decoded.updatedAt
+                                if updated is not None and (newest is None or updated > newest):
+                                    newest = updated
+                            append(row)
+                            count += 1
+                            continue
+                    except TYPED_MISS:
+                        pass  # a line of another shape: orjson and the row mappers decide
                 obj = loads(line)
                 count += 1
                 parent = obj.get("__parentId")
@@ -316,22 +356,17 @@ class Importer:
                 if target is None:
                     skipped += 1
                     continue
-                append, fast, mapper, suffix = target
+                append, mapper, suffix = target
                 parent_id = None
                 if parent is not None:
-                    if parent != parent_gid:  # siblings usually follow each other: parse once
+                    if parent != parent_gid:
                         parent_gid, parent_id_cached = parent, gid_number(parent)
                     parent_id = parent_id_cached
-                try:
-                    if fast is None:
-                        raise KeyError
-                    row = fast(obj, parent_id)  # the plain export's shape: the whole row
-                except FAST_MISS:
-                    mapped = mapper(obj, parent_id)
-                    if mapped[0] is None:  # no usable id
-                        skipped += 1
-                        continue
-                    row = prefix + mapped + suffix
+                mapped = mapper(obj, parent_id)
+                if mapped[0] is None:  # no usable id
+                    skipped += 1
+                    continue
+                row = prefix + mapped + suffix
                 if not bindable(map(type, row)):
                     row = scalar_row(row)
                 if parent is None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import itemgetter
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta, MsgspecError, Struct, field
+from msgspec.json import Decoder
 
 from engine.domain.coerce import MAX_INTEGER, as_dict, as_int, gid_number, tags, text
 from engine.persistence.models import (
@@ -108,91 +110,146 @@ def membership_row(o: dict, parent: int | None) -> Row:
     return (parent, gid_number(o.get("id")))
 
 
-# -- fast mappers: the same rows without per-field helper calls ----------------------------------
+# -- typed lines: the same rows, decoded straight into what the row needs ------------------------
 #
-# The bulk export is GraphQL: every queried field is present, ids are plain GIDs, and nested
-# objects have the queried shape. `FAST[table](store_id, run)` is a mapper for one import:
-# `mapper(o, parent)` maps such a line straight to the whole row the importer writes (store_id,
-# the columns, then seen_run and, for root tables, changed_run: `run` each) with itemgetter
-# and inline GID parsing, and raises (one of FAST_MISS) on anything else: a missing field, a
-# null or odd-shaped object, a GID that is not plain digits. The importer then maps that line
-# with the row mappers above, so a fast row is always the row those would give
-# (tests/engine/test_import_rows.py checks this on arbitrary JSON). Values are passed through
-# untouched: the importer's scalar check applies to both. One call builds one tuple per line:
-# a mapped tuple with the store id and run concatenated around it cost ~10 % of parse + map.
+# The bulk export is GraphQL: every line of an entity's export has the queried shape, ids are
+# plain GIDs and values have their schema types. `TYPED[entity]` decodes such a line with msgspec
+# into a Struct of just the fields the entity's rows use (every other field is skipped unread,
+# and no dict is built), and maps it to the whole row the importer writes: the store id, the
+# columns, then seen_run and, for root tables, changed_run. Decoding refuses anything else (a
+# value of another type, a nested object of another shape, an integer no column holds), and a
+# GID that is not plain digits raises ValueError: the importer then parses that line with orjson
+# and maps it with the row mappers above, so a typed row is always the row those would give
+# (tests/engine/test_import_rows.py checks this on arbitrary JSON). A typed row holds only str,
+# int and None, which every database binds as they are, so it skips the importer's scalar check.
+# Decoding and mapping this way cost ~2.5 µs a line against ~4.4 for orjson's dicts and the
+# itemgetter mappers this replaced (70,000 lines of orders, min of 9).
 
-FAST_MISS = (KeyError, TypeError, ValueError, AttributeError)
-FastMapper = Callable[[dict, "int | None"], Row]
+Quantity = Annotated[int, Meta(ge=0, le=MAX_INTEGER)]
 
 
-def _gid(value: str) -> int:
+class _Ref(Struct, gc=False):
+    id: str
+
+
+class _Money(Struct, gc=False):
+    amount: str | None = None
+
+
+class _MoneyBag(Struct, gc=False):
+    shopMoney: _Money
+
+
+class OrderLine(Struct, gc=False):
+    """A line of the orders export: an Order, or one of its LineItems (with __parentId)."""
+
+    typename: str | None = field(name="__typename", default=None)
+    parent: str | None = field(name="__parentId", default=None)
+    id: str | None = None
+    name: str | None = None
+    customer: _Ref | None = None
+    email: str | None = None
+    displayFinancialStatus: str | None = None
+    displayFulfillmentStatus: str | None = None
+    currencyCode: str | None = None
+    totalPriceSet: _MoneyBag | None = None
+    processedAt: str | None = None
+    cancelledAt: str | None = None
+    closedAt: str | None = None
+    createdAt: str | None = None
+    updatedAt: str | None = None
+    sku: str | None = None
+    title: str | None = None
+    quantity: Quantity | None = None
+    variant: _Ref | None = None
+    originalUnitPriceSet: _MoneyBag | None = None
+
+
+class ProductLine(Struct, gc=False):
+    """A line of the products export: a Product, or one of its ProductVariants."""
+
+    typename: str | None = field(name="__typename", default=None)
+    parent: str | None = field(name="__parentId", default=None)
+    id: str | None = None
+    title: str | None = None
+    handle: str | None = None
+    status: str | None = None
+    vendor: str | None = None
+    productType: str | None = None
+    tags: list[str] | None = None
+    sku: str | None = None
+    price: str | None = None
+    createdAt: str | None = None
+    updatedAt: str | None = None
+
+
+def _gid(value: str | None) -> int:
+    if value is None:
+        raise ValueError(value)  # the row mappers decide (and skip the line)
     number = int(value[value.rindex("/") + 1:])
     if not 0 <= number <= MAX_INTEGER:  # gid_number() decides (and counts it as malformed)
         raise ValueError(value)
     return number
 
 
-_ORDER = itemgetter(
-    "id", "name", "customer", "email", "displayFinancialStatus", "displayFulfillmentStatus",
-    "currencyCode", "totalPriceSet", "processedAt", "cancelledAt", "closedAt", "createdAt",
-    "updatedAt",
-)
+# typed mapper: mapper(line, parent id) → the whole row; ValueError: let the row mappers decide
+TypedMapper = Callable[[Any, "int | None"], Row]
 
 
-def _fast_order(store_id: int, run: int) -> FastMapper:
-    def fast(o: dict, _parent: int | None) -> Row:
-        (gid, name, customer, email, financial, fulfillment, currency, total, processed,
-         cancelled, closed, created, updated) = _ORDER(o)
-        return (store_id, _gid(gid), name, None if customer is None else _gid(customer["id"]),
-                email, financial, fulfillment, currency,
-                None if total is None else total["shopMoney"]["amount"], processed, cancelled,
-                closed, created, updated, run, run)
-    return fast
+def _typed_order(store_id: int, run: int) -> TypedMapper:
+    def row(o: OrderLine, _parent: int | None) -> Row:
+        customer, total = o.customer, o.totalPriceSet
+        return (store_id, _gid(o.id), o.name, None if customer is None else _gid(customer.id),
+                o.email, o.displayFinancialStatus, o.displayFulfillmentStatus, o.currencyCode,
+                None if total is None else total.shopMoney.amount, o.processedAt,
+                o.cancelledAt, o.closedAt, o.createdAt, o.updatedAt, run, run)
+    return row
 
 
-_LINE_ITEM = itemgetter("id", "sku", "title", "quantity", "variant", "originalUnitPriceSet")
+def _typed_line_item(store_id: int, run: int) -> TypedMapper:
+    def row(o: OrderLine, parent: int | None) -> Row:
+        variant, price = o.variant, o.originalUnitPriceSet
+        return (store_id, _gid(o.id), parent, o.sku, o.title, o.quantity,
+                None if variant is None else _gid(variant.id),
+                None if price is None else price.shopMoney.amount, run)
+    return row
 
 
-def _fast_line_item(store_id: int, run: int) -> FastMapper:
-    def fast(o: dict, parent: int | None) -> Row:
-        gid, sku, title, quantity, variant, price = _LINE_ITEM(o)
-        if quantity is not None and (type(quantity) is not int
-                                     or not 0 <= quantity <= MAX_INTEGER):
-            raise TypeError(quantity)  # as_int() decides (and counts it as malformed)
-        return (store_id, _gid(gid), parent, sku, title, quantity,
-                None if variant is None else _gid(variant["id"]),
-                None if price is None else price["shopMoney"]["amount"], run)
-    return fast
+def _typed_product(store_id: int, run: int) -> TypedMapper:
+    def row(o: ProductLine, _parent: int | None) -> Row:
+        tag_list = o.tags
+        return (store_id, _gid(o.id), o.title, o.handle, o.status, o.vendor, o.productType,
+                None if tag_list is None else ", ".join(tag_list), o.createdAt, o.updatedAt,
+                run, run)
+    return row
 
 
-_PRODUCT = itemgetter("id", "title", "handle", "status", "vendor", "productType", "tags",
-                      "createdAt", "updatedAt")
+def _typed_variant(store_id: int, run: int) -> TypedMapper:
+    def row(o: ProductLine, parent: int | None) -> Row:
+        return (store_id, _gid(o.id), parent, o.title, o.sku, o.price, o.updatedAt, run)
+    return row
 
 
-def _fast_product(store_id: int, run: int) -> FastMapper:
-    def fast(o: dict, _parent: int | None) -> Row:
-        gid, title, handle, status, vendor, kind, tag_list, created, updated = _PRODUCT(o)
-        return (store_id, _gid(gid), title, handle, status, vendor, kind, tags(tag_list),
-                created, updated, run, run)
-    return fast
+@dataclass(frozen=True)
+class TypedEntity:
+    """An entity's typed decoding: `decode(line)` (raises msgspec.MsgspecError on a line of
+    another shape), and per (__typename, is child) the table and its mapper's factory."""
+
+    decode: Callable[[bytes], Any]
+    kinds: dict[tuple[str, bool], tuple[str, Callable[[int, int], TypedMapper]]]
 
 
-_VARIANT = itemgetter("id", "title", "sku", "price", "updatedAt")
-
-
-def _fast_variant(store_id: int, run: int) -> FastMapper:
-    def fast(o: dict, parent: int | None) -> Row:
-        gid, title, sku, price, updated = _VARIANT(o)
-        return (store_id, _gid(gid), parent, title, sku, text(price), updated, run)
-    return fast
-
-
-FAST: dict[str, Callable[[int, int], FastMapper]] = {
-    "order": _fast_order,
-    "order_line_item": _fast_line_item,
-    "product": _fast_product,
-    "product_variant": _fast_variant,
+TYPED: dict[str, TypedEntity] = {
+    "orders": TypedEntity(Decoder(OrderLine).decode, {
+        ("Order", False): ("order", _typed_order),
+        ("LineItem", True): ("order_line_item", _typed_line_item),
+    }),
+    "products": TypedEntity(Decoder(ProductLine).decode, {
+        ("Product", False): ("product", _typed_product),
+        ("ProductVariant", True): ("product_variant", _typed_variant),
+    }),
 }
+TYPED_MISS = (MsgspecError, ValueError)
 
 
 # -- tables ----------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from engine.persistence.runtime import Runtime, open_runtime
 from engine.shopify import bulk
 from engine.shopify.documents import bulk_query
 from engine.simulator import DEMO_API_KEY, DEMO_API_SECRET
-from engine.sync.importer import BATCH, TABLES, Importer, stream_into, table_upsert_sql
+from engine.sync.importer import TABLES, Importer, stream_into, table_upsert_sql
 from engine.sync.job import run_sync
 from tests.engine.conftest import Sim, connect_store
 from tests.engine.livedata_support import free_port
@@ -58,7 +58,8 @@ from tests.support import wait_until
 
 ORDERS = 20_000
 CHUNK_LINES = 180  # lines of this export in a 64 KiB download chunk
-PAIRS = 3  # static server end to end / floor, measured back to back this many times
+PAIRS = 5  # static server end to end / floor, measured back to back this many times
+FLOOR_CHUNK = 500  # rows per executemany call of the floor
 
 
 class _Runner:
@@ -130,7 +131,7 @@ def _fresh_store(domain: str) -> Store:
 
 def _floor(path: str, lines: list[bytes], rows: int, name: str) -> tuple[float, float]:
     """The floor (3.) on a fresh store: seconds and CPU seconds of raw sqlite3.executemany of
-    the already-mapped rows, in chunks of BATCH, one transaction."""
+    the already-mapped rows, in chunks of FLOOR_CHUNK, one transaction."""
     mapper = Importer(_fresh_store(f"{name}.myshopify.com").id, "orders", 1)
     batches: dict[str, list[tuple]] = {"order": [], "order_line_item": []}
     for line in lines:
@@ -146,8 +147,8 @@ def _floor(path: str, lines: list[bytes], rows: int, name: str) -> tuple[float, 
     started, cpu = time.perf_counter(), time.process_time()
     raw.execute("BEGIN")
     for table, batch in batches.items():
-        for i in range(0, len(batch), BATCH):
-            raw.executemany(statements[table], batch[i:i + BATCH])
+        for i in range(0, len(batch), FLOOR_CHUNK):
+            raw.executemany(statements[table], batch[i:i + FLOOR_CHUNK])
     raw.execute("COMMIT")
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     raw.close()
@@ -256,7 +257,7 @@ def test_import_rate(bench_runtime: Runtime, simulator_process: str) -> None:
           f"{static_rate:>10,.0f} rows/s   (process CPU {static_cpu:.2f} s)")
     print(f"2. importer only (parse + map + upsert, from memory):       "
           f"{importer_rate:>10,.0f} rows/s   (process CPU {importer_cpu:.2f} s)")
-    print(f"2a. of which parse + map only (orjson, rows.FAST):           "
+    print(f"2a. of which parse + map only (msgspec, rows.TYPED):         "
           f"{rows / parse_seconds:>10,.0f} rows/s   (process CPU {parse_cpu:.2f} s)")
     print(f"2b. of which the importer's writes only (multi-row upserts): "
           f"{rows / write_seconds:>10,.0f} rows/s   (process CPU {write_cpu:.2f} s)")

@@ -40,12 +40,11 @@ from engine.shopify import bulk
 from engine.shopify.errors import PermanentError, TransientError
 from engine.sync import importer as importer_module
 from engine.sync.importer import Importer, stream_into
-from engine.sync.rows import FAST_MISS
 from tests.engine.livedata_support import free_port, store_row
-from tests.engine.test_import_rows import JSON, LINES, _item, _order
+from tests.engine.test_import_rows import JSON, LINES, TYPED_LINES, _item, _order
 from tests.support import wait_until
 
-TYPES = st.sampled_from(("Order", "LineItem", "Product", "Customer")) | st.none()
+TYPES = st.sampled_from(("Order", "LineItem", "Product", "ProductVariant", "Customer")) | st.none()
 PARENTS = st.none() | st.sampled_from(("gid://shopify/Order/7", "gid://shopify/Order/8",
                                        "gid://shopify/Order/x")) | JSON
 
@@ -54,7 +53,7 @@ PARENTS = st.none() | st.sampled_from(("gid://shopify/Order/7", "gid://shopify/O
 def export_lines(draw: st.DrawFn) -> list[bytes]:
     out = []
     for _ in range(draw(st.integers(min_value=0, max_value=14))):
-        obj: dict[str, Any] = draw(LINES)
+        obj: dict[str, Any] = draw(LINES | TYPED_LINES)  # any JSON, or the export's types
         typename, parent = draw(TYPES), draw(PARENTS)
         if typename is not None:
             obj["__typename"] = typename
@@ -85,22 +84,17 @@ def _reference_feed(sink: Importer, line: bytes) -> bool:
     if target is None:
         sink.skipped += 1
         return False
-    table, fast, mapper = target
+    table, mapper = target
     parent_id = None
     if parent is not None:
         if parent != sink._parent_gid:
             sink._parent_gid, sink._parent_id = parent, gid_number(parent)
         parent_id = sink._parent_id
-    try:
-        if fast is None:
-            raise KeyError
-        row = scalar_row(fast(obj, parent_id))  # the whole row (rows.FAST since import4)
-    except FAST_MISS:
-        mapped = mapper(obj, parent_id)
-        if mapped[0] is None:
-            sink.skipped += 1
-            return False
-        row = scalar_row(sink._prefix + mapped + sink._suffix[table])
+    mapped = mapper(obj, parent_id)  # the row mappers (the typed path must give the same)
+    if mapped[0] is None:
+        sink.skipped += 1
+        return False
+    row = scalar_row(sink._prefix + mapped + sink._suffix[table])
     if parent is None:
         sink.roots += 1
         updated = obj.get("updatedAt")
@@ -122,13 +116,13 @@ def _state(sink: Importer) -> tuple[Any, ...]:
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(export_lines(), st.lists(st.integers(min_value=0, max_value=6), max_size=5),
-       st.booleans())
+       st.booleans(), st.sampled_from(("orders", "products", "customers")))
 def test_feed_many_leaves_what_feeding_line_by_line_leaves(
-    offline_runtime: Runtime, lines: list[bytes], sizes: list[int], broken: bool
+    offline_runtime: Runtime, lines: list[bytes], sizes: list[int], broken: bool, entity: str
 ) -> None:
     if broken and lines:  # a line that does not parse, inside a chunk
         lines = [*lines[: len(lines) // 2], b'{"id": ', *lines[len(lines) // 2:]]
-    one, many = Importer(1, "orders", 3), Importer(1, "orders", 3)
+    one, many = Importer(1, entity, 3), Importer(1, entity, 3)
     one_error = many_error = None
     coerce.take_malformed()
     taken_one = []
@@ -193,6 +187,13 @@ def test_every_statement_size_leaves_what_executemany_leaves(
 
 
 # -- over HTTP ---------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of 500 rows: the exports here are a few thousand lines, and each import should
+    write several batches (the checks between them are what these tests are about)."""
+    monkeypatch.setattr(importer_module, "BATCH", 500)
+
 
 @pytest.fixture
 def static_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
