@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 DEFAULT_API_VERSION = "2026-07"
 
@@ -29,34 +28,6 @@ SIMULATOR_APP_KEY = "shopsync-demo-app"
 
 class ConfigError(RuntimeError):
     """A SHOPSYNC_* setting is not usable; the message names the variable and says why."""
-
-
-class SecretStr:
-    """A secret setting: shown as `**********` (an empty one as nothing) in str, repr and
-    logs; `get_secret_value()` is the one way to read it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get_secret_value(self) -> str:
-        return self._value
-
-    def __str__(self) -> str:
-        return "**********" if self._value else ""
-
-    def __repr__(self) -> str:
-        return f"SecretStr('{self}')"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SecretStr) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __len__(self) -> int:
-        return len(self._value)
 
 
 def _split_listen(value: str) -> tuple[str, int]:
@@ -76,203 +47,84 @@ ENV_PREFIX = "SHOPSYNC_"
 def environment_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings the environment gives, by field name: SHOPSYNC_<FIELD> for each field of
     Settings, the name matched without regard to case (SHOPSYNC_HOME, shopsync_home), the
-    value as given (an empty value is a value; each is validated). Other variables, SHOPSYNC_*
-    or not, are ignored."""
+    value as given (an empty value is a value; pydantic validates each). Other variables,
+    SHOPSYNC_* or not, are ignored."""
     environ = os.environ if environ is None else environ
     by_name = {key.lower(): value for key, value in environ.items()}
     prefix = ENV_PREFIX.lower()
-    return {field: by_name[prefix + field] for field in FIELDS if prefix + field in by_name}
+    return {field: by_name[prefix + field] for field in Settings.model_fields
+            if prefix + field in by_name}
 
 
-# -- conversion: what pydantic's lax mode did with these types (the messages are its own) ------
-
-# An integer as text: ASCII digits with single underscores between them, a sign, surrounding
-# whitespace, and a fractional part only when it is all zeros ("3.0").
-_INTEGER = re.compile(r"[+-]?[0-9](?:_?[0-9])*(?:\.0+)?", re.ASCII)
-_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
-_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
-
-
-def _int(value: object) -> int:
-    if isinstance(value, int):  # bool included (True is 1)
-        return int(value)
-    if isinstance(value, float):
-        if value.is_integer():
-            return int(value)
-        raise ValueError("Input should be a valid integer, got a number with a fractional part")
-    if isinstance(value, str):
-        text = value.strip()
-        if _INTEGER.fullmatch(text):
-            return int(text.partition(".")[0])
-        raise ValueError("Input should be a valid integer, unable to parse string as an integer")
-    raise ValueError("Input should be a valid integer")
-
-
-def _float(value: object) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isascii():  # float() would take other scripts' digits too
-            try:
-                return float(text)  # "1_000", "1e3", ".5", "inf", "nan" as before
-            except ValueError:
-                pass
-        raise ValueError("Input should be a valid number, unable to parse string as a number")
-    raise ValueError("Input should be a valid number")
-
-
-def _bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str | int):
-        word = str(value).lower()
-        if word in _TRUE or word in _FALSE:
-            return word in _TRUE
-        raise ValueError("Input should be a valid boolean, unable to interpret input")
-    raise ValueError("Input should be a valid boolean")
-
-
-def _str(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    raise ValueError("Input should be a valid string")
-
-
-def _path(value: object) -> Path:
-    if isinstance(value, str | os.PathLike):
-        return Path(value)
-    raise ValueError("Input is not a valid path for <class 'pathlib.Path'>")
-
-
-def _secret(value: object) -> SecretStr:
-    return value if isinstance(value, SecretStr) else SecretStr(_str(value))
-
-
-def _optional(convert: Callable[[object], Any]) -> Callable[[object], Any]:
-    return lambda value: None if value is None else convert(value)
-
-
-def _shopify_url(value: object) -> str:
-    text = _str(value)
-    if "{shop}" not in text:
-        raise ValueError("must contain {shop}, e.g. https://{shop}")
-    return text.rstrip("/")
-
-
-def _listen(value: object) -> str:
-    text = _str(value)
-    _split_listen(text)
-    return text.strip()
-
-
-def _log_level(value: object) -> str:
-    text = _str(value)
-    if not isinstance(logging.getLevelName(text.strip().upper()), int):
-        raise ValueError(f"must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {text!r}")
-    return text.strip().upper()
-
-
-# Each field of Settings: how a value given (by the environment, always text, or by the caller)
-# becomes the setting, and its default. Defaults are converted too (a bad default fails loudly).
-_SPEC: dict[str, tuple[Callable[[object], Any], Callable[[], object]]] = {
-    "home": (_path, _default_home),
-    "database_url": (_optional(_str), lambda: None),
-    "shopify_url": (_shopify_url, lambda: "https://{shop}"),
-    "api_key": (_optional(_str), lambda: None),
-    "api_secret": (_optional(_secret), lambda: None),
-    "api_secret_previous": (_optional(_secret), lambda: None),
-    "public_url": (_str, lambda: "http://127.0.0.1:8787"),
-    "listen": (_listen, lambda: "127.0.0.1:8787"),
-    "api_version": (_str, lambda: DEFAULT_API_VERSION),
-    "secret_key": (_optional(_secret), lambda: None),
-    "scopes": (_str, lambda: "read_customers,read_orders,read_products"),
-    "max_concurrent_stores": (_int, lambda: 4),
-    "lease_seconds": (_float, lambda: 30.0),
-    "poll_interval": (_float, lambda: 0.5),
-    "bulk_poll_interval": (_float, lambda: 1.0),
-    "sync_interval": (_float, lambda: 300.0),
-    "reconcile_interval": (_float, lambda: 3600.0),
-    "webhook_assert_interval": (_float, lambda: 1800.0),
-    "count_check_interval": (_float, lambda: 3600.0),
-    "incremental_overlap": (_float, lambda: 300.0),
-    "webhook_max_body": (_int, lambda: 1024 * 1024),
-    "http_read_timeout": (_float, lambda: 10.0),
-    "max_connections": (_int, lambda: 500),
-    "http_timeout": (_float, lambda: 30.0),
-    "max_retries": (_int, lambda: 6),
-    "log_level": (_log_level, lambda: "INFO"),
-    "metrics_per_store": (_bool, lambda: True),
-}
-FIELDS = tuple(_SPEC)
-
-
-class Settings:
+class Settings(BaseModel):
     """Every setting; constructing one reads the environment (`environment_values`), and values
-    passed in win over it; other names are ignored. A value that cannot be used raises
-    ConfigError naming every such variable (never echoing a value a secret could be in).
+    passed in win over it. What pydantic-settings' BaseSettings did for these fields (scalars,
+    no .env file, no secrets folder, no CLI parsing), without importing its sources (asyncio,
+    argparse, dotenv, the cloud secret managers: ~0.1-0.2 s of CPU in every process)."""
 
-    Plain Python, not a pydantic model (nor pydantic-settings' BaseSettings, which this
-    replaced): importing pydantic and building the model's validator were ~0.2 s of CPU in
-    every process (each `shopsync` command, serve, worker), a third of a command's start-up.
-    The conversions are pydantic's lax ones for these types, its messages included."""
-
-    home: Path
-    database_url: str | None
-    shopify_url: str
-    api_key: str | None
-    api_secret: SecretStr | None
-    # Accepted for webhook HMACs while a rotated client secret propagates (up to an hour).
-    api_secret_previous: SecretStr | None
-    public_url: str
-    listen: str
-    api_version: str
-    secret_key: SecretStr | None
-    scopes: str
-
-    # Engine tuning.
-    max_concurrent_stores: int
-    lease_seconds: float
-    poll_interval: float
-    bulk_poll_interval: float
-    sync_interval: float
-    reconcile_interval: float
-    webhook_assert_interval: float
-    # Seconds between scheduled count checks of a store (local records against Shopify's
-    # counts, engine.sync.counts); a health check and every successful full sync also run one.
-    count_check_interval: float
-    incremental_overlap: float
-    webhook_max_body: int
-    # `serve`: a request must be fully received within this many seconds; connections past
-    # the cap are closed at once (engine.serve.guard).
-    http_read_timeout: float
-    max_connections: int
-    http_timeout: float
-    max_retries: int
-    log_level: str
-    # /metrics: per-store status and per-entity last-success gauges (8 series per store).
-    metrics_per_store: bool
+    # validate_default: defaults go through the validators too (as BaseSettings does).
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     def __init__(self, **values: object) -> None:
-        given = {**environment_values(), **values}
-        problems = []
-        for name, (convert, default) in _SPEC.items():
-            try:
-                setattr(self, name, convert(given[name] if name in given else default()))
-            except ValueError as error:
-                problems.append(f"{ENV_PREFIX}{name.upper()} {error}")
-        if problems:
-            raise ConfigError("invalid setting: " + "; ".join(problems))
+        super().__init__(**{**environment_values(), **values})
 
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in FIELDS)
-        return f"Settings({fields})"
+    home: Path = Field(default_factory=_default_home)
+    database_url: str | None = None
+    shopify_url: str = "https://{shop}"
+    api_key: str | None = None
+    api_secret: SecretStr | None = None
+    # Accepted for webhook HMACs while a rotated client secret propagates (up to an hour).
+    api_secret_previous: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8787"
+    listen: str = "127.0.0.1:8787"
+    api_version: str = DEFAULT_API_VERSION
+    secret_key: SecretStr | None = None
+    scopes: str = "read_customers,read_orders,read_products"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Settings) and all(
-            getattr(self, name) == getattr(other, name) for name in FIELDS)
+    # Engine tuning.
+    max_concurrent_stores: int = 4
+    lease_seconds: float = 30.0
+    poll_interval: float = 0.5
+    bulk_poll_interval: float = 1.0
+    sync_interval: float = 300.0
+    reconcile_interval: float = 3600.0
+    webhook_assert_interval: float = 1800.0
+    # Seconds between scheduled count checks of a store (local records against Shopify's
+    # counts, engine.sync.counts); a health check and every successful full sync also run one.
+    count_check_interval: float = 3600.0
+    incremental_overlap: float = 300.0
+    webhook_max_body: int = 1024 * 1024
+    # `serve`: a request must be fully received within this many seconds; connections past
+    # the cap are closed at once (engine.serve.guard).
+    http_read_timeout: float = 10.0
+    max_connections: int = 500
+    http_timeout: float = 30.0
+    max_retries: int = 6
+    log_level: str = "INFO"
+    # /metrics: per-store status and per-entity last-success gauges (8 series per store).
+    metrics_per_store: bool = True
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+    @field_validator("shopify_url")
+    @classmethod
+    def _has_shop_placeholder(cls, value: str) -> str:
+        if "{shop}" not in value:
+            raise ValueError("must contain {shop}, e.g. https://{shop}")
+        return value.rstrip("/")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_is_host_port(cls, value: str) -> str:
+        _split_listen(value)
+        return value.strip()
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if not isinstance(logging.getLevelName(value.strip().upper()), int):
+            raise ValueError(
+                f"must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {value!r}"
+            )
+        return value.strip().upper()
 
     @property
     def resolved_database_url(self) -> str:
@@ -347,4 +199,17 @@ def database_label(url: str) -> str:
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment; ConfigError (naming the variable) when one is invalid."""
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)  # pydantic validates each value
+    except ValidationError as error:
+        raise ConfigError(_explain(error)) from None
+
+
+def _explain(error: ValidationError) -> str:
+    # Only the validators' own words: pydantic's rendering echoes the input, and a mistyped
+    # SHOPSYNC_API_SECRET or SHOPSYNC_SECRET_KEY must not be printed.
+    lines = []
+    for problem in error.errors():
+        name = "SHOPSYNC_" + "_".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"{name} {problem['msg'].removeprefix('Value error, ')}")
+    return "invalid setting: " + "; ".join(lines)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import FIELDS, load_settings
+from engine.config import Settings, load_settings
 from engine.serve.app import SHUTDOWN_BUDGET
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def test_unit_runs_serve_with_the_environment_file_and_time_to_hand_leases_back(
 def test_env_example_names_only_real_settings_and_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     text = ENV_EXAMPLE.read_text()
     names = set(re.findall(r"^#?(SHOPSYNC_[A-Z_]+)=", text, flags=re.MULTILINE))
-    fields = {f"SHOPSYNC_{name.upper()}" for name in FIELDS}
+    fields = {f"SHOPSYNC_{name.upper()}" for name in Settings.model_fields}
     assert names and names <= fields, names - fields
     for line in text.splitlines():
         if line and not line.startswith("#"):

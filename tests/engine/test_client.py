@@ -281,7 +281,8 @@ async def test_a_proactive_refresh_that_fails_transiently_keeps_the_still_valid_
     # has two minutes, so requests go on with it and the refresh is not retried per request.
     from datetime import timedelta
 
-    from engine.config import SecretStr
+    from pydantic import SecretStr
+
     from engine.credentials import open_client
     from engine.persistence.models import Store, utcnow
 

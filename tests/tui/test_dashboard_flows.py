@@ -6,8 +6,8 @@ import threading
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from engine.config import SecretStr
 from engine.persistence.models import RunnerHeartbeat, Store
 from tests.support import wait_until
 from tests.tui.screen_helpers import go_to, settle, toasts
