@@ -39,9 +39,16 @@ def refresh_status(store: Store | int) -> tuple[Status, str | None]:
 
 
 def ensure_entity_rows(store: Store) -> None:
-    """One EntitySync row per entity, created on first need."""
-    for entity in ENTITY_ORDER:
-        EntitySync.get_or_create(store=store.id, entity=entity.value)
+    """One EntitySync row per entity, created on first need: one read, then one insert of the
+    missing rows (a row another writer inserted meanwhile stays as it is), not a get_or_create
+    (a read, a savepoint and an insert) per entity."""
+    have = {entity for (entity,) in EntitySync.select(EntitySync.entity).where(
+        EntitySync.store == store.id).tuples()}
+    missing = [entity.value for entity in ENTITY_ORDER if entity.value not in have]
+    if missing:
+        EntitySync.insert_many(
+            [{EntitySync.store: store.id, EntitySync.entity: entity} for entity in missing]
+        ).on_conflict_ignore().execute()
 
 
 ACTOR_KINDS = frozenset({"action", "connect"})
