@@ -42,8 +42,8 @@ def ensure_entity_rows(store: Store) -> None:
     """One EntitySync row per entity, created on first need: one read, then one insert of the
     missing rows (a row another writer inserted meanwhile stays as it is), not a get_or_create
     (a read, a savepoint and an insert) per entity."""
-    have = {entity for (entity,) in EntitySync.select(EntitySync.entity).where(
-        EntitySync.store == store.id).tuples()}
+    have = {row.entity for row in EntitySync.select(EntitySync.entity).where(
+        EntitySync.store == store.id)}
     missing = [entity.value for entity in ENTITY_ORDER if entity.value not in have]
     if missing:
         EntitySync.insert_many(
