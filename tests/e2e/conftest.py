@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.engine.livedata_support import free_port
+from tests.support import HTTP
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,7 +57,7 @@ def sim_shop(simulator) -> Callable[..., dict]:  # type: ignore[no-untyped-def]
     """Create a shop in the simulator; returns {"domain", "access_token"}."""
 
     def create(domain: str, **fields: object) -> dict:
-        response = httpx.post(f"{simulator.url}/_sim/shops", json={"domain": domain, **fields})
+        response = HTTP.post(f"{simulator.url}/_sim/shops", json={"domain": domain, **fields})
         response.raise_for_status()
         return response.json()
 
@@ -83,7 +84,7 @@ class ServeProcess:
         while True:
             assert self.proc.poll() is None, f"serve exited: {self.log()[-2000:]}"
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if HTTP.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -50,6 +50,7 @@ from engine.serve.guard import KEEP_ALIVE
 from engine.webhooks.receipts import sign
 from tests.engine.livedata_support import free_port
 from tests.pg_cluster import create_database
+from tests.support import HTTP
 
 REPO = Path(__file__).resolve().parents[2]
 STORES = 300
@@ -111,7 +112,7 @@ def _wait_healthy(url: str, process: Process) -> None:
     while time.monotonic() < deadline:
         assert process.proc is not None and process.proc.poll() is None, process.log()
         try:
-            response = httpx.get(url + "/healthz", timeout=2)
+            response = HTTP.get(url + "/healthz", timeout=2)
             if response.status_code == 200:
                 return
             answer = response.text

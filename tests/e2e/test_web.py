@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.engine.livedata_support import free_port
+from tests.support import HTTP
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "web-token-for-tests-7f3a"
@@ -81,7 +82,7 @@ def _wait_listening(process: subprocess.Popen[bytes], url: str, log: Path) -> No
     while time.monotonic() < deadline:
         assert process.poll() is None, f"shopsync web exited: {log.read_text()[-2000:]}"
         try:
-            httpx.get(url, timeout=1)
+            HTTP.get(url, timeout=1)
             return
         except httpx.HTTPError:
             time.sleep(0.1)
