@@ -10,9 +10,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
-
 from engine.shopify.documents import BULK_CANCEL, BULK_RUN, bulk_query
+from tests.support import HTTP
 
 LIMIT = 5
 
@@ -20,8 +19,8 @@ LIMIT = 5
 def graphql(settings, domain: str, token: str, document: str, variables: dict) -> dict:  # type: ignore[no-untyped-def]
     """A request to the simulator's Admin API with the store's token, as another tool sends."""
     url = f"{settings.shop_origin(domain)}/admin/api/{settings.api_version}/graphql.json"
-    response = httpx.post(url, headers={"X-Shopify-Access-Token": token},
-                          json={"query": document, "variables": variables}, timeout=30)
+    response = HTTP.post(url, headers={"X-Shopify-Access-Token": token},
+                         json={"query": document, "variables": variables}, timeout=30)
     return response.json()["data"]  # type: ignore[no-any-return]
 
 

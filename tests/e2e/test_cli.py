@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from engine.domain import domains
 from tests.e2e.conftest import REPO
+from tests.support import HTTP
 
 
 class TestUsage:
@@ -113,7 +113,7 @@ class TestConnectAndLifecycle:
         assert deleted.returncode == 0, deleted.stderr
         assert "grant revoked" in deleted.stdout
         assert json.loads(shopsync("stores", "--json").stdout) == []
-        state = httpx.get(f"{simulator.url}/_sim/shops/{unique_domain}").json()
+        state = HTTP.get(f"{simulator.url}/_sim/shops/{unique_domain}").json()
         assert state["revoked"] is True
 
 
@@ -161,8 +161,8 @@ def test_zero_yield_retry_exits_1_and_the_store_is_error(
     entity is Failed with the zero-yield message and the store is Error."""
     shop = sim_shop(unique_domain, customers=3, orders=1200, products=3, collections=1)
     assert shopsync("connect", unique_domain, "--token", shop["access_token"]).returncode == 0
-    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
-                json={"empty_bulk": ["orders"]}).raise_for_status()
+    HTTP.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
+               json={"empty_bulk": ["orders"]}).raise_for_status()
     result = shopsync("retry", unique_domain, "orders")
     assert result.returncode == 1
     message = "Shopify reports 1,200 orders but the export returned none"

@@ -7,11 +7,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import REPO
 from tests.engine.livedata_support import free_port
+from tests.support import HTTP
 
 
 @pytest.fixture
@@ -38,10 +38,10 @@ def connecting(cli_env: dict[str, str], sim_shop, unique_domain: str  # type: ig
 
 def test_the_approval_reaches_the_cli_and_it_connects(connecting, unique_domain: str) -> None:
     process, url, public = connecting
-    authorize = httpx.get(url, follow_redirects=False, timeout=10)
+    authorize = HTTP.get(url, follow_redirects=False, timeout=10)
     callback = authorize.headers["location"]
     assert callback.startswith(f"{public}/oauth/callback")
-    assert httpx.get(callback, timeout=30).status_code == 200
+    assert HTTP.get(callback, timeout=30).status_code == 200
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert ": Connected" in stdout
@@ -50,11 +50,11 @@ def test_the_approval_reaches_the_cli_and_it_connects(connecting, unique_domain:
 def test_a_declined_approval_ends_the_wait_with_the_reason(  # type: ignore[no-untyped-def]
         connecting, simulator, unique_domain: str) -> None:
     process, url, public = connecting
-    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}", json={"deny_oauth": True},
-                timeout=10).raise_for_status()
-    callback = httpx.get(url, follow_redirects=False, timeout=10).headers["location"]
+    HTTP.patch(f"{simulator.url}/_sim/shops/{unique_domain}", json={"deny_oauth": True},
+               timeout=10).raise_for_status()
+    callback = HTTP.get(url, follow_redirects=False, timeout=10).headers["location"]
     assert callback.startswith(f"{public}/oauth/callback")
-    declined = httpx.get(callback, timeout=10)  # the signed decline Shopify redirects with
+    declined = HTTP.get(callback, timeout=10)  # the signed decline Shopify redirects with
     assert declined.status_code == 400
     _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode != 0

@@ -12,9 +12,8 @@ import json
 import re
 from typing import Any
 
-import httpx
-
 from engine.persistence.models import EntitySync, Store
+from tests.support import HTTP
 from tests.tui.factories import frozen_clock
 from tests.tui.screen_helpers import screen_text, settle
 from tui.screens.troubleshoot import TroubleshootScreen
@@ -25,12 +24,12 @@ DRIFT = "Customers: 250 here, 251 in Shopify"
 def _drift_customers(simulator: Any, domain: str) -> None:
     """Webhooks off; 2 customers deleted and 3 created in Shopify."""
     base = f"{simulator.url}/_sim/shops/{domain}"
-    httpx.patch(base, json={"webhooks_enabled": False}).raise_for_status()
-    ids = httpx.get(f"{base}/customers/ids").json()["ids"]
+    HTTP.patch(base, json={"webhooks_enabled": False}).raise_for_status()
+    ids = HTTP.get(f"{base}/customers/ids").json()["ids"]
     for numeric in ids[:2]:
-        httpx.delete(f"{base}/customers/{numeric}").raise_for_status()
+        HTTP.delete(f"{base}/customers/{numeric}").raise_for_status()
     for n in range(3):
-        httpx.post(f"{base}/customers", json={"first_name": f"Drift{n}"}).raise_for_status()
+        HTTP.post(f"{base}/customers", json={"first_name": f"Drift{n}"}).raise_for_status()
 
 
 async def _troubleshoot_text(runtime: Any) -> tuple[str, list[Any]]:

@@ -11,7 +11,6 @@ import signal
 from datetime import datetime
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,7 +30,7 @@ from engine.persistence.models import (
     utcnow,
 )
 from engine.webhooks.receipts import sign
-from tests.support import wait_until
+from tests.support import HTTP, wait_until
 
 RECORD_TABLES = ("customer", "order", "order_line_item", "product", "product_variant",
                  "collection", "collection_membership", "webhook_receipt")
@@ -51,7 +50,7 @@ def connect(runtime: Any, sim_shop: Any, unique_domain: str) -> Any:
 
 
 def sim_call(simulator: Any, method: str, path: str, body: dict | None = None) -> Any:
-    response = httpx.request(method, simulator.url + path, json=body, timeout=30)
+    response = HTTP.request(method, simulator.url + path, json=body, timeout=30)
     assert response.status_code < 300, response.text[:300]
     return response.json()
 
@@ -62,7 +61,7 @@ def ready(store: Store) -> bool:
 
 
 def metric_samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = httpx.get(url + "/metrics", timeout=10).text
+    text = HTTP.get(url + "/metrics", timeout=10).text
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 
@@ -112,7 +111,7 @@ def test_serve_applies_webhooks_refuses_forgeries_and_counts(
     wait_until(lambda: WebhookReceipt.select().where(
         WebhookReceipt.event_id == original["event_id"]).count() == 1)
     snapshot = table_dump()
-    replay = httpx.post(url + "/webhooks", content=body, headers=headers, timeout=5)
+    replay = HTTP.post(url + "/webhooks", content=body, headers=headers, timeout=5)
     assert (replay.status_code, replay.text) == (200, "duplicate")
     assert [r for t, r in table_dump().items() if t != "webhook_receipt"] == [
         r for t, r in snapshot.items() if t != "webhook_receipt"]
@@ -140,7 +139,7 @@ def test_serve_applies_webhooks_refuses_forgeries_and_counts(
     bad_json = {**forged, "X-Shopify-Hmac-Sha256": sign(malformed, secret)}
     huge = b'{"pad": "' + b"x" * (1024 * 1024) + b'"}'
     oversized = {**forged, "X-Shopify-Hmac-Sha256": sign(huge, secret)}
-    answers = [httpx.post(url + "/webhooks", content=c, headers=h, timeout=5).status_code
+    answers = [HTTP.post(url + "/webhooks", content=c, headers=h, timeout=5).status_code
                for c, h in ((body, forged), (body, unsigned), (malformed, bad_json),
                             (huge, oversized))]
     assert answers == [401, 401, 400, 413]

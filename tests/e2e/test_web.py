@@ -123,15 +123,15 @@ def web_with_token(web_env: dict[str, str]) -> Iterator[str]:
 def test_requests_without_the_token_get_401_and_no_app(web_with_token: str) -> None:
     url = web_with_token
     for path in ("/", "/ws", "/static/js/textual.js"):
-        response = httpx.get(url + path)
+        response = HTTP.get(url + path)
         assert response.status_code == 401, path
         assert "textual-terminal" not in response.text and "websocket" not in response.text
-    wrong = httpx.post(url + "/login", data={"token": "guess"})
+    wrong = HTTP.post(url + "/login", data={"token": "guess"})
     assert wrong.status_code == 401 and "not the access token" in wrong.text
-    page = httpx.get(url + "/", headers={"Authorization": f"Bearer {TOKEN}"})
+    page = HTTP.get(url + "/", headers={"Authorization": f"Bearer {TOKEN}"})
     assert page.status_code == 200 and "textual-terminal" in page.text
     assert TOKEN not in page.text
-    cross_site = httpx.get(url + "/ws", headers={"Authorization": f"Bearer {TOKEN}",
+    cross_site = HTTP.get(url + "/ws", headers={"Authorization": f"Bearer {TOKEN}",
                                                  "Origin": "https://evil.example"})
     assert cross_site.status_code == 403
 
@@ -207,7 +207,7 @@ def test_read_only_may_listen_on_any_address(web_env: dict[str, str]) -> None:
     process, log = _start_web(web_env, "--host", "0.0.0.0", "--port", str(port), "--read-only")
     try:
         _wait_listening(process, f"http://127.0.0.1:{port}", log)
-        page = httpx.get(f"http://127.0.0.1:{port}/")
+        page = HTTP.get(f"http://127.0.0.1:{port}/")
         assert page.status_code == 200 and "ws://127.0.0.1:" in page.text
     finally:
         _stop(process)

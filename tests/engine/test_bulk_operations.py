@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
-
 from engine import actions
 from engine.domain.bulk import SLOTS_TAKEN, short_id
 from engine.lifecycle.diagnosis import diagnose
@@ -16,6 +14,7 @@ from engine.persistence.models import EntitySync, Store
 from engine.shopify.documents import BULK_RUN, bulk_query
 from engine.sync.bulk_operations import check_slots
 from tests.engine.conftest import run_coroutine
+from tests.support import HTTP
 
 LIMIT = 5  # bulk queries at once on 2026-07
 
@@ -25,7 +24,7 @@ def start_foreign(settings: Any, store: Store, token: str, count: int) -> list[s
     url = f"{settings.shop_origin(store.domain)}/admin/api/{settings.api_version}/graphql.json"
     ids = []
     for _ in range(count):
-        response = httpx.post(url, headers={"X-Shopify-Access-Token": token}, json={
+        response = HTTP.post(url, headers={"X-Shopify-Access-Token": token}, json={
             "query": BULK_RUN, "variables": {"query": bulk_query("customers")}}, timeout=30)
         payload = response.json()["data"]["bulkOperationRunQuery"]
         assert payload["userErrors"] == [], payload

@@ -11,6 +11,7 @@ from engine import actions
 from engine.jobs.queue import wait_for_job
 from engine.persistence.models import Customer, Order, OrderLineItem, Store
 from engine.registry import make_runner
+from tests.support import HTTP
 
 
 def test_schema_and_migrations_on_postgres(pg_runtime) -> None:
@@ -21,7 +22,7 @@ def test_schema_and_migrations_on_postgres(pg_runtime) -> None:
 
 
 def test_connect_sync_resync_and_delete_on_postgres(pg_runtime, simulator, unique_domain) -> None:
-    shop = httpx.post(f"{simulator.url}/_sim/shops", json={
+    shop = HTTP.post(f"{simulator.url}/_sim/shops", json={
         "domain": unique_domain, "customers": 120, "orders": 300, "products": 40,
         "collections": 5}).json()
     store = actions.connect_token(unique_domain, shop["access_token"])
@@ -31,7 +32,7 @@ def test_connect_sync_resync_and_delete_on_postgres(pg_runtime, simulator, uniqu
             assert wait_for_job(view.id, timeout=60).state == "done"
         for view in actions.resync(store.id):  # twice: upserts, no duplicates
             assert wait_for_job(view.id, timeout=60).state == "done"
-        truth = httpx.get(f"{simulator.url}/_sim/shops/{unique_domain}/orders/ids").json()
+        truth = HTTP.get(f"{simulator.url}/_sim/shops/{unique_domain}/orders/ids").json()
         ours = [o.shopify_id for o in Order.select().where(Order.store == store.id)]
         assert sorted(ours) == sorted(truth["ids"])
         assert Customer.select().where(Customer.store == store.id).count() == 120

@@ -19,7 +19,7 @@ from engine.persistence import counters as metrics
 from engine.persistence.models import Job, RunnerHeartbeat, Store
 from engine.serve.app import Serve, ServeError, create_app, serve
 from tests.engine.livedata_support import AppServer, deliver, free_port, store_row
-from tests.support import wait_until
+from tests.support import HTTP, wait_until
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -102,7 +102,7 @@ def test_oauth_callback_connects_the_store(runtime: Any, sim: Any, served: Any,
     _app, url, client = served
     sim.create_shop(unique_domain, name="Café Ünïcode")
     start = actions.begin_connect(unique_domain)
-    approval = httpx.get(start.url, follow_redirects=False, timeout=10)
+    approval = HTTP.get(start.url, follow_redirects=False, timeout=10)
     callback = urlsplit(approval.headers["location"])
     assert f"{callback.scheme}://{callback.netloc}{callback.path}" == url + "/oauth/callback"
     response = client.get(url + "/oauth/callback?" + callback.query)

@@ -19,6 +19,7 @@ from engine import actions
 from engine.lifecycle.diagnosis import diagnose
 from engine.shopify.documents import WEBHOOK_CREATE
 from tests.engine.livedata_support import AppServer, deliver, store_row, webhook_headers
+from tests.support import HTTP
 
 SECRET = "test-app-secret"
 SHOP = "acme.myshopify.com"
@@ -116,7 +117,7 @@ def test_per_topic_figures_in_actions_show_json_and_metrics(live: Live) -> None:
     assert 595 < shown["orders/create"]["lag_worst_seconds"] < 660
     assert SECRET not in result.stdout
 
-    metrics = httpx.get(url + "/metrics").text  # every refusal, the stranger's included
+    metrics = HTTP.get(url + "/metrics").text  # every refusal, the stranger's included
     assert ('shopsync_webhooks_rejected_total{reason="signature",topic="orders/create"} 2.0'
             in metrics)
 
@@ -128,7 +129,7 @@ def test_a_subscription_at_another_url_is_found_and_reported(
     token = runtime.vault.decrypt(store.token_enc)
     other = "https://old-install.example.com/webhooks"
     graphql = f"{settings.shop_origin(store.domain)}/admin/api/{settings.api_version}/graphql.json"
-    response = httpx.post(graphql, headers={"X-Shopify-Access-Token": token}, json={
+    response = HTTP.post(graphql, headers={"X-Shopify-Access-Token": token}, json={
         "query": WEBHOOK_CREATE, "variables": {"topic": "ORDERS_CREATE",
                                                "subscription": {"uri": other}}}, timeout=30)
     assert response.json()["data"]["webhookSubscriptionCreate"]["userErrors"] == []

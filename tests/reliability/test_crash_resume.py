@@ -9,12 +9,12 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 
 from engine import actions
 from engine.persistence.models import EntitySync, Job, Order, OrderLineItem
 from tests.e2e.conftest import REPO
+from tests.support import HTTP
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +40,8 @@ def test_sigkill_mid_import_then_restart_adopts_the_bulk_operation(
     actions.use_runtime(runtime)
     store = actions.connect_token(unique_domain, shop["access_token"])
     # Slow the result download (about 60 pauses of 80 ms) so the kill lands while rows stream in.
-    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
-                json={"download_delay_ms": 80}).raise_for_status()
+    HTTP.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
+               json={"download_delay_ms": 80}).raise_for_status()
     job = actions.retry(store.id, "orders")
     env = dict(cli_env, SHOPSYNC_LEASE_SECONDS="2")
     first = _worker(env)
@@ -57,8 +57,8 @@ def test_sigkill_mid_import_then_restart_adopts_the_bulk_operation(
     assert Job.get_by_id(job.id).state == "running"  # the dead runner's lease is still there
     # The kill has landed mid-download: the second runner's download need not be slowed (it
     # would wait out the same ~60 pauses again, ~5 s of an idle core).
-    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
-                json={"download_delay_ms": 0}).raise_for_status()
+    HTTP.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
+               json={"download_delay_ms": 0}).raise_for_status()
     second = _worker(env)
     try:
         _wait(lambda: Job.get_by_id(job.id).state in ("done", "failed"), 90, "the job to end")
@@ -66,11 +66,11 @@ def test_sigkill_mid_import_then_restart_adopts_the_bulk_operation(
         second.send_signal(signal.SIGTERM)
         second.wait(15)
     assert Job.get_by_id(job.id).state == "done", Job.get_by_id(job.id).error
-    truth = httpx.get(f"{simulator.url}/_sim/shops/{unique_domain}/orders/ids").json()["ids"]
+    truth = HTTP.get(f"{simulator.url}/_sim/shops/{unique_domain}/orders/ids").json()["ids"]
     ours = [o.shopify_id for o in Order.select(Order.shopify_id).where(Order.store == store.id)]
     assert sorted(ours) == sorted(truth)  # exact, and no duplicates
     assert OrderLineItem.select().where(OrderLineItem.store == store.id).count() > len(truth)
-    sim_state = httpx.get(f"{simulator.url}/_sim/shops/{unique_domain}").json()
+    sim_state = HTTP.get(f"{simulator.url}/_sim/shops/{unique_domain}").json()
     order_ops = [op for op in sim_state["bulk_operations"]]
     assert [op["id"] for op in order_ops] == [op_id]  # adopted, not started again
     assert EntitySync.get(store=store.id, entity="orders").state == "synced"

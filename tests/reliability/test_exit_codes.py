@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from engine.domain.jobs import JobKind, JobState
 from engine.domain.views import JobView
+from tests.support import HTTP
 from tui import cli_output
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,8 +37,8 @@ def test_connect_exits_1_when_its_initial_sync_fails(
     simulator: Any, unique_domain: str,
 ) -> None:
     token = sim_shop(unique_domain, orders=3)["access_token"]
-    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
-                json={"fail_bulk": {"orders": "ACCESS_DENIED"}}).raise_for_status()
+    HTTP.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
+               json={"fail_bulk": {"orders": "ACCESS_DENIED"}}).raise_for_status()
     result = shopsync("connect", unique_domain, "--token", token)
     assert result.returncode == 1, result.stderr
     assert "Connected" in result.stderr and "Error:" in result.stderr
@@ -60,8 +60,8 @@ def test_ctrl_c_while_waiting_says_what_becomes_of_the_job(
 ) -> None:
     token = sim_shop(unique_domain, orders=5)["access_token"]
     assert shopsync("connect", unique_domain, "--token", token, "--no-sync").returncode == 0
-    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
-                json={"bulk_delay_ms": 60_000}).raise_for_status()
+    HTTP.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
+               json={"bulk_delay_ms": 60_000}).raise_for_status()
     process = subprocess.Popen([sys.executable, "-m", "tui.cli", "retry", unique_domain,
                                 "orders"], env=cli_env, cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import httpx
 import pytest
 
 from tests.engine.livedata_support import free_port
+from tests.support import HTTP
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def test_a_forged_callback_does_not_end_the_waiting_connect(
         assert process.stdout is not None
         url = process.stdout.readline().strip()  # printed once the listener is up
         assert url.startswith("http"), process.communicate(timeout=30)
-        real = httpx.get(url, follow_redirects=False, timeout=10).headers["location"]
+        real = HTTP.get(url, follow_redirects=False, timeout=10).headers["location"]
         params = dict(parse_qsl(urlsplit(real).query))
         state = params["state"]
         callback = f"{public}/oauth/callback"
@@ -53,11 +53,11 @@ def test_a_forged_callback_does_not_end_the_waiting_connect(
             {"error": "access_denied", "state": state, "shop": unique_domain},  # a fake decline
         ]
         for forged in forgeries:
-            answer = httpx.get(f"{callback}?{urlencode(forged)}", timeout=10)
+            answer = HTTP.get(f"{callback}?{urlencode(forged)}", timeout=10)
             assert answer.status_code == 400, (forged, answer.text)
             assert process.poll() is None  # still waiting
             assert _result(_isolated_environment / "shopsync.db", state) == (None, None), forged
-        assert httpx.get(real, timeout=30).status_code == 200  # the merchant's real approval
+        assert HTTP.get(real, timeout=30).status_code == 200  # the merchant's real approval
         stdout, stderr = process.communicate(timeout=60)
         assert process.returncode == 0, stderr
         assert ": Connected" in stdout and "Error" not in stderr

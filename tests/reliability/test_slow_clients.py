@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import HTTP
+
 
 @contextmanager
 def slow_clients(url: str, count: int, stop: threading.Event) -> Iterator[list[socket.socket]]:
@@ -60,7 +62,7 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 def healthz_seconds(url: str) -> float:
     started = time.monotonic()
-    response = httpx.get(url + "/healthz", timeout=5)
+    response = HTTP.get(url + "/healthz", timeout=5)
     assert response.status_code == 200, response.text
     return time.monotonic() - started
 
@@ -95,7 +97,7 @@ def test_connections_past_the_cap_are_closed_at_once(launch: Any) -> None:
         # The cap counts every open connection (a health probe's may still be closing).
         assert 45 <= len(still_open) <= 50
         with pytest.raises(httpx.TransportError):  # no room for one more
-            httpx.get(server.url + "/healthz", timeout=5)
+            HTTP.get(server.url + "/healthz", timeout=5)
     # Room again as soon as the hogs are gone: no restart, no waiting out their deadline.
     deadline = time.monotonic() + 10
     while True:

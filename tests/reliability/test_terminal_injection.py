@@ -19,6 +19,7 @@ import pytest
 from engine.domain.text import safe
 from engine.persistence.models import EntitySync, Store
 from engine.shopify.client import body_summary
+from tests.support import HTTP
 
 OSC_TITLE = "\x1b]0;pwned\x07"
 OSC_CLIPBOARD = "\x1b]52;c;ZXZpbA==\x07"
@@ -74,8 +75,8 @@ def test_every_cli_command_prints_no_control_characters(
                  ("reconnect", unique_domain, "--token", token)):
         run(*args)
     # The grant revoked at Shopify: the failing commands print Shopify's error.
-    httpx.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
-                json={"installed": False}).raise_for_status()
+    HTTP.patch(f"{simulator.url}/_sim/shops/{unique_domain}",
+               json={"installed": False}).raise_for_status()
     failed = run("retry", unique_domain, "customers")
     assert failed.returncode == 1
     run("delete", unique_domain, "--yes")

@@ -22,12 +22,12 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-import httpx
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.widgets import Input
 
 from engine.lifecycle.subscriptions import ALL_TOPICS
 from engine.persistence.models import Store
+from tests.support import HTTP
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.troubleshoot import TroubleshootScreen
 
@@ -73,14 +73,14 @@ def sim_shop(simulator: Any, domain: str, **fields: Any) -> tuple[str, str]:
     """Create a shop in the simulator; returns (domain, access token)."""
     body = {"domain": domain, "customers": 5, "orders": 5, "products": 3, "collections": 2}
     body.update(fields)
-    response = httpx.post(f"{simulator.url}/_sim/shops", json=body, timeout=10)
+    response = HTTP.post(f"{simulator.url}/_sim/shops", json=body, timeout=10)
     response.raise_for_status()
     data = response.json()
     return data["domain"], data["access_token"]
 
 
 def patch_shop(simulator: Any, domain: str, **fields: Any) -> None:
-    response = httpx.patch(f"{simulator.url}/_sim/shops/{domain}", json=fields, timeout=10)
+    response = HTTP.patch(f"{simulator.url}/_sim/shops/{domain}", json=fields, timeout=10)
     response.raise_for_status()
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 from textual.widgets import DataTable, OptionList
 
 from engine.persistence.models import EntitySync, Job
 from engine.shopify.documents import BULK_CANCEL, BULK_RUN, bulk_query
-from tests.support import wait_until
+from tests.support import HTTP, wait_until
 from tests.tui.factories import make_store
 from tests.tui.operator_fixtures import bulk_listing
 from tests.tui.screen_helpers import pressing, screen_text, settle, sim_shop, toasts
@@ -28,8 +27,8 @@ LIMIT = 5
 
 def graphql(settings: Any, domain: str, token: str, document: str, variables: dict) -> dict:
     url = f"{settings.shop_origin(domain)}/admin/api/{settings.api_version}/graphql.json"
-    response = httpx.post(url, headers={"X-Shopify-Access-Token": token},
-                          json={"query": document, "variables": variables}, timeout=30)
+    response = HTTP.post(url, headers={"X-Shopify-Access-Token": token},
+                         json={"query": document, "variables": variables}, timeout=30)
     return response.json()["data"]  # type: ignore[no-any-return]
 
 
