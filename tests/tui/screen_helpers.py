@@ -35,10 +35,21 @@ SIZES_IDS = ("120x40", "80x24")
 
 
 async def settle(pilot: Any) -> None:
-    """Let workers finish and the screen repaint (what `run_before` needs after key presses)."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    """Let workers finish, the messages they posted be handled, and the screen repaint (what
+    `run_before` needs after key presses).
+
+    A worker reports by posting messages; handling one may start another worker or post more
+    (an action's DataChanged, then its toast). So this repeats until no worker runs and the app
+    and its screen have nothing queued: one round was not always enough on a loaded machine
+    (an action's toast was once not there yet)."""
+    app = pilot.app
+    for _ in range(10):  # a screen that polls all the time never empties: 10 rounds at most
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if (app._message_queue.empty() and app.screen._message_queue.empty()
+                and not any(worker.is_running for worker in app.workers)):
+            return
 
 
 def screen_text(app: Any) -> str:
